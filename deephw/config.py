@@ -1,0 +1,174 @@
+"""Run configurations: YAML files validated into frozen dataclasses.
+
+A run config has the sections ``task``, ``network``, ``init``, ``dynamics``,
+``learning``, ``pruning``, ``training`` and ``engine``; every key is optional except
+the task. Paths inside a config are relative to the config file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deephw.errors import ConfigError
+from deephw.validation import as_dict, build, check, read_yaml
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """What to learn: a built-in task by name, or a CSV file with named columns."""
+
+    name: str | None = field(
+        default=None, metadata=check(choices=("AND", "OR", "XOR", "NOT", "IDENTITY"))
+    )
+    csv: str | None = None
+    inputs: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    accuracy: str = field(default="threshold", metadata=check(choices=("threshold", "argmax")))
+
+    def __post_init__(self) -> None:
+        if (self.name is None) == (self.csv is None):
+            raise ValueError("give exactly one of task.name and task.csv")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The graph: hidden neurons (a list of layer sizes for ``layered``) and topology."""
+
+    hidden: int | tuple[int, ...] = field(default=5, metadata=check(ge=0))
+    topology: str = field(
+        default="complete", metadata=check(choices=("complete", "layered", "adjacency"))
+    )
+    adjacency: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.topology == "adjacency" and self.adjacency is None:
+            raise ValueError("topology 'adjacency' needs network.adjacency (a file)")
+        if isinstance(self.hidden, tuple) and any(h < 1 for h in self.hidden):
+            raise ValueError("every hidden layer in network.hidden needs >= 1 neuron")
+
+    @property
+    def n_hidden(self) -> int:
+        """Total number of hidden neurons."""
+        return sum(self.hidden) if isinstance(self.hidden, tuple) else self.hidden
+
+
+@dataclass(frozen=True)
+class InitConfig:
+    """Initial weights (uniform or normal, then masked) and initial free-neuron states."""
+
+    weights: str = field(default="uniform", metadata=check(choices=("uniform", "normal")))
+    low: float = 0.0
+    high: float = 0.25
+    std: float = field(default=0.05, metadata=check(ge=0))
+    state_low: float = field(default=0.0, metadata=check(ge=0, le=1))
+    state_high: float = field(default=0.1, metadata=check(ge=0, le=1))
+
+    def __post_init__(self) -> None:
+        if self.high < self.low:
+            raise ValueError(f"init.high ({self.high}) must be >= init.low ({self.low})")
+        if self.state_high < self.state_low:
+            raise ValueError("init.state_high must be >= init.state_low")
+
+
+@dataclass(frozen=True)
+class DynamicsConfig:
+    """Euler step, phase lengths, nudging strength and the optional constant leak."""
+
+    dt: float = field(default=0.5, metadata=check(gt=0))
+    free_steps: int = field(default=100, metadata=check(ge=1))
+    nudged_steps: int = field(default=20, metadata=check(ge=1))
+    beta: float = field(default=1.5, metadata=check(gt=0))
+    extra_leak: float = field(default=0.0, metadata=check(ge=0))
+
+
+@dataclass(frozen=True)
+class LearningConfig:
+    """Learning rule (``deep`` or the ``asym_ep`` baseline), rate and L1 per update."""
+
+    rule: str = field(default="deep", metadata=check(choices=("deep", "asym_ep")))
+    lr: float = field(default=10.0, metadata=check(gt=0))
+    l1: float = field(default=0.0, metadata=check(ge=0))
+
+
+@dataclass(frozen=True)
+class PruningConfig:
+    """Boltzmann pruning (eq. 3) between ``start_epoch`` and ``stop_epoch``."""
+
+    enabled: bool = False
+    threshold: float = field(default=0.2, metadata=check(ge=0))
+    temperature: float = field(default=0.1, metadata=check(gt=0))
+    start_epoch: int = field(default=0, metadata=check(ge=0))
+    stop_epoch: int | None = field(default=None, metadata=check(ge=0))
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Epochs, batch size (``null`` = full batch), number of seeds and the first seed."""
+
+    epochs: int = field(default=1500, metadata=check(ge=1))
+    batch_size: int | None = field(default=None, metadata=check(ge=1))
+    seeds: int = field(default=10, metadata=check(ge=1))
+    seed: int = field(default=0, metadata=check(ge=0))
+    converged_mse: float = field(default=0.01, metadata=check(gt=0))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run: what to learn, on which graph, with which dynamics and rule."""
+
+    task: TaskConfig
+    network: NetworkConfig = NetworkConfig()
+    init: InitConfig = InitConfig()
+    dynamics: DynamicsConfig = DynamicsConfig()
+    learning: LearningConfig = LearningConfig()
+    pruning: PruningConfig = PruningConfig()
+    training: TrainingConfig = TrainingConfig()
+    engine: str = field(default="numpy", metadata=check(choices=("numpy",)))
+    base_dir: str = field(default=".", metadata=check(doc="folder relative paths start from"))
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        path = Path(relative)
+        return path if path.is_absolute() else Path(self.base_dir) / path
+
+    def replace(self, **sections: dict) -> RunConfig:
+        """A copy with some fields of some sections replaced, e.g. ``training={"epochs": 5}``."""
+        data = as_dict(self)
+        for section, values in sections.items():
+            if isinstance(values, dict):
+                data[section] = {**data[section], **values}
+            else:
+                data[section] = values
+        return from_dict(data)
+
+    def to_dict(self) -> dict:
+        """Plain data for YAML, without ``base_dir``."""
+        data = as_dict(self)
+        data.pop("base_dir")
+        return data
+
+
+def from_dict(data: dict, source: str = "", base_dir: str | Path = ".") -> RunConfig:
+    """Validate a config mapping; errors name ``source``, the field and the value."""
+    data = dict(data)
+    data.setdefault("base_dir", str(base_dir))
+    if "task" not in data:
+        raise ConfigError(source, "task", None, "required section is missing")
+    return build(RunConfig, data, source)
+
+
+def load(path: str | Path) -> RunConfig:
+    """Load and validate a run config file, checking that the files it names exist."""
+    path = Path(path)
+    data = read_yaml(path)
+    if "base_dir" in data:
+        raise ConfigError(str(path), "base_dir", data["base_dir"], "unknown key")
+    config = from_dict(data, str(path), path.parent)
+    for name, value in (
+        ("task.csv", config.task.csv),
+        ("network.adjacency", config.network.adjacency),
+    ):
+        if value is not None and not config.resolve(value).is_file():
+            raise ConfigError(str(path), name, value, "file does not exist")
+    return config

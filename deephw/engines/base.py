@@ -1,0 +1,86 @@
+"""The engine interface: the analog core that relaxes neuron states.
+
+An engine integrates the neuron dynamics shared by DEEP and asymmetric EP,
+
+    V_j = sum_i W_ij s_i - leak_j s_j + beta (y_j - s_j) [j is an output]
+    s_j <- clip(s_j + dt V_j, 0, 1)            for every non-clamped j,
+
+for many independent networks at once (``S`` copies, e.g. seeds, each with a batch of
+``B`` samples). DEEP's leak is a neuron's outgoing weight sum (plus an optional constant
+leak); asymmetric EP's leak is 1. Engines register by name; strings are resolved only
+at the edges with :func:`get_engine`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import numpy as np
+
+_REGISTRY: dict[str, Callable[..., Engine]] = {}
+
+
+def register_engine(name: str) -> Callable[[type], type]:
+    """Class decorator registering an engine under ``name``."""
+
+    def decorate(cls: type) -> type:
+        _REGISTRY[name] = cls
+        cls.name = name
+        return cls
+
+    return decorate
+
+
+def get_engine(name: str, **options: object) -> Engine:
+    """Instantiate the engine registered as ``name``."""
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown engine {name!r} (known: {', '.join(sorted(_REGISTRY))})")
+    return _REGISTRY[name](**options)
+
+
+def engine_names() -> list[str]:
+    """Names of the registered engines."""
+    return sorted(_REGISTRY)
+
+
+class Engine(ABC):
+    """Relaxes batched neuron states under fixed weights."""
+
+    name: str = "abstract"
+
+    @abstractmethod
+    def relax(
+        self,
+        weights: np.ndarray,
+        leak: np.ndarray,
+        state: np.ndarray,
+        n_clamped: int,
+        n_steps: int,
+        dt: float,
+        beta: float = 0.0,
+        targets: np.ndarray | None = None,
+        record: bool = False,
+    ) -> np.ndarray:
+        """Run ``n_steps`` Euler steps of the clipped dynamics.
+
+        Parameters
+        ----------
+        weights
+            ``(S, N, N)`` weights, ``weights[s, i, j]`` for ``i -> j``.
+        leak
+            ``(S, N)`` leak coefficient of each neuron.
+        state
+            ``(S, B, N)`` initial state; the first ``n_clamped`` neurons stay as given.
+            Not modified.
+        n_clamped
+            Number of clamped neurons ``P``.
+        n_steps, dt
+            Number and size of the Euler steps (dimensionless time).
+        beta
+            Nudging strength; with ``beta > 0``, ``targets`` (``(S, B, O)``) pull the
+            last ``O`` neurons.
+        record
+            Return the whole trajectory ``(n_steps + 1, S, B, N)`` (index 0 is the
+            initial state) instead of the final state ``(S, B, N)``.
+        """

@@ -1,0 +1,289 @@
+"""Training DEEP (or the asymmetric-EP baseline) on many seeds at once.
+
+Each seed owns one ``numpy.random.Generator`` (``default_rng(seed)``) that draws, in a
+fixed order, its initial weights, every epoch's initial states, its mini-batch order and
+its pruning draws; a seed therefore trains identically whether it runs alone or batched
+with others, and a run is reproducible bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from deephw import model, tasks, topology
+from deephw.analysis import gershgorin_stable, rail_fraction
+from deephw.config import RunConfig
+from deephw.engines import Engine, get_engine
+from deephw.errors import DivergenceError
+
+EVAL_STREAM = 1
+"""Second entropy word of the generator that draws evaluation initial states."""
+
+HISTORY_FIELDS = ("mse", "accuracy", "connections", "min_out_sum", "prop2", "rail_fraction")
+
+
+@dataclass
+class TrainResult:
+    """Everything a training run produced, for all its seeds.
+
+    ``history[name]`` is ``(epochs, S)``; the metrics of epoch ``e`` are read at the
+    free-phase equilibrium before that epoch's update. ``final_*`` come from a fresh
+    evaluation of the final weights.
+    """
+
+    config: RunConfig
+    topology: topology.Topology
+    task: tasks.Task
+    seeds: np.ndarray
+    initial_weights: np.ndarray
+    weights: np.ndarray
+    mask: np.ndarray
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+    final_mse: np.ndarray | None = None
+    final_accuracy: np.ndarray | None = None
+    final_outputs: np.ndarray | None = None
+
+    @property
+    def converged(self) -> np.ndarray:
+        """Per seed: final free-phase MSE below ``training.converged_mse``."""
+        return self.final_mse < self.config.training.converged_mse
+
+    @property
+    def correct(self) -> np.ndarray:
+        """Per seed: every pattern classified right."""
+        return self.final_accuracy >= 1.0
+
+    @property
+    def sparsity(self) -> np.ndarray:
+        """Per seed: fraction of the structural mask's connections pruned away."""
+        return 1.0 - self.mask.sum(axis=(1, 2)) / self.topology.n_trainable
+
+    @property
+    def epochs_to_converge(self) -> np.ndarray:
+        """Per seed: updates done before the MSE first fell below the threshold, or -1."""
+        below = self.history["mse"] < self.config.training.converged_mse
+        first = np.argmax(below, axis=0)
+        return np.where(below.any(axis=0), first, -1)
+
+
+def load_task(config: RunConfig, source: str = "") -> tasks.Task:
+    """The task a config names (built-in, or its CSV file)."""
+    if config.task.name is not None:
+        return tasks.builtin(config.task.name)
+    path = config.resolve(config.task.csv)
+    return tasks.from_csv(path, config.task.inputs, config.task.targets, source)
+
+
+def build_topology(config: RunConfig, task: tasks.Task, source: str = "") -> topology.Topology:
+    """The graph a config names, sized for ``task``."""
+    net = config.network
+    if net.topology == "layered":
+        layers = net.hidden if isinstance(net.hidden, tuple) else (net.hidden,)
+        layers = tuple(h for h in layers if h > 0)
+        return topology.layered(task.n_inputs, layers, task.n_outputs)
+    if net.topology == "adjacency":
+        path = config.resolve(net.adjacency)
+        return topology.from_adjacency(task.n_inputs, net.n_hidden, task.n_outputs, path, source)
+    return topology.complete(task.n_inputs, net.n_hidden, task.n_outputs)
+
+
+def seed_list(config: RunConfig) -> np.ndarray:
+    """The seeds a config trains: ``seed, seed + 1, ..., seed + seeds - 1``."""
+    return config.training.seed + np.arange(config.training.seeds)
+
+
+def initial_weights(
+    config: RunConfig, mask: np.ndarray, rngs: list[np.random.Generator]
+) -> np.ndarray:
+    """``(S, N, N)`` initial weights, drawn per seed and masked."""
+    init = config.init
+    shape = mask.shape
+    if init.weights == "uniform":
+        draws = [rng.uniform(init.low, init.high, shape) for rng in rngs]
+    else:
+        draws = [rng.normal(0.0, init.std, shape) for rng in rngs]
+    return np.stack(draws) * mask
+
+
+def initial_state(
+    config: RunConfig,
+    topo: topology.Topology,
+    x: np.ndarray,
+    rngs: list[np.random.Generator],
+) -> np.ndarray:
+    """``(S, B, N)`` states: inputs ``x`` (``(S, B, n_inputs)``), bias 1, free neurons random."""
+    n_copies, batch, _ = x.shape
+    state = np.empty((n_copies, batch, topo.n))
+    state[..., : topo.n_inputs] = x
+    state[..., topo.bias_index] = 1.0
+    low, high = config.init.state_low, config.init.state_high
+    n_free = topo.n - topo.n_clamped
+    state[..., topo.n_clamped :] = np.stack(
+        [rng.uniform(low, high, (batch, n_free)) for rng in rngs]
+    )
+    return state
+
+
+def leak_of(config: RunConfig, weights: np.ndarray) -> np.ndarray:
+    """The leak each neuron circuit uses: DEEP's outgoing sum, or 1 for asymmetric EP."""
+    if config.learning.rule == "asym_ep":
+        return model.asym_ep_leak(weights)
+    return model.deep_leak(weights, config.dynamics.extra_leak)
+
+
+def score(
+    outputs: np.ndarray, targets: np.ndarray, accuracy_kind: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per copy: mean over samples of ``1/2 sum_out (s_out - y)^2``, and the accuracy.
+
+    ``threshold`` accuracy: a sample is right when every output is on the target's side
+    of 0.5; ``argmax``: when the largest output is the target's largest.
+    """
+    mse = 0.5 * ((outputs - targets) ** 2).sum(axis=-1).mean(axis=-1)
+    if accuracy_kind == "argmax":
+        right = outputs.argmax(axis=-1) == targets.argmax(axis=-1)
+    else:
+        right = ((outputs > 0.5) == (targets > 0.5)).all(axis=-1)
+    return mse, right.mean(axis=-1)
+
+
+def free_phase(
+    config: RunConfig,
+    topo: topology.Topology,
+    engine: Engine,
+    weights: np.ndarray,
+    x: np.ndarray,
+    rngs: list[np.random.Generator],
+) -> np.ndarray:
+    """The free-phase equilibrium ``s0`` (``(S, B, N)``) of inputs ``x`` (``(S, B, n_in)``)."""
+    state = initial_state(config, topo, x, rngs)
+    dyn = config.dynamics
+    return engine.relax(
+        weights, leak_of(config, weights), state, topo.n_clamped, dyn.free_steps, dyn.dt
+    )
+
+
+def evaluate(
+    config: RunConfig,
+    topo: topology.Topology,
+    task: tasks.Task,
+    weights: np.ndarray,
+    seeds: np.ndarray,
+    engine: Engine | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Free-phase MSE, accuracy and outputs of each network on every pattern of ``task``.
+
+    Initial states come from ``default_rng([seed, EVAL_STREAM])``, so an evaluation is
+    reproducible and independent of training's random stream.
+    """
+    engine = engine or get_engine(config.engine)
+    rngs = [np.random.default_rng([int(s), EVAL_STREAM]) for s in seeds]
+    x = np.broadcast_to(task.x, (len(seeds), *task.x.shape))
+    s0 = free_phase(config, topo, engine, weights, x, rngs)
+    outputs = s0[..., topo.output_slice]
+    mse, accuracy = score(outputs, task.y, config.task.accuracy)
+    return mse, accuracy, outputs
+
+
+def _check_finite(array: np.ndarray, epoch: int, seeds: np.ndarray, what: str) -> None:
+    finite = np.isfinite(array)
+    if finite.all():
+        return
+    bad = np.argwhere(~finite)[0]
+    index = ", ".join(str(int(v)) for v in bad[1:])
+    raise DivergenceError(epoch, int(seeds[bad[0]]), f"{what}[{index}] is not finite")
+
+
+def _batches(
+    n_patterns: int, batch_size: int | None, rngs: list[np.random.Generator]
+) -> list[np.ndarray]:
+    """Per-seed sample indices ``(S, b)`` of each mini-batch of one epoch."""
+    if batch_size is None or batch_size >= n_patterns:
+        return [np.broadcast_to(np.arange(n_patterns), (len(rngs), n_patterns))]
+    orders = np.stack([rng.permutation(n_patterns) for rng in rngs])
+    return [orders[:, k : k + batch_size] for k in range(0, n_patterns, batch_size)]
+
+
+def train(
+    config: RunConfig,
+    engine: Engine | None = None,
+    progress: Callable[[int], None] | None = None,
+    source: str = "",
+) -> TrainResult:
+    """Train every seed of ``config``; see the module docstring for the random streams.
+
+    Parameters
+    ----------
+    config
+        The validated run config.
+    engine
+        The engine to relax states with; by default the one the config names.
+    progress
+        Called with 1 after each epoch (e.g. ``tqdm.update``).
+    source
+        The config file's name, quoted in errors about files it names.
+
+    Raises
+    ------
+    DivergenceError
+        When a weight or a state stops being finite; names the epoch and seed.
+    """
+    engine = engine or get_engine(config.engine)
+    task = load_task(config, source)
+    topo = build_topology(config, task, source)
+    seeds = seed_list(config)
+    rngs = [np.random.default_rng(int(s)) for s in seeds]
+    mask = np.broadcast_to(topo.mask, (len(seeds), topo.n, topo.n)).copy()
+    weights = initial_weights(config, topo.mask, rngs)
+    start_weights = weights.copy()
+    epochs = config.training.epochs
+    history = {name: np.empty((epochs, len(seeds))) for name in HISTORY_FIELDS}
+    dyn, learn, prune = config.dynamics, config.learning, config.pruning
+    p, outs = topo.n_clamped, topo.output_slice
+    stop = prune.stop_epoch if prune.stop_epoch is not None else epochs
+
+    for epoch in range(epochs):
+        sq_error = np.zeros(len(seeds))
+        right = np.zeros(len(seeds))
+        rails = np.zeros(len(seeds))
+        batches = _batches(task.n_patterns, config.training.batch_size, rngs)
+        for index in batches:
+            x, y = task.x[index], task.y[index]
+            leak = leak_of(config, weights)
+            state = initial_state(config, topo, x, rngs)
+            s0 = engine.relax(weights, leak, state, p, dyn.free_steps, dyn.dt)
+            _check_finite(s0, epoch, seeds, "free-phase state")
+            mse, acc = score(s0[..., outs], y, config.task.accuracy)
+            share = index.shape[1] / task.n_patterns
+            sq_error += mse * share
+            right += acc * share
+            rails += rail_fraction(s0, p) * share
+            if learn.rule == "deep":
+                trajectory = engine.relax(
+                    weights, leak, s0, p, dyn.nudged_steps, dyn.dt, dyn.beta, y, record=True
+                )
+                delta = model.deep_update(trajectory, learn.lr)
+            else:
+                s_beta = engine.relax(weights, leak, s0, p, dyn.nudged_steps, dyn.dt, dyn.beta, y)
+                delta = model.asym_ep_update(s0, s_beta, dyn.beta, learn.lr)
+            model.apply_update(weights, delta, mask, learn.l1)
+            _check_finite(weights, epoch, seeds, "weight")
+        if prune.enabled and prune.start_epoch <= epoch < stop:
+            model.boltzmann_prune(weights, mask, prune.threshold, prune.temperature, rngs)
+        history["mse"][epoch] = sq_error
+        history["accuracy"][epoch] = right
+        history["rail_fraction"][epoch] = rails
+        history["connections"][epoch] = mask.sum(axis=(1, 2))
+        history["min_out_sum"][epoch] = weights[:, p:, :].sum(axis=2).min(axis=1)
+        history["prop2"][epoch] = gershgorin_stable(weights, p)
+        if progress is not None:
+            progress(1)
+
+    result = TrainResult(config, topo, task, seeds, start_weights, weights, mask, history)
+    result.final_mse, result.final_accuracy, result.final_outputs = evaluate(
+        config, topo, task, weights, seeds, engine
+    )
+    return result
