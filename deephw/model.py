@@ -60,11 +60,16 @@ def asym_ep_update(s0: np.ndarray, s_beta: np.ndarray, beta: float, lr: float) -
     return (lr / (beta * batch)) * (s0.transpose(0, 2, 1) @ (s_beta - s0))
 
 
+def l1_request(weights: np.ndarray, delta: np.ndarray, l1: float) -> np.ndarray:
+    """The weight change to program: ``delta`` then the L1 shrink ``-l1 sign(W + delta)``."""
+    if not l1:
+        return delta
+    return delta - l1 * np.sign(weights + delta)
+
+
 def apply_update(weights: np.ndarray, delta: np.ndarray, mask: np.ndarray, l1: float) -> None:
-    """Add ``delta``, shrink by L1 (``W -= l1 sign(W)``) and re-apply the mask, in place."""
-    weights += delta
-    if l1:
-        weights -= l1 * np.sign(weights)
+    """Add ``delta`` with L1 shrinkage (:func:`l1_request`), then re-apply the mask, in place."""
+    weights += l1_request(weights, delta, l1)
     weights *= mask
 
 
