@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deephw.engines import engine_names
 from deephw.errors import ConfigError
-from deephw.validation import as_dict, build, check, read_yaml
+from deephw.validation import FieldError, as_dict, build, check, read_yaml
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class TaskConfig:
 
     def __post_init__(self) -> None:
         if (self.name is None) == (self.csv is None):
-            raise ValueError("give exactly one of task.name and task.csv")
+            raise FieldError("name", self.name, "give exactly one of task.name and task.csv")
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,9 @@ class NetworkConfig:
 
     def __post_init__(self) -> None:
         if self.topology == "adjacency" and self.adjacency is None:
-            raise ValueError("topology 'adjacency' needs network.adjacency (a file)")
+            raise FieldError("adjacency", None, "topology 'adjacency' needs an adjacency file")
         if isinstance(self.hidden, tuple) and any(h < 1 for h in self.hidden):
-            raise ValueError("every hidden layer in network.hidden needs >= 1 neuron")
+            raise FieldError("hidden", list(self.hidden), "every hidden layer needs >= 1 neuron")
 
     @property
     def n_hidden(self) -> int:
@@ -66,9 +67,9 @@ class InitConfig:
 
     def __post_init__(self) -> None:
         if self.high < self.low:
-            raise ValueError(f"init.high ({self.high}) must be >= init.low ({self.low})")
+            raise FieldError("high", self.high, f"must be >= init.low ({self.low})")
         if self.state_high < self.state_low:
-            raise ValueError("init.state_high must be >= init.state_low")
+            raise FieldError("state_high", self.state_high, "must be >= init.state_low")
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,12 @@ class RunConfig:
     learning: LearningConfig = LearningConfig()
     pruning: PruningConfig = PruningConfig()
     training: TrainingConfig = TrainingConfig()
-    engine: str = field(default="numpy", metadata=check(choices=("numpy",)))
+    engine: str = "numpy"
     base_dir: str = field(default=".", metadata=check(doc="folder relative paths start from"))
+
+    def __post_init__(self) -> None:
+        if self.engine not in engine_names():
+            raise FieldError("engine", self.engine, f"must be one of {engine_names()}")
 
     def resolve(self, relative: str) -> Path:
         """A path from the config, relative to the config file's folder."""

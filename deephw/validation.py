@@ -22,6 +22,17 @@ from deephw.errors import ConfigError
 T = TypeVar("T")
 
 
+class FieldError(ValueError):
+    """Raised by a dataclass's ``__post_init__`` to reject one of its fields.
+
+    :func:`build` turns it into a :class:`ConfigError` with the file and the full path.
+    """
+
+    def __init__(self, field: str, value: Any, reason: str) -> None:
+        self.field, self.value, self.reason = field, value, reason
+        super().__init__(f"{field} = {value!r}: {reason}")
+
+
 def check(
     *,
     gt: float | None = None,
@@ -92,10 +103,8 @@ def build(cls: type[T], data: Any, source: str = "", prefix: str = "") -> T:
         values[name] = value
     try:
         return cls(**values)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(source, prefix or "<top>", data, str(exc)) from None
+    except FieldError as exc:
+        raise ConfigError(source, _join(prefix, exc.field), exc.value, exc.reason) from None
 
 
 def as_dict(obj: Any) -> Any:

@@ -1,0 +1,172 @@
+"""The ``deephw`` command line: a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from deephw import config as config_module
+from deephw import reproduce, rundir, tasks, training
+from deephw.engines import engine_names, get_engine
+from deephw.errors import ConfigError, DeephwError
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, dict]:
+    training_values = {
+        key: getattr(args, key)
+        for key in ("epochs", "seeds", "seed")
+        if getattr(args, key, None) is not None
+    }
+    changes: dict[str, dict] = {}
+    if training_values:
+        changes["training"] = training_values
+    return changes
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", choices=engine_names(), help="engine to run the dynamics")
+    parser.add_argument("--epochs", type=_positive, help="override training.epochs")
+    parser.add_argument("--seeds", type=_positive, help="override training.seeds")
+    parser.add_argument("--seed", type=_non_negative, help="override the first seed")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the seeds of one run config and write a run directory."""
+    source = str(args.config)
+    config = config_module.load(args.config)
+    changes = _overrides(args)
+    if args.engine:
+        changes["engine"] = args.engine
+    if changes:
+        config = config.replace(**changes)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path("runs") / f"{Path(args.config).stem}-{stamp}"
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DeephwError(f"{out}: output directory already exists and is not empty")
+    with tqdm(
+        total=config.training.epochs, desc="train", unit="epoch", leave=False, mininterval=0.5
+    ) as bar:
+        result = training.train(config, progress=bar.update, source=source)
+    rundir.write_run(result, out)
+    seeds = len(result.seeds)
+    print(f"run written to {out}")
+    print(
+        f"{result.task.name}, {config.learning.rule}, {seeds} seeds, "
+        f"{config.training.epochs} epochs on the {config.engine} engine"
+    )
+    print(
+        f"  converged (MSE < {config.training.converged_mse:g}): {result.converged.sum()}/{seeds}"
+    )
+    print(f"  every pattern right: {result.correct.sum()}/{seeds}")
+    print(f"  final MSE median {np.median(result.final_mse):.3g}")
+    print(f"  sparsity median {100 * np.median(result.sparsity):.2f} %")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate a run's networks on its task (or another built-in task)."""
+    config, arrays = rundir.load_run(args.run)
+    if args.engine:
+        config = config.replace(engine=args.engine)
+    task = training.load_task(config) if args.task is None else tasks.builtin(args.task)
+    topo = training.build_topology(config, training.load_task(config))
+    if (task.n_inputs, task.n_outputs) != (topo.n_inputs, topo.n_outputs):
+        raise DeephwError(
+            f"task {task.name} has {task.n_inputs} inputs and {task.n_outputs} outputs; the "
+            f"run's networks have {topo.n_inputs} and {topo.n_outputs}"
+        )
+    seeds = arrays["seeds"]
+    mse, accuracy, _ = training.evaluate(
+        config, topo, task, arrays["weights"], seeds, get_engine(config.engine)
+    )
+    print(f"{task.name} on the {config.engine} engine")
+    print(f"{'seed':>6} {'MSE':>12} {'accuracy':>9}")
+    for seed, m, a in zip(seeds, mse, accuracy, strict=True):
+        print(f"{int(seed):>6} {m:>12.4g} {100 * a:>8.1f}%")
+    print(f"median MSE {np.median(mse):.4g}, all patterns right in {int((accuracy >= 1).sum())}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Rerun the paper's experiments and write figures and summary.json."""
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DeephwError(f"{out}: output directory already exists and is not empty")
+    epochs = args.epochs or reproduce.DENSE_EPOCHS
+    seeds = args.seeds or 10
+    seed = args.seed or 0
+    engine = get_engine(args.engine) if args.engine else None
+    total = reproduce.total_epochs(epochs, seeds, seed)
+    started = time.perf_counter()
+    with tqdm(total=total, desc="reproduce", unit="epoch", mininterval=0.5) as bar:
+        results = reproduce.run_all(epochs, seeds, seed, engine, bar.update)
+    reproduce.write_reproduction(results, out)
+    print(reproduce.table(reproduce.summary(results)))
+    elapsed = time.perf_counter() - started
+    print(f"figures, summary.json and run directories in {out} ({elapsed:.1f} s)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``deephw`` command."""
+    parser = argparse.ArgumentParser(
+        prog="deephw", description="Co-simulator for analog chips that learn with DEEP."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train the seeds of a run config")
+    train.add_argument("config", help="run config (YAML)")
+    train.add_argument("--out", help="run directory to write (default runs/NAME-TIME)")
+    _add_run_options(train)
+    train.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser("eval", help="evaluate a run directory")
+    evaluate.add_argument("run", help="run directory written by deephw train")
+    evaluate.add_argument("--task", help="built-in task to evaluate on (default: the run's)")
+    evaluate.add_argument("--engine", choices=engine_names(), help="engine to run the dynamics")
+    evaluate.set_defaults(func=cmd_eval)
+
+    repro = commands.add_parser("reproduce", help="the paper's experiments, figures and summary")
+    repro.add_argument("--out", required=True, help="directory to write (must not exist)")
+    _add_run_options(repro)
+    repro.set_defaults(func=cmd_reproduce)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``deephw`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DeephwError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
+        kind = "invalid input" if isinstance(exc, (ConfigError, KeyError)) else "error"
+        print(f"deephw: {kind}: {message}", file=sys.stderr)
+        return 2 if kind == "invalid input" else 1
+    except KeyboardInterrupt:
+        print("deephw: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""The paper's experiments: AND, OR, XOR on its graph, dense and pruned, vs asymmetric EP.
+
+Graph: 2 inputs + bias, 5 hidden, 1 output (48 trainable parameters). Dense runs use
+W ~ U(0, 0.25), dt 0.5, M0 100, Mb 20, beta 1.5, lr 10, full batch, 1500 epochs. The
+pruned runs train 3500 epochs with L1 and Boltzmann pruning (T = 0.1) switched on once
+the task is learned and off before the end. Asymmetric EP runs on the same graph and
+hyperparameters, once with DEEP's learning rate and once with its own best (1).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deephw import atomic, plotting
+from deephw.config import RunConfig, from_dict
+from deephw.engines import Engine
+from deephw.rundir import summarize, write_run
+from deephw.training import TrainResult, train
+
+TASKS = ("AND", "OR", "XOR")
+DENSE_EPOCHS = 1500
+SPARSE_EPOCHS = 3500
+ASYM_EP_OWN_LR = 1.0
+MSE_AXIS_FLOOR = 1e-8
+"""Lower limit of the MSE axes: exact fits reach 1e-30 and would flatten the curves."""
+
+
+@dataclass(frozen=True)
+class PruningSetup:
+    """Per-task pruning: threshold lambda, L1 per epoch, and the pruning window.
+
+    The window is given as fractions of the run's epochs, so that ``--epochs`` scales it.
+    """
+
+    threshold: float
+    l1: float
+    start_fraction: float
+    stop_fraction: float
+
+
+PRUNING = {
+    "AND": PruningSetup(threshold=0.03, l1=2e-4, start_fraction=300 / 3500, stop_fraction=6 / 7),
+    "OR": PruningSetup(threshold=0.05, l1=1e-4, start_fraction=1000 / 3500, stop_fraction=6 / 7),
+    "XOR": PruningSetup(threshold=0.2, l1=1.5e-4, start_fraction=500 / 3500, stop_fraction=6 / 7),
+}
+
+
+def experiment_configs(task: str, epochs: int, seeds: int, seed: int) -> dict[str, RunConfig]:
+    """The four runs of one task: ``deep``, ``asym_ep``, ``asym_ep_own_lr``, ``deep_sparse``.
+
+    ``epochs`` is the dense runs' length; the pruned run is ``SPARSE_EPOCHS / DENSE_EPOCHS``
+    times longer.
+    """
+    base = {
+        "task": {"name": task},
+        "network": {"hidden": 5, "topology": "complete"},
+        "training": {"epochs": epochs, "seeds": seeds, "seed": seed},
+    }
+    sparse_epochs = max(1, round(epochs * SPARSE_EPOCHS / DENSE_EPOCHS))
+    setup = PRUNING[task]
+    sparse = {
+        **base,
+        "training": {**base["training"], "epochs": sparse_epochs},
+        "learning": {"rule": "deep", "l1": setup.l1},
+        "pruning": {
+            "enabled": True,
+            "threshold": setup.threshold,
+            "temperature": 0.1,
+            "start_epoch": int(sparse_epochs * setup.start_fraction),
+            "stop_epoch": int(sparse_epochs * setup.stop_fraction),
+        },
+    }
+    return {
+        "deep": from_dict({**base, "learning": {"rule": "deep"}}),
+        "asym_ep": from_dict({**base, "learning": {"rule": "asym_ep"}}),
+        "asym_ep_own_lr": from_dict(
+            {**base, "learning": {"rule": "asym_ep", "lr": ASYM_EP_OWN_LR}}
+        ),
+        "deep_sparse": from_dict(sparse),
+    }
+
+
+def run_all(
+    epochs: int = DENSE_EPOCHS,
+    seeds: int = 10,
+    seed: int = 0,
+    engine: Engine | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, dict[str, TrainResult]]:
+    """Train every experiment of every task; ``results[task][experiment]``."""
+    results: dict[str, dict[str, TrainResult]] = {}
+    for task in TASKS:
+        results[task] = {
+            name: train(config, engine, progress)
+            for name, config in experiment_configs(task, epochs, seeds, seed).items()
+        }
+    return results
+
+
+def total_epochs(epochs: int, seeds: int, seed: int) -> int:
+    """Epochs over all experiments (for a progress bar)."""
+    return sum(
+        config.training.epochs
+        for task in TASKS
+        for config in experiment_configs(task, epochs, seeds, seed).values()
+    )
+
+
+def summary(results: dict[str, dict[str, TrainResult]]) -> dict[str, Any]:
+    """``{"tasks": {task: {experiment: {...}}}}`` with each run's :func:`summarize`."""
+    tasks = {}
+    for task, runs in results.items():
+        tasks[task] = {}
+        for name, result in runs.items():
+            entry = summarize(result)
+            entry["rule"] = result.config.learning.rule
+            entry["lr"] = result.config.learning.lr
+            entry["epochs"] = result.config.training.epochs
+            entry["killed_by_pruning"] = (
+                int((~result.correct).sum()) if result.config.pruning.enabled else None
+            )
+            tasks[task][name] = entry
+    return {"tasks": tasks}
+
+
+def figure_convergence(results: dict[str, dict[str, TrainResult]]) -> plotting.plt.Figure:
+    """Fig. 1: free-phase MSE per epoch for AND, OR and XOR (median, quartiles, range)."""
+    fig, axes = plotting.plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
+    for ax, task in zip(axes, TASKS, strict=True):
+        result = results[task]["deep"]
+        plotting.spread_bands(ax, result.history["mse"], "C0", "DEEP")
+        ax.axhline(result.config.training.converged_mse, color="k", lw=0.8, ls=":")
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=MSE_AXIS_FLOOR)
+        ax.set_title(f"{task}: {result.converged.sum()}/{len(result.seeds)} converged")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("free-phase MSE")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def figure_sparse(results: dict[str, dict[str, TrainResult]]) -> plotting.plt.Figure:
+    """Fig. 2: the sparsest correct pruned network of each task."""
+    fig, axes = plotting.plt.subplots(1, 3, figsize=(13, 4.2))
+    for ax, task in zip(axes, TASKS, strict=True):
+        result = results[task]["deep_sparse"]
+        order = np.argsort(-result.sparsity, kind="stable")
+        ranked = [k for k in order if result.correct[k]] or list(order)
+        best = int(ranked[0])
+        plotting.draw_network(ax, result.weights[best], result.mask[best], result.topology)
+        state = "correct" if result.correct[best] else "NOT correct"
+        ax.set_title(
+            f"{task}: seed {int(result.seeds[best])}, sparsity "
+            f"{100 * result.sparsity[best]:.2f} % ({state})"
+        )
+    fig.tight_layout()
+    return fig
+
+
+def figure_comparison(results: dict[str, dict[str, TrainResult]]) -> plotting.plt.Figure:
+    """DEEP vs asymmetric EP (DEEP's lr and its own) on the same graph: MSE per epoch."""
+    fig, axes = plotting.plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
+    runs = (
+        ("deep", "C0", "DEEP"),
+        ("asym_ep", "C3", "asym. EP, DEEP's lr"),
+        ("asym_ep_own_lr", "C2", "asym. EP, own lr"),
+    )
+    for ax, task in zip(axes, TASKS, strict=True):
+        titles = []
+        for name, color, label in runs:
+            result = results[task][name]
+            q = np.quantile(result.history["mse"], [0.25, 0.5, 0.75], axis=1)
+            epochs = np.arange(1, q.shape[1] + 1)
+            lr = result.config.learning.lr
+            ax.fill_between(epochs, q[0], q[2], color=color, alpha=0.25, lw=0)
+            ax.plot(epochs, q[1], color=color, lw=1.4, label=f"{label} (lr {lr:g})")
+            titles.append(f"{result.converged.sum()}")
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=MSE_AXIS_FLOOR)
+        ax.set_title(f"{task}: converged {' / '.join(titles)} of {len(result.seeds)}")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("free-phase MSE (median, q25-q75)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def write_reproduction(results: dict[str, dict[str, TrainResult]], out_dir: str | Path) -> Path:
+    """Write figures, ``summary.json`` and one run directory per experiment, atomically."""
+    with atomic.new_directory(out_dir) as tmp:
+        for task, runs in results.items():
+            for name, result in runs.items():
+                write_run(result, tmp / "runs" / f"{task}_{name}")
+        plotting.save(figure_convergence(results), tmp / "fig1_convergence.png")
+        plotting.save(figure_sparse(results), tmp / "fig2_sparse_networks.png")
+        plotting.save(figure_comparison(results), tmp / "deep_vs_asym_ep.png")
+        atomic.write_text(tmp / "summary.json", json.dumps(summary(results), indent=2) + "\n")
+    return Path(out_dir)
+
+
+def table(report: dict[str, Any]) -> str:
+    """A plain-text table of a :func:`summary`, one line per task and experiment."""
+    lines = [
+        f"{'task':<5} {'run':<15} {'lr':>5} {'converged':>9} {'correct':>8} "
+        f"{'median ep.':>10} {'median sparsity (correct)':>26}"
+    ]
+    for task, runs in report["tasks"].items():
+        for name, entry in runs.items():
+            median_ep = entry["median_epochs_to_converge"]
+            sparsity = entry["median_sparsity_of_correct"] if name == "deep_sparse" else None
+            converged = f"{entry['converged']}/{entry['seeds']}"
+            correct = f"{entry['correct']}/{entry['seeds']}"
+            epochs = "-" if median_ep is None else f"{median_ep:.0f}"
+            sparse = "-" if sparsity is None else f"{100 * sparsity:.2f} %"
+            lines.append(
+                f"{task:<5} {name:<15} {entry['lr']:>5g} {converged:>9} {correct:>8} "
+                f"{epochs:>10} {sparse:>26}"
+            )
+    return "\n".join(lines)
