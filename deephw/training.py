@@ -207,11 +207,13 @@ def _batches(
     return [orders[:, k : k + batch_size] for k in range(0, n_patterns, batch_size)]
 
 
+@np.errstate(over="ignore", invalid="ignore")  # divergence is detected and reported instead
 def train(
     config: RunConfig,
     engine: Engine | None = None,
     progress: Callable[[int], None] | None = None,
     source: str = "",
+    task: tasks.Task | None = None,
 ) -> TrainResult:
     """Train every seed of ``config``; see the module docstring for the random streams.
 
@@ -225,6 +227,8 @@ def train(
         Called with 1 after each epoch (e.g. ``tqdm.update``).
     source
         The config file's name, quoted in errors about files it names.
+    task
+        An in-memory task to use instead of the one the config names.
 
     Raises
     ------
@@ -232,7 +236,7 @@ def train(
         When a weight or a state stops being finite; names the epoch and seed.
     """
     engine = engine or get_engine(config.engine)
-    task = load_task(config, source)
+    task = task if task is not None else load_task(config, source)
     topo = build_topology(config, task, source)
     seeds = seed_list(config)
     rngs = [np.random.default_rng(int(s)) for s in seeds]

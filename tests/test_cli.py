@@ -1,0 +1,153 @@
+"""The ``deephw`` command line, run in-process: outputs, run directories and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from deephw.cli import main
+
+SMALL = {"task": {"name": "AND"}, "training": {"epochs": 60, "seeds": 3}}
+
+
+def write_config(tmp_path: Path, data: dict, name: str = "run.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_train_writes_a_complete_run_directory(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(write_config(tmp_path, SMALL)), "--out", str(out)]) == 0
+    names = {p.name for p in out.iterdir()}
+    expected = {"config.yaml", "metrics.csv", "weights.npz", "summary.json"}
+    assert expected | {"training.png", "network.png"} <= names
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seeds"] == 3 and summary["trainable_parameters"] == 48
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + 60 * 3
+    with np.load(out / "weights.npz") as npz:
+        assert npz["weights"].shape == (3, 9, 9)
+        assert not (npz["weights"][~npz["structural_mask"][None].repeat(3, 0)]).any()
+    assert "every pattern right" in capsys.readouterr().out
+
+
+def test_png_files_are_images(tmp_path):
+    out = tmp_path / "run"
+    main(["train", str(write_config(tmp_path, SMALL)), "--out", str(out)])
+    for name in ("training.png", "network.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_overrides_change_epochs_and_seeds(tmp_path):
+    out = tmp_path / "run"
+    args = ["train", str(write_config(tmp_path, SMALL)), "--out", str(out)]
+    assert main([*args, "--epochs", "7", "--seeds", "2", "--seed", "5"]) == 0
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["training"]["epochs"] == 7 and config["training"]["seeds"] == 2
+    assert json.loads((out / "summary.json").read_text())["seed_values"] == [5, 6]
+
+
+def test_eval_reproduces_the_training_summary(tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["train", str(write_config(tmp_path, SMALL)), "--out", str(out)])
+    capsys.readouterr()
+    assert main(["eval", str(out)]) == 0
+    text = capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    for seed, mse in zip(summary["seed_values"], summary["final_mse_per_seed"], strict=True):
+        assert f"{mse:.4g}" in text
+        assert str(seed) in text
+    assert main(["eval", str(out), "--task", "OR"]) == 0
+    assert "OR on the numpy engine" in capsys.readouterr().out
+
+
+def test_eval_rejects_a_task_of_another_shape(tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["train", str(write_config(tmp_path, SMALL)), "--out", str(out)])
+    assert main(["eval", str(out), "--task", "NOT"]) != 0
+    assert "1 inputs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "value"),
+    [
+        ({"typo": 1}, "typo", "1"),
+        ({"dynamics": {"dt": -0.5}}, "dynamics.dt", "-0.5"),
+        ({"dynamics": {"dt": "fast"}}, "dynamics.dt", "'fast'"),
+        ({"network": {"hidden": -1}}, "network.hidden", "-1"),
+        ({"training": {"epochs": 2.5}}, "training.epochs", "2.5"),
+        (
+            {"task": {"csv": "missing.csv", "inputs": ["a"], "targets": ["b"]}},
+            "task.csv",
+            "missing",
+        ),
+    ],
+)
+def test_bad_config_is_one_clear_line_and_leaves_nothing(tmp_path, capsys, change, field, value):
+    data = {**SMALL, **change}
+    config = write_config(tmp_path, data, "bad.yaml")
+    out = tmp_path / "run"
+    assert main(["train", str(config), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "bad.yaml" in err and field in err and value in err
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.yaml"]
+
+
+def test_divergence_stops_the_run_naming_epoch_and_seed(tmp_path, capsys):
+    data = {
+        "task": {"name": "XOR"},
+        "init": {"low": 1e308, "high": 1.5e308},
+        "training": {"epochs": 20, "seeds": 2, "seed": 4},
+    }
+    out = tmp_path / "run"
+    assert main(["train", str(write_config(tmp_path, data)), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "diverged at epoch 0, seed 4" in err and "not finite" in err
+    assert not out.exists()
+
+
+def test_existing_output_directory_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert main(["train", str(write_config(tmp_path, SMALL)), "--out", str(out)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_missing_config_file(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml" in capsys.readouterr().err
+
+
+def test_reproduce_writes_summary_and_figures(tmp_path):
+    out = tmp_path / "paper"
+    assert main(["reproduce", "--out", str(out), "--epochs", "30", "--seeds", "2"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["tasks"]) == {"AND", "OR", "XOR"}
+    for runs in summary["tasks"].values():
+        assert {"deep", "asym_ep", "asym_ep_own_lr", "deep_sparse"} <= set(runs)
+        for entry in runs.values():
+            assert entry["seeds"] == 2 and len(entry["correct_per_seed"]) == 2
+            assert entry["converged"] == sum(entry["converged_per_seed"])
+        assert len(runs["deep_sparse"]["sparsity_per_seed"]) == 2
+        assert runs["deep"]["epochs"] == 30 and runs["deep_sparse"]["epochs"] == 70
+    for name in ("fig1_convergence.png", "fig2_sparse_networks.png", "deep_vs_asym_ep.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    assert (out / "runs" / "XOR_deep_sparse" / "metrics.csv").is_file()
+
+
+def test_console_script_runs_as_a_module():
+    done = subprocess.run(
+        [sys.executable, "-m", "deephw.cli", "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "reproduce" in done.stdout
