@@ -12,6 +12,7 @@ from pathlib import Path
 
 from deephw.engines import engine_names
 from deephw.errors import ConfigError
+from deephw.tasks import BUILTIN
 from deephw.validation import FieldError, as_dict, build, check, read_yaml
 
 
@@ -19,9 +20,7 @@ from deephw.validation import FieldError, as_dict, build, check, read_yaml
 class TaskConfig:
     """What to learn: a built-in task by name, or a CSV file with named columns."""
 
-    name: str | None = field(
-        default=None, metadata=check(choices=("AND", "OR", "XOR", "NOT", "IDENTITY"))
-    )
+    name: str | None = None
     csv: str | None = None
     inputs: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
@@ -30,6 +29,8 @@ class TaskConfig:
     def __post_init__(self) -> None:
         if (self.name is None) == (self.csv is None):
             raise FieldError("name", self.name, "give exactly one of task.name and task.csv")
+        if self.name is not None and self.name.upper() not in BUILTIN:
+            raise FieldError("name", self.name, f"must be one of {list(BUILTIN)} (any case)")
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,8 @@ class RunConfig:
         """A copy with some fields of some sections replaced, e.g. ``training={"epochs": 5}``."""
         data = as_dict(self)
         for section, values in sections.items():
+            if section not in data:
+                raise KeyError(f"RunConfig has no section {section!r}")
             if isinstance(values, dict):
                 data[section] = {**data[section], **values}
             else:

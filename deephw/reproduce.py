@@ -219,7 +219,7 @@ def table(report: dict[str, Any]) -> str:
             sparsity = entry["median_sparsity_of_correct"] if name == "deep_sparse" else None
             converged = f"{entry['converged']}/{entry['seeds']}"
             correct = f"{entry['correct']}/{entry['seeds']}"
-            epochs = "-" if median_ep is None else f"{median_ep:.0f}"
+            epochs = "-" if median_ep is None else f"{median_ep:g}"
             sparse = "-" if sparsity is None else f"{100 * sparsity:.2f} %"
             lines.append(
                 f"{task:<5} {name:<15} {entry['lr']:>5g} {converged:>9} {correct:>8} "

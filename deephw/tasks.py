@@ -99,10 +99,11 @@ def from_csv(
                     raise ConfigError(
                         str(path), f"row {r + 2}, column {name}", row[name], "must be a number"
                     ) from None
-        if not ((out >= 0) & (out <= 1)).all():
-            r, c = np.argwhere((out < 0) | (out > 1))[0]
+        outside = ~((out >= 0) & (out <= 1))
+        if outside.any():
+            r, c = np.argwhere(outside)[0]
             raise ConfigError(
-                str(path), f"row {r + 2}, column {names[c]}", out[r, c], "must be in [0, 1]"
+                str(path), f"row {r + 2}, column {names[c]}", float(out[r, c]), "must be in [0, 1]"
             )
         return out
 

@@ -84,11 +84,14 @@ def build(cls: type[T], data: Any, source: str = "", prefix: str = "") -> T:
         raise ConfigError(source, prefix or "<top>", data, "must be a mapping")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(map(str, data)) - set(fields))
+    unknown = [key for key in data if not isinstance(key, str) or key not in fields]
     if unknown:
-        name = _join(prefix, unknown[0])
+        key = unknown[0]
         raise ConfigError(
-            source, name, data[unknown[0]], f"unknown key (known: {', '.join(sorted(fields))})"
+            source,
+            _join(prefix, str(key)),
+            data[key],
+            f"unknown key (known: {', '.join(sorted(fields))})",
         )
     values = {}
     for name, fld in fields.items():
