@@ -8,6 +8,7 @@ with others, and a run is reproducible bit for bit.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from deephw import model, tasks, topology
 from deephw.analysis import gershgorin_stable, rail_fraction
 from deephw.config import RunConfig
 from deephw.engines import Engine, get_engine
+from deephw.engines.base import Program, Relax
 from deephw.errors import DivergenceError
 
 EVAL_STREAM = 1
@@ -153,17 +155,35 @@ def score(
 def free_phase(
     config: RunConfig,
     topo: topology.Topology,
-    engine: Engine,
     weights: np.ndarray,
     x: np.ndarray,
     rngs: list[np.random.Generator],
-) -> np.ndarray:
-    """The free-phase equilibrium ``s0`` (``(S, B, N)``) of inputs ``x`` (``(S, B, n_in)``)."""
+) -> Program[np.ndarray]:
+    """Program: the free-phase equilibrium ``s0`` (``(S, B, N)``) of inputs ``x``."""
     state = initial_state(config, topo, x, rngs)
     dyn = config.dynamics
-    return engine.relax(
-        weights, leak_of(config, weights), state, topo.n_clamped, dyn.free_steps, dyn.dt
-    )
+    leak = leak_of(config, weights)
+    return (yield Relax(weights, leak, state, topo.n_clamped, dyn.free_steps, dyn.dt))
+
+
+def evaluation(
+    config: RunConfig,
+    topo: topology.Topology,
+    task: tasks.Task,
+    weights: np.ndarray,
+    seeds: np.ndarray,
+) -> Program[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Program: free-phase MSE, accuracy and outputs of each network on all of ``task``.
+
+    Initial states come from ``default_rng([seed, EVAL_STREAM])``, so an evaluation is
+    reproducible and independent of training's random stream.
+    """
+    rngs = [np.random.default_rng([int(s), EVAL_STREAM]) for s in seeds]
+    x = np.broadcast_to(task.x, (len(seeds), *task.x.shape))
+    s0 = yield from free_phase(config, topo, weights, x, rngs)
+    outputs = s0[..., topo.output_slice]
+    mse, accuracy = score(outputs, task.y, config.task.accuracy)
+    return mse, accuracy, outputs
 
 
 def evaluate(
@@ -174,18 +194,9 @@ def evaluate(
     seeds: np.ndarray,
     engine: Engine | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Free-phase MSE, accuracy and outputs of each network on every pattern of ``task``.
-
-    Initial states come from ``default_rng([seed, EVAL_STREAM])``, so an evaluation is
-    reproducible and independent of training's random stream.
-    """
+    """Free-phase MSE, accuracy and outputs of each network (see :func:`evaluation`)."""
     engine = engine or get_engine(config.engine)
-    rngs = [np.random.default_rng([int(s), EVAL_STREAM]) for s in seeds]
-    x = np.broadcast_to(task.x, (len(seeds), *task.x.shape))
-    s0 = free_phase(config, topo, engine, weights, x, rngs)
-    outputs = s0[..., topo.output_slice]
-    mse, accuracy = score(outputs, task.y, config.task.accuracy)
-    return mse, accuracy, outputs
+    return engine.run(evaluation(config, topo, task, weights, seeds))
 
 
 def _check_finite(array: np.ndarray, epoch: int, seeds: np.ndarray, what: str) -> None:
@@ -238,6 +249,16 @@ def train(
     engine = engine or get_engine(config.engine)
     task = task if task is not None else load_task(config, source)
     topo = build_topology(config, task, source)
+    return engine.run(training(config, topo, task, progress))
+
+
+def training(
+    config: RunConfig,
+    topo: topology.Topology,
+    task: tasks.Task,
+    progress: Callable[[int], None] | None = None,
+) -> Program[TrainResult]:
+    """Program: the whole training of every seed, then the final evaluation."""
     seeds = seed_list(config)
     rngs = [np.random.default_rng(int(s)) for s in seeds]
     mask = np.broadcast_to(topo.mask, (len(seeds), topo.n, topo.n)).copy()
@@ -258,20 +279,19 @@ def train(
             x, y = task.x[index], task.y[index]
             leak = leak_of(config, weights)
             state = initial_state(config, topo, x, rngs)
-            s0 = engine.relax(weights, leak, state, p, dyn.free_steps, dyn.dt)
+            s0 = yield Relax(weights, leak, state, p, dyn.free_steps, dyn.dt)
             _check_finite(s0, epoch, seeds, "free-phase state")
             mse, acc = score(s0[..., outs], y, config.task.accuracy)
             share = index.shape[1] / task.n_patterns
             sq_error += mse * share
             right += acc * share
             rails += rail_fraction(s0, p) * share
+            nudged = Relax(weights, leak, s0, p, dyn.nudged_steps, dyn.dt, dyn.beta, y)
             if learn.rule == "deep":
-                trajectory = engine.relax(
-                    weights, leak, s0, p, dyn.nudged_steps, dyn.dt, dyn.beta, y, record=True
-                )
+                trajectory = yield dataclasses.replace(nudged, record=True)
                 delta = model.deep_update(trajectory, learn.lr)
             else:
-                s_beta = engine.relax(weights, leak, s0, p, dyn.nudged_steps, dyn.dt, dyn.beta, y)
+                s_beta = yield nudged
                 delta = model.asym_ep_update(s0, s_beta, dyn.beta, learn.lr)
             model.apply_update(weights, delta, mask, learn.l1)
             _check_finite(weights, epoch, seeds, "weight")
@@ -287,7 +307,7 @@ def train(
             progress(1)
 
     result = TrainResult(config, topo, task, seeds, start_weights, weights, mask, history)
-    result.final_mse, result.final_accuracy, result.final_outputs = evaluate(
-        config, topo, task, weights, seeds, engine
+    result.final_mse, result.final_accuracy, result.final_outputs = yield from evaluation(
+        config, topo, task, weights, seeds
     )
     return result

@@ -14,9 +14,13 @@ at the edges with :func:`get_engine`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 _REGISTRY: dict[str, Callable[..., Engine]] = {}
 
@@ -44,10 +48,47 @@ def engine_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+@dataclass(frozen=True, eq=False)
+class Relax:
+    """One request to the analog core: the arguments of :meth:`Engine.relax`.
+
+    A controller is a generator that yields ``Relax`` requests and receives each result
+    (the final state, or the trajectory if ``record``); see :meth:`Engine.run`.
+    """
+
+    weights: np.ndarray
+    leak: np.ndarray
+    state: np.ndarray
+    n_clamped: int
+    n_steps: int
+    dt: float
+    beta: float = 0.0
+    targets: np.ndarray | None = None
+    record: bool = False
+
+
+Program = Generator[Relax, np.ndarray, T]
+"""A controller program: yields :class:`Relax` requests, returns its result."""
+
+
 class Engine(ABC):
     """Relaxes batched neuron states under fixed weights."""
 
     name: str = "abstract"
+
+    def run(self, program: Program[Any]) -> Any:
+        """Drive a controller program to its end and return what it returns.
+
+        Each :class:`Relax` request the program yields is answered with :meth:`relax`.
+        An engine whose per-call overhead is large may override this to run the whole
+        program inside one simulation, answering requests at phase boundaries.
+        """
+        try:
+            request = next(program)
+            while True:
+                request = program.send(self.relax(**vars(request)))
+        except StopIteration as stop:
+            return stop.value
 
     @abstractmethod
     def relax(

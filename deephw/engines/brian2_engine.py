@@ -1,12 +1,12 @@
-"""The Brian2 engine: the neuron circuits of the analog core as a continuous-time network.
+r"""The Brian2 engine: the neuron circuits of the analog core as a continuous-time network.
 
 Every neuron circuit integrates its column current with time constant ``tau``,
 
 .. math::
 
-    \\tau \\frac{dv_j}{dt} = I_j - \\ell_j v_j + \\beta_j (y_j - v_j)
-        \\; [+ \\sigma \\sqrt{\\tau} \\, \\xi_j(t)],
-    \\qquad I_j = \\sum_i W_{ij} v_i,
+    \tau \frac{dv_j}{dt} = I_j - \ell_j v_j + \beta_j (y_j - v_j)
+        \; [+ \sigma \sqrt{\tau} \, \xi_j(t)],
+    \qquad I_j = \sum_i W_{ij} v_i,
 
 with activity ``v`` (dimensionless), leak ``ell_j`` (DEEP: the outgoing weight sum the
 periphery measured, passed in), nudge ``beta_j`` (``beta`` on the outputs, 0 elsewhere)

@@ -1,0 +1,104 @@
+"""Wall times of the Brian2 engine against the NumPy engine (a benchmark, not a test).
+
+In one process: the one-time cost of compiling the circuit with the cython target (into an
+empty temporary cache), then the median over several repeats of the 10-seed, 300-epoch
+XOR training (M0 = 100, Mb = 10) on the NumPy engine and on the Brian2 engine (cython,
+warm cache; a new engine per training, so building its network is included), and their
+ratio. ``--more`` also times the Brian2 numpy target and the one-``Network.run``-per-call
+loop once each.
+
+Run: ``python benchmarks/bench_brian2.py [--repeats 5] [--more]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import deephw
+from deephw.config import from_dict
+from deephw.engines.brian2_engine import Brian2Engine
+
+M0, MB = 100, 10
+CONFIG = {
+    "task": {"name": "XOR"},
+    "dynamics": {"free_steps": M0, "nudged_steps": MB},
+    "training": {"epochs": 300, "seeds": 10},
+}
+
+
+def median_time(run: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``run()`` over ``repeats`` calls, after one warm-up call."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def first_calls(engine: Brian2Engine) -> float:
+    """Wall time of a new engine's first free-phase and first recorded relax on XOR's shape.
+
+    These build the network and generate (and, with a cold cache, compile) every code
+    object the training uses.
+    """
+    n_seeds, batch, n, n_clamped = CONFIG["training"]["seeds"], 4, 9, 3
+    weights = np.full((n_seeds, n, n), 0.1)
+    leak = weights.sum(axis=2)
+    state = np.full((n_seeds, batch, n), 0.05)
+    targets = np.ones((n_seeds, batch, 1))
+    start = time.perf_counter()
+    s0 = engine.relax(weights, leak, state, n_clamped, M0, 0.5)
+    engine.relax(weights, leak, s0, n_clamped, MB, 0.5, 1.5, targets, record=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--more", action="store_true", help="also numpy target, network loop")
+    args = parser.parse_args()
+    config = from_dict(CONFIG)
+
+    with tempfile.TemporaryDirectory() as empty_cache:
+        t_cold = first_calls(Brian2Engine(target="cython", cache_dir=empty_cache))
+    # Compiled modules stay loaded: the project cache folder serves later engines warm.
+    t_warm = first_calls(Brian2Engine(target="cython"))
+    print(
+        f"Brian2 cython, first relax calls: {t_cold:.2f} s with an empty cache, "
+        f"{t_warm:.3f} s warm -> one-time compile cost {t_cold - t_warm:.2f} s"
+    )
+
+    def brian2_training(**options: object) -> Callable[[], object]:
+        return lambda: deephw.train(config, engine=Brian2Engine(**options))
+
+    t_numpy = median_time(lambda: deephw.train(config), args.repeats)
+    t_cython = median_time(brian2_training(target="cython"), args.repeats)
+    reused = Brian2Engine(target="cython")
+    t_reused = median_time(lambda: deephw.train(config, engine=reused), args.repeats)
+    what = f"XOR, 10 seeds x 300 epochs (M0 {M0}, Mb {MB}), median of {args.repeats}"
+    print(f"{what}:")
+    print(f"  numpy engine:                         {t_numpy:.3f} s")
+    print(f"  brian2 engine, cython, warm cache:    {t_cython:.3f} s (new engine per training)")
+    print(f"  brian2 engine, cython, engine reused: {t_reused:.3f} s")
+    print(f"  ratio brian2 / numpy: {t_cython / t_numpy:.2f} (target <= 3)")
+    if args.more:
+        for label, options in (
+            ("brian2, numpy target", {"target": "numpy"}),
+            ("brian2, cython, one Network.run per call", {"target": "cython", "loop": "network"}),
+        ):
+            start = time.perf_counter()
+            brian2_training(**options)()
+            elapsed = time.perf_counter() - start
+            print(f"  {label}: {elapsed:.3f} s once ({elapsed / t_numpy:.1f} x numpy)")
+
+
+if __name__ == "__main__":
+    main()
