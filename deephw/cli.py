@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from deephw import config as config_module
 from deephw import reproduce, rundir, tasks, training
-from deephw.engines import engine_names, get_engine
+from deephw.engines import engine_names
 from deephw.errors import ConfigError, DeephwError
 
 
@@ -56,7 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = config_module.load(args.config)
     changes = _overrides(args)
     if args.engine:
-        changes["engine"] = args.engine
+        changes["engine"] = {"name": args.engine}
     if changes:
         config = config.replace(**changes)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -72,7 +72,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"run written to {out}")
     print(
         f"{result.task.name}, {config.learning.rule}, {seeds} seeds, "
-        f"{config.training.epochs} epochs on the {config.engine} engine"
+        f"{config.training.epochs} epochs on the {config.engine.name} engine"
     )
     print(
         f"  converged (MSE < {config.training.converged_mse:g}): {result.converged.sum()}/{seeds}"
@@ -87,7 +87,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a run's networks on its task (or another built-in task)."""
     config, arrays = rundir.load_run(args.run)
     if args.engine:
-        config = config.replace(engine=args.engine)
+        config = config.replace(engine={"name": args.engine})
     task = training.load_task(config) if args.task is None else tasks.builtin(args.task)
     topo = training.build_topology(config, training.load_task(config))
     if (task.n_inputs, task.n_outputs) != (topo.n_inputs, topo.n_outputs):
@@ -97,9 +97,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
     seeds = arrays["seeds"]
     mse, accuracy, _ = training.evaluate(
-        config, topo, task, arrays["weights"], seeds, get_engine(config.engine)
+        config, topo, task, arrays["weights"], seeds, training.make_engine(config)
     )
-    print(f"{task.name} on the {config.engine} engine")
+    print(f"{task.name} on the {config.engine.name} engine")
     print(f"{'seed':>6} {'MSE':>12} {'accuracy':>9}")
     for seed, m, a in zip(seeds, mse, accuracy, strict=True):
         print(f"{int(seed):>6} {m:>12.4g} {100 * a:>8.1f}%")
@@ -115,7 +115,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     epochs = args.epochs or reproduce.DENSE_EPOCHS
     seeds = args.seeds or 10
     seed = args.seed or 0
-    engine = get_engine(args.engine) if args.engine else None
+    engine = args.engine or "numpy"
     total = reproduce.total_epochs(epochs, seeds, seed)
     started = time.perf_counter()
     with tqdm(total=total, desc="reproduce", unit="epoch", mininterval=0.5) as bar:

@@ -116,6 +116,29 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class EngineConfig:
+    """The engine that runs the neuron circuits, and its options.
+
+    ``tau_ns`` is the neuron circuit's time constant: one Euler step of size ``dt`` lasts
+    ``dt * tau_ns`` of chip time. ``target`` (Brian2's code generation) and ``noise_sigma``
+    (white circuit noise per unit of dimensionless time) apply to the ``brian2`` engine.
+    """
+
+    name: str = "numpy"
+    target: str = field(default="cython", metadata=check(choices=("numpy", "cython")))
+    tau_ns: float = field(default=100.0, metadata=check(gt=0))
+    noise_sigma: float = field(default=0.0, metadata=check(ge=0))
+
+    def __post_init__(self) -> None:
+        if self.name not in engine_names():
+            raise FieldError("name", self.name, f"must be one of {engine_names()}")
+        if self.name == "numpy" and self.noise_sigma > 0:
+            raise FieldError(
+                "noise_sigma", self.noise_sigma, "circuit noise needs the brian2 engine"
+            )
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """A whole run: what to learn, on which graph, with which dynamics and rule."""
 
@@ -126,12 +149,14 @@ class RunConfig:
     learning: LearningConfig = LearningConfig()
     pruning: PruningConfig = PruningConfig()
     training: TrainingConfig = TrainingConfig()
-    engine: str = "numpy"
+    engine: EngineConfig | str = EngineConfig()
     base_dir: str = field(default=".", metadata=check(doc="folder relative paths start from"))
 
     def __post_init__(self) -> None:
-        if self.engine not in engine_names():
-            raise FieldError("engine", self.engine, f"must be one of {engine_names()}")
+        if isinstance(self.engine, str):
+            if self.engine not in engine_names():
+                raise FieldError("engine", self.engine, f"must be one of {engine_names()}")
+            object.__setattr__(self, "engine", EngineConfig(name=self.engine))
 
     def resolve(self, relative: str) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -144,7 +169,7 @@ class RunConfig:
         for section, values in sections.items():
             if section not in data:
                 raise KeyError(f"RunConfig has no section {section!r}")
-            if isinstance(values, dict):
+            if isinstance(values, dict) and isinstance(data[section], dict):
                 data[section] = {**data[section], **values}
             else:
                 data[section] = values

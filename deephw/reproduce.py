@@ -19,7 +19,6 @@ import numpy as np
 
 from deephw import atomic, plotting
 from deephw.config import RunConfig, from_dict
-from deephw.engines import Engine
 from deephw.rundir import summarize, write_run
 from deephw.training import TrainResult, train
 
@@ -51,7 +50,9 @@ PRUNING = {
 }
 
 
-def experiment_configs(task: str, epochs: int, seeds: int, seed: int) -> dict[str, RunConfig]:
+def experiment_configs(
+    task: str, epochs: int, seeds: int, seed: int, engine: str = "numpy"
+) -> dict[str, RunConfig]:
     """The four runs of one task: ``deep``, ``asym_ep``, ``asym_ep_own_lr``, ``deep_sparse``.
 
     ``epochs`` is the dense runs' length; the pruned run is ``SPARSE_EPOCHS / DENSE_EPOCHS``
@@ -61,6 +62,7 @@ def experiment_configs(task: str, epochs: int, seeds: int, seed: int) -> dict[st
         "task": {"name": task},
         "network": {"hidden": 5, "topology": "complete"},
         "training": {"epochs": epochs, "seeds": seeds, "seed": seed},
+        "engine": {"name": engine},
     }
     sparse_epochs = max(1, round(epochs * SPARSE_EPOCHS / DENSE_EPOCHS))
     setup = PRUNING[task]
@@ -90,15 +92,15 @@ def run_all(
     epochs: int = DENSE_EPOCHS,
     seeds: int = 10,
     seed: int = 0,
-    engine: Engine | None = None,
+    engine: str = "numpy",
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, dict[str, TrainResult]]:
     """Train every experiment of every task; ``results[task][experiment]``."""
     results: dict[str, dict[str, TrainResult]] = {}
     for task in TASKS:
         results[task] = {
-            name: train(config, engine, progress)
-            for name, config in experiment_configs(task, epochs, seeds, seed).items()
+            name: train(config, progress=progress)
+            for name, config in experiment_configs(task, epochs, seeds, seed, engine).items()
         }
     return results
 

@@ -71,6 +71,20 @@ class TrainResult:
         return np.where(below.any(axis=0), first, -1)
 
 
+def make_engine(config: RunConfig) -> Engine:
+    """The engine a config names, with its options; circuit noise is seeded by the run."""
+    spec = config.engine
+    if spec.name == "brian2":
+        return get_engine(
+            "brian2",
+            target=spec.target,
+            tau_ns=spec.tau_ns,
+            noise_sigma=spec.noise_sigma,
+            seed=config.training.seed,
+        )
+    return get_engine(spec.name)
+
+
 def load_task(config: RunConfig, source: str = "") -> tasks.Task:
     """The task a config names (built-in, or its CSV file)."""
     if config.task.name is not None:
@@ -195,7 +209,7 @@ def evaluate(
     engine: Engine | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Free-phase MSE, accuracy and outputs of each network (see :func:`evaluation`)."""
-    engine = engine or get_engine(config.engine)
+    engine = engine or make_engine(config)
     return engine.run(evaluation(config, topo, task, weights, seeds))
 
 
@@ -246,7 +260,7 @@ def train(
     DivergenceError
         When a weight or a state stops being finite; names the epoch and seed.
     """
-    engine = engine or get_engine(config.engine)
+    engine = engine or make_engine(config)
     task = task if task is not None else load_task(config, source)
     topo = build_topology(config, task, source)
     return engine.run(training(config, topo, task, progress))

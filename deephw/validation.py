@@ -132,6 +132,9 @@ def _coerce(hint: Any, value: Any, source: str, path: str) -> Any:
         if value is None and type(None) in args:
             return None
         others = [a for a in args if a is not type(None)]
+        sections = [a for a in others if dataclasses.is_dataclass(a)]
+        if isinstance(value, dict) and len(sections) == 1:
+            return build(sections[0], value, source, path)
         errors = []
         for arg in others:
             try:

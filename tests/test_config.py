@@ -53,7 +53,8 @@ def test_defaults(tmp_path: Path) -> None:
         0,
         0.01,
     )
-    assert cfg.engine == "numpy"
+    assert cfg.engine.name == "numpy" and cfg.engine.tau_ns == 100.0
+    assert cfg.engine.noise_sigma == 0.0
     assert Path(cfg.base_dir) == tmp_path
 
 
@@ -132,6 +133,8 @@ def test_out_of_range(tmp_path: Path, text: str, field: str, value: str) -> None
     ("text", "field", "value"),
     [
         ("engine: gpu", "engine", "'gpu'"),
+        ("engine: {name: gpu}", "engine.name", "'gpu'"),
+        ("engine: {name: brian2, target: cuda}", "engine.target", "'cuda'"),
         ("learning: {rule: bp}", "learning.rule", "'bp'"),
         ("network: {topology: ring}", "network.topology", "'ring'"),
         ("init: {weights: cauchy}", "init.weights", "'cauchy'"),
@@ -248,3 +251,17 @@ def test_from_dict_errors_name_source() -> None:
     with pytest.raises(ConfigError) as exc:
         config.from_dict({"task": {"name": "AND"}, "training": {"epochs": 0}}, source="x.yaml")
     assert str(exc.value).startswith("x.yaml: training.epochs = 0")
+
+
+def test_engine_as_a_name_or_a_section(tmp_path: Path) -> None:
+    short = deephw.load(write(tmp_path, "task: {name: AND}\nengine: brian2\n"))
+    long = deephw.load(
+        write(tmp_path, "task: {name: AND}\nengine: {name: brian2, target: numpy, tau_ns: 50}\n")
+    )
+    assert short.engine.name == long.engine.name == "brian2"
+    assert (short.engine.target, long.engine.target, long.engine.tau_ns) == ("cython", "numpy", 50)
+
+
+def test_circuit_noise_needs_the_brian2_engine(tmp_path: Path) -> None:
+    message = load_error(write(tmp_path, "task: {name: AND}\nengine: {noise_sigma: 0.1}\n"))
+    assert "engine.noise_sigma = 0.1" in message and "brian2" in message
