@@ -1,0 +1,255 @@
+"""The vectorised state of one device role (e.g. all G+ devices) of ``S`` chips.
+
+Arrays have shape ``(S, N, N)``; operations take flat indices into them (sorted and
+unique, so that the chip of index ``k`` is ``k // (N * N)``). Device-to-device parameters are
+drawn per chip from ``default_rng([seed, *stream])``: the same seed always makes the
+same chip, whatever else is simulated beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from deephw.devices import draws
+from deephw.devices.base import STUCK_MAX, STUCK_MIN, DeviceModel
+
+COUNTERS = ("set", "reset", "reads")
+"""Per-device event counters: potentiating pulses (SET), depressing or abrupt RESET
+pulses (RESET), and reads."""
+
+
+class DeviceArray:
+    """Conductances, sampled parameters, faults and counters of one role's devices.
+
+    Parameters
+    ----------
+    model
+        The device model.
+    present
+        ``(S, N, N)`` bool: where a device exists. Elsewhere nothing is ever read,
+        programmed or counted, and the conductance stays 0.
+    seeds
+        One seed per chip.
+    stream
+        Extra entropy words that separate this role's draws from other roles'.
+    """
+
+    def __init__(
+        self,
+        model: DeviceModel,
+        present: np.ndarray,
+        seeds: Sequence[int],
+        stream: Sequence[int],
+    ) -> None:
+        self.model = model
+        self.present = np.array(present, dtype=bool)
+        self.shape = self.present.shape
+        if len(seeds) != self.shape[0]:
+            raise ValueError(f"{len(seeds)} seeds for {self.shape[0]} chips")
+        chips = [
+            model.sample(np.random.default_rng([int(s), *map(int, stream)]), self.shape[1:])
+            for s in seeds
+        ]
+        self.d2d = {key: np.stack([chip[key] for chip in chips]) for key in chips[0]}
+        code = self.d2d.pop("stuck")
+        self.stuck = (code != 0) & self.present
+        g = model.reset_value(self.d2d)
+        g = np.where(code == STUCK_MIN, self.d2d["g_min"], g)
+        g = np.where(code == STUCK_MAX, self.d2d["g_max"], g)
+        self.g = np.where(self.present, g, 0.0)
+        self.t_prog = np.zeros(self.shape)
+        self.pulses = np.zeros(self.shape, dtype=np.int64)
+        self.counts = {name: np.zeros(self.shape, dtype=np.int64) for name in COUNTERS}
+
+    # -- helpers -------------------------------------------------------------------
+    @property
+    def per_chip(self) -> int:
+        """Devices per chip, ``N * N``."""
+        return self.shape[1] * self.shape[2]
+
+    def chips(self, idx: np.ndarray) -> np.ndarray:
+        """Chip of each flat index."""
+        return idx // self.per_chip
+
+    def params_at(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-device parameters of the devices at flat indices ``idx``."""
+        return {key: value.reshape(-1)[idx] for key, value in self.d2d.items()}
+
+    def indices(self, where: np.ndarray | None = None) -> np.ndarray:
+        """Sorted flat indices of present devices (within ``where`` if given)."""
+        sel = self.present if where is None else self.present & where
+        return np.flatnonzero(sel)
+
+    def _count(self, name: str, idx: np.ndarray, amount: np.ndarray | int = 1) -> None:
+        self.counts[name].reshape(-1)[idx] += amount  # indices are unique
+
+    # -- time ----------------------------------------------------------------------
+    def value(self, t: float, idx: np.ndarray) -> np.ndarray:
+        """Noise-free conductance at chip time ``t`` of devices ``idx`` (a copy)."""
+        g = self.g.reshape(-1)[idx]
+        if not self.model.time_dependent:
+            return g.copy()
+        elapsed = t - self.t_prog.reshape(-1)[idx]
+        now = self.model.evolve(g, elapsed, self.params_at(idx))
+        return np.where(self.stuck.reshape(-1)[idx], g, now)
+
+    def settle(self, t: float, idx: np.ndarray) -> None:
+        """Fold the time evolution into the stored state before programming at ``t``."""
+        if self.model.time_dependent:
+            self.g.reshape(-1)[idx] = self.value(t, idx)
+            self.t_prog.reshape(-1)[idx] = t
+
+    # -- operations ----------------------------------------------------------------
+    def read(self, t: float, rng: draws.RNG, idx: np.ndarray) -> np.ndarray:
+        """Noisy read (µS) at chip time ``t`` of devices ``idx``; counts one read each."""
+        self._count("reads", idx)
+        g_now = self.value(t, idx)
+        elapsed = t - self.t_prog.reshape(-1)[idx]
+        sigma = self.model.read_sigma(self.g.reshape(-1)[idx], g_now, elapsed, self.params_at(idx))
+        if np.isscalar(sigma) and sigma == 0:
+            return g_now
+        return g_now + sigma * draws.normal_at(rng, self.chips(idx), self.shape[0])
+
+    def pulse(
+        self, idx: np.ndarray, counts: np.ndarray, up: np.ndarray, t: float, rng: draws.RNG
+    ) -> None:
+        """Apply ``counts`` pulses (``up``: potentiating) to devices ``idx`` at time ``t``.
+
+        Pulses are applied one at a time, for all devices at once; a stuck device
+        receives (and counts) its pulses but does not change, and a device whose pulse
+        count reaches its endurance budget becomes stuck.
+        """
+        keep = counts > 0
+        idx, counts, up = idx[keep], counts[keep], up[keep]
+        if not idx.size:
+            return
+        if not self.model.bidirectional and not up.all():
+            raise ValueError(f"device model {self.model.name!r} has no gradual depression")
+        self.settle(t, idx)
+        self._count("set", idx, np.where(up, counts, 0))
+        self._count("reset", idx, np.where(up, 0, counts))
+        g, stuck = self.g.reshape(-1), self.stuck.reshape(-1)
+        for k in range(int(counts.max())):
+            active = counts > k
+            sel, sel_up = idx[active], up[active]
+            live = ~stuck[sel]
+            sel_live = sel[live]
+            noise = None
+            if self.model.step_noise():
+                noise = draws.normal_at(rng, self.chips(sel_live), self.shape[0])
+            g[sel_live] = self.model.pulse(
+                g[sel_live], sel_up[live], self.params_at(sel_live), noise
+            )
+            self._wear(sel, 1)
+
+    def reset(self, idx: np.ndarray, t: float) -> None:
+        """Abrupt RESET of devices ``idx`` to their reset value (stuck ones stay)."""
+        if not idx.size:
+            return
+        live = idx[~self.stuck.reshape(-1)[idx]]
+        self.g.reshape(-1)[live] = self.model.reset_value(self.params_at(live))
+        self.t_prog.reshape(-1)[live] = t
+        self._count("reset", idx)
+        self._wear(idx, 1)
+
+    def write(self, idx: np.ndarray, target: np.ndarray, t: float, rng: draws.RNG) -> None:
+        """Write-verify devices ``idx`` to ``target`` (µS), with the model's write noise.
+
+        A unidirectional device is RESET first when the target lies below its current
+        conductance; the SET / RESET counters and the endurance count receive the
+        number of nominal steps the write travels (at least one pulse per device).
+        """
+        if not idx.size:
+            return
+        self.settle(t, idx)
+        g = self.g.reshape(-1)
+        before = g[idx]
+        params = self.params_at(idx)
+        step = self.model.nominal_step_uS()
+        if self.model.bidirectional:
+            start = before
+            n_reset = np.where(target < before, np.ceil(np.abs(target - before) / step), 0)
+        else:
+            down = target < before
+            start = np.where(down, self.model.reset_value(params), before)
+            n_reset = down.astype(np.int64)
+        n_set = np.ceil(np.maximum(target - start, 0.0) / step)
+        n_set = np.where((n_set == 0) & (n_reset == 0), 1, n_set).astype(np.int64)
+        n_reset = np.asarray(n_reset, dtype=np.int64)
+        sigma = self.model.write_sigma(target, params)
+        if np.isscalar(sigma) and sigma == 0:
+            noise = np.zeros(idx.size)
+        else:
+            noise = draws.normal_at(rng, self.chips(idx), self.shape[0])
+        written = self.model.write(target, params, noise)
+        live = ~self.stuck.reshape(-1)[idx]
+        g[idx[live]] = written[live]
+        self.t_prog.reshape(-1)[idx] = t
+        self._count("set", idx, n_set)
+        self._count("reset", idx, n_reset)
+        self._wear(idx, n_set + n_reset)
+
+    def add(self, delta: np.ndarray, enabled: np.ndarray) -> None:
+        """Exact change of continuous devices: ``g += delta; g *= enabled``.
+
+        Stuck devices keep their conductance; each changed device counts one pulse.
+        """
+        if not self.model.continuous:
+            raise ValueError(f"device model {self.model.name!r} takes pulses, not exact writes")
+        held = self.g[self.stuck]
+        self.g += delta
+        self.g *= enabled
+        self.g[self.stuck] = held
+        live = self.present & enabled
+        self.counts["set"] += live & (delta > 0)
+        self.counts["reset"] += live & (delta < 0)
+        changed = np.flatnonzero(live & (delta != 0))
+        self._wear(changed, 1)
+
+    def _wear(self, idx: np.ndarray, amount: np.ndarray | int) -> None:
+        """Add ``amount`` cycles to devices ``idx``; devices past their budget get stuck."""
+        if not np.size(idx):
+            return
+        pulses, stuck = self.pulses.reshape(-1), self.stuck.reshape(-1)
+        pulses[idx] += amount  # indices are unique
+        worn = idx[(pulses[idx] >= self.d2d["budget"].reshape(-1)[idx]) & ~stuck[idx]]
+        if not worn.size:
+            return
+        stuck[worn] = True
+        policy = self.model.params.endurance_stuck
+        if policy != "current":
+            bound = "g_min" if policy == "min" else "g_max"
+            self.g.reshape(-1)[worn] = self.d2d[bound].reshape(-1)[worn]
+
+    # -- persistence ---------------------------------------------------------------
+    def state_dict(self, prefix: str) -> dict[str, np.ndarray]:
+        """Every array of the state, keyed ``prefix + name``."""
+        state = {
+            "g_uS": self.g,
+            "t_prog_s": self.t_prog,
+            "pulses": self.pulses,
+            "stuck": self.stuck,
+            "present": self.present,
+        }
+        state.update({f"count_{k}": v for k, v in self.counts.items()})
+        state.update({f"d2d_{k}": v for k, v in self.d2d.items()})
+        return {prefix + k: np.array(v, copy=True) for k, v in state.items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray], prefix: str) -> None:
+        """Restore the arrays saved by :meth:`state_dict` (shapes must match)."""
+
+        def get(name: str, like: np.ndarray) -> np.ndarray:
+            value = np.asarray(state[prefix + name])
+            if value.shape != like.shape:
+                raise ValueError(f"{prefix + name}: shape {value.shape}, expected {like.shape}")
+            return value.astype(like.dtype, copy=True)
+
+        self.g = get("g_uS", self.g)
+        self.t_prog = get("t_prog_s", self.t_prog)
+        self.pulses = get("pulses", self.pulses)
+        self.stuck = get("stuck", self.stuck)
+        self.present = get("present", self.present)
+        self.counts = {k: get(f"count_{k}", v) for k, v in self.counts.items()}
+        self.d2d = {k: get(f"d2d_{k}", v) for k, v in self.d2d.items()}

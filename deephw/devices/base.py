@@ -1,0 +1,213 @@
+"""The device-model interface, the fields every device card shares, and the registry.
+
+A device model describes one kind of memory device (a PCM cell, a capacitor, ...) as
+element-wise NumPy functions of its conductance ``g`` (in µS) and of per-device
+parameters sampled once per chip (device-to-device variation, ``*_dtod``). The
+stateful, vectorised bookkeeping (conductances of ``(S, N, N)`` devices, stuck faults,
+endurance, counters) lives in :class:`deephw.devices.array.DeviceArray`; a model only
+states the physics. Models register by name; a card's ``model:`` key selects one.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from deephw.validation import check
+
+STUCK_NONE, STUCK_MIN, STUCK_MAX = 0, 1, 2
+"""Codes of a device's stuck-at state."""
+
+Problem = tuple[str, object, str]
+"""A cross-field problem of a card section: (field, value, reason)."""
+
+
+@dataclass(frozen=True)
+class DeviceParams:
+    """Card fields every device model has.
+
+    Spreads named ``*_dtod`` are device-to-device: drawn once per device from the chip's
+    seed. Bounds spreads are standard deviations relative to the nominal range
+    ``g_max_uS - g_min_uS``; the endurance spread is the standard deviation of the log of
+    a device's pulse budget.
+    """
+
+    model: str
+    g_min_uS: float = field(default=0.0, metadata=check(doc="lower conductance bound"))
+    g_max_uS: float = field(default=1.0, metadata=check(doc="upper conductance bound"))
+    g_min_dtod: float = field(default=0.0, metadata=check(ge=0, doc="relative to range"))
+    g_max_dtod: float = field(default=0.0, metadata=check(ge=0, doc="relative to range"))
+    read_noise_uS: float = field(default=0.0, metadata=check(ge=0, doc="white, absolute"))
+    stuck_min_fraction: float = field(default=0.0, metadata=check(ge=0, le=1))
+    stuck_max_fraction: float = field(default=0.0, metadata=check(ge=0, le=1))
+    endurance_pulses: int | None = field(default=None, metadata=check(ge=1))
+    endurance_dtod: float = field(default=0.0, metadata=check(ge=0, doc="std of log budget"))
+    endurance_stuck: str = field(
+        default="current",
+        metadata=check(choices=("current", "min", "max"), doc="where a worn-out device sticks"),
+    )
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the device has conductance bounds."""
+        return self.g_min_uS is not None and self.g_max_uS is not None
+
+    @property
+    def range_uS(self) -> float:
+        """Nominal conductance range ``g_max_uS - g_min_uS`` (inf when unbounded)."""
+        return self.g_max_uS - self.g_min_uS if self.bounded else np.inf
+
+    def problems(self) -> list[Problem]:
+        """Cross-field inconsistencies, as ``(field, value, reason)``."""
+        found: list[Problem] = []
+        if self.bounded and not self.g_max_uS > self.g_min_uS:
+            found.append(("g_max_uS", self.g_max_uS, f"must be > g_min_uS ({self.g_min_uS})"))
+        stuck = self.stuck_min_fraction + self.stuck_max_fraction
+        if stuck > 1:
+            found.append(("stuck_max_fraction", self.stuck_max_fraction, "stuck fractions sum > 1"))
+        if not self.bounded:
+            if stuck > 0:
+                found.append(("stuck_min_fraction", stuck, "stuck-at faults need bounds"))
+            if self.endurance_stuck != "current":
+                found.append(("endurance_stuck", self.endurance_stuck, "needs bounds"))
+        return found
+
+
+class DeviceModel(ABC):
+    """The physics of one kind of device, as element-wise functions.
+
+    Arrays passed to the methods are 1-D selections of devices; ``d2d`` maps parameter
+    names to the same selection of per-device parameters (``g_min``, ``g_max``,
+    ``budget`` and the model's own, see :meth:`sample`). Conductances are in µS, times
+    in seconds.
+    """
+
+    name: ClassVar[str] = "abstract"
+    params_type: ClassVar[type[DeviceParams]] = DeviceParams
+    bidirectional: ClassVar[bool] = True
+    """Whether pulses can lower the conductance (else only SET pulses raise it)."""
+    continuous: ClassVar[bool] = False
+    """Whether digital writes change the conductance exactly (the ideal device)."""
+    time_dependent: ClassVar[bool] = False
+    """Whether the conductance changes with the time since programming (drift, leak)."""
+
+    def __init__(self, params: DeviceParams) -> None:
+        self.params = params
+
+    # -- sampling ------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+        """Device-to-device parameters of one chip's devices, and their stuck-at codes.
+
+        Draws, in this order: bounds, stuck-at faults, endurance budget, then the
+        model's own parameters (:meth:`sample_model`).
+        """
+        p = self.params
+        z_bounds = rng.standard_normal((2, *shape))
+        u_stuck = rng.random(shape)
+        z_budget = rng.standard_normal(shape)
+        if p.bounded:
+            spread = p.range_uS
+            g_min = p.g_min_uS + spread * p.g_min_dtod * z_bounds[0]
+            g_max = p.g_max_uS + spread * p.g_max_dtod * z_bounds[1]
+            g_max = np.maximum(g_max, g_min + 1e-3 * spread)
+        else:
+            g_min, g_max = np.full(shape, -np.inf), np.full(shape, np.inf)
+        stuck = np.where(u_stuck < p.stuck_min_fraction, STUCK_MIN, STUCK_NONE)
+        top = p.stuck_min_fraction + p.stuck_max_fraction
+        stuck = np.where((u_stuck >= p.stuck_min_fraction) & (u_stuck < top), STUCK_MAX, stuck)
+        if p.endurance_pulses is None:
+            budget = np.full(shape, np.inf)
+        else:
+            budget = np.floor(p.endurance_pulses * np.exp(p.endurance_dtod * z_budget))
+        d2d = {"g_min": g_min, "g_max": g_max, "budget": budget, "stuck": stuck.astype(np.int8)}
+        d2d.update(self.sample_model(rng, shape))
+        return d2d
+
+    def sample_model(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict:
+        """The model's own device-to-device parameters (none by default)."""
+        return {}
+
+    # -- physics -------------------------------------------------------------------
+    def reset_value(self, d2d: dict[str, np.ndarray]) -> np.ndarray:
+        """Conductance of a fresh device and after a RESET: ``g_min`` by default."""
+        return d2d["g_min"].copy()
+
+    @abstractmethod
+    def step(
+        self, g: np.ndarray, up: np.ndarray, d2d: dict[str, np.ndarray], noise: np.ndarray | None
+    ) -> np.ndarray:
+        """Conductance after one pulse (``up`` True: potentiating), before clipping.
+
+        ``noise`` holds one standard normal draw per device for the cycle-to-cycle
+        variation, or is None when :meth:`step_noise` is False.
+        """
+
+    def step_noise(self) -> bool:
+        """Whether :meth:`step` needs a random draw per pulse (cycle-to-cycle noise)."""
+        return False
+
+    def pulse(
+        self, g: np.ndarray, up: np.ndarray, d2d: dict[str, np.ndarray], noise: np.ndarray | None
+    ) -> np.ndarray:
+        """One pulse, clipped to the device's bounds ``[g_min, g_max]``."""
+        return np.clip(self.step(g, up, d2d, noise), d2d["g_min"], d2d["g_max"])
+
+    def evolve(
+        self, g: np.ndarray, elapsed_s: np.ndarray, d2d: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        """Conductance ``elapsed_s`` seconds after being programmed to ``g`` (no change)."""
+        return g
+
+    def read_sigma(
+        self, g: np.ndarray, g_now: np.ndarray, elapsed_s: np.ndarray, d2d: dict[str, np.ndarray]
+    ) -> np.ndarray | float:
+        """Standard deviation (µS) of a read of a device programmed to ``g``, now ``g_now``."""
+        return self.params.read_noise_uS
+
+    def write(
+        self, target: np.ndarray, d2d: dict[str, np.ndarray], noise: np.ndarray
+    ) -> np.ndarray:
+        """Conductance after a write-verify to ``target`` (µS), ``noise`` standard normal.
+
+        Default: the target plus :meth:`write_sigma` times the noise, within bounds.
+        """
+        g = target + self.write_sigma(target, d2d) * noise
+        return np.clip(g, d2d["g_min"], d2d["g_max"])
+
+    def write_sigma(self, target: np.ndarray, d2d: dict[str, np.ndarray]) -> np.ndarray | float:
+        """Standard deviation (µS) of a write-verify to ``target`` (0 by default)."""
+        return 0.0
+
+    @abstractmethod
+    def nominal_step_uS(self) -> float:
+        """The conductance change of one typical pulse (µS), as the periphery assumes it."""
+
+
+_REGISTRY: dict[str, type[DeviceModel]] = {}
+
+
+def register_device(name: str) -> Callable[[type], type]:
+    """Class decorator registering a device model under ``name``."""
+
+    def decorate(cls: type) -> type:
+        _REGISTRY[name] = cls
+        cls.name = name
+        return cls
+
+    return decorate
+
+
+def get_device_model(name: str) -> type[DeviceModel]:
+    """The device model class registered as ``name``."""
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown device model {name!r} (known: {', '.join(sorted(_REGISTRY))})")
+    return _REGISTRY[name]
+
+
+def device_model_names() -> list[str]:
+    """Names of the registered device models."""
+    return sorted(_REGISTRY)

@@ -1,0 +1,241 @@
+"""Device cards: YAML files describing a unit cell, its devices and the periphery.
+
+A card is validated into frozen dataclasses by :func:`deephw.validation.build`: unknown
+keys, wrong types and out-of-range values raise :class:`~deephw.errors.ConfigError`
+naming the file, the field and the value. A card has the sections::
+
+    name:         the card's name (defaults to the file name without .yaml)
+    source:       citation of the numbers in the card (required)
+    description:  free text
+    cell:         the unit cell (kind, G_ref, gain F, refresh, tuning, transfer)
+    device:       the main device (model: ... and the model's fields)
+    fast_device:  the fast device of an ``ambrogio`` cell (the 3T1C capacitor)
+    periphery:    DAC / ADC bits and read noise of digital reads
+    costs:        energy (pJ) and duration (ns) of each event
+
+Shipped cards live in the package ``deephw.cards`` (the ``devices/`` folder of a
+source checkout); :func:`load_card` takes a shipped card's name or a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from deephw.devices.base import DeviceParams, get_device_model
+from deephw.devices.periphery import PeripherySpec
+from deephw.errors import ConfigError
+from deephw.validation import as_dict, build, check, read_yaml
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+CELL_KINDS = ("single", "pair", "ambrogio")
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """The unit cell that turns conductances into a signed weight.
+
+    - ``single``: ``W = (G - g_offset_uS) / g_ref_uS`` (a reference conductance
+      subtracted, e.g. a reference column); the device must be bidirectional.
+    - ``pair``: ``W = (G+ - G-) / g_ref_uS``; updates SET one side (positive: G+,
+      negative: G-); a side reaching ``g_min + refresh_fraction (g_max - g_min)`` is
+      refreshed (both reset, the difference reprogrammed by closed-loop tuning).
+    - ``ambrogio``: ``W = [gain (G+ - G-) + p (g - g_shared)] / g_ref_uS`` with the fast
+      device ``g``, a shared reference ``g_shared`` per column and polarity ``p = +-1``;
+      updates go to ``g``; a transfer moves ``g``'s contribution into the pair.
+
+    Closed-loop tuning stops when the pair difference read back is within
+    ``tune_tolerance_uS`` of its target, or after ``tune_max_iterations`` pulses.
+    """
+
+    kind: str = field(metadata=check(choices=CELL_KINDS))
+    g_ref_uS: float = field(default=1.0, metadata=check(gt=0))
+    g_offset_uS: float = 0.0
+    gain: float = field(default=1.0, metadata=check(gt=0, doc="F of the ambrogio cell"))
+    refresh_fraction: float = field(default=0.9, metadata=check(gt=0, le=1))
+    tune_tolerance_uS: float = field(default=0.5, metadata=check(gt=0))
+    tune_max_iterations: int = field(default=30, metadata=check(ge=1))
+    transfer_every: int = field(default=100, metadata=check(ge=1, doc="updates"))
+
+
+@dataclass(frozen=True)
+class CostSpec:
+    """Energy (pJ) and duration (ns) of one SET pulse, RESET pulse and device read."""
+
+    set_pJ: float = field(default=0.0, metadata=check(ge=0))
+    reset_pJ: float = field(default=0.0, metadata=check(ge=0))
+    read_pJ: float = field(default=0.0, metadata=check(ge=0))
+    set_ns: float = field(default=0.0, metadata=check(ge=0))
+    reset_ns: float = field(default=0.0, metadata=check(ge=0))
+    read_ns: float = field(default=0.0, metadata=check(ge=0))
+
+
+@dataclass(frozen=True)
+class Card:
+    """A validated device card (see the module docstring)."""
+
+    name: str
+    source: str
+    cell: CellSpec
+    device: DeviceParams
+    fast_device: DeviceParams | None = None
+    periphery: PeripherySpec = PeripherySpec()
+    costs: CostSpec = CostSpec()
+    description: str = ""
+
+
+def card_from_dict(data: dict, source: str = "", name: str = "") -> Card:
+    """Validate a card mapping; errors name ``source``, the field and the value."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, "<top>", data, "must be a mapping")
+    data = dict(data)
+    for section in ("device", "fast_device"):
+        if data.get(section) is not None:
+            data[section] = _device_params(data[section], source, section)
+    if name and "name" not in data:
+        data["name"] = name
+    card = build(Card, data, source)
+    for fld, value, reason in _card_problems(card):
+        raise ConfigError(source, fld, value, reason)
+    return card
+
+
+def _device_params(raw: object, source: str, section: str) -> DeviceParams:
+    if not isinstance(raw, dict):
+        raise ConfigError(source, section, raw, "must be a mapping")
+    model = raw.get("model")
+    if model is None:
+        raise ConfigError(source, f"{section}.model", None, "required field is missing")
+    if not isinstance(model, str):
+        raise ConfigError(source, f"{section}.model", model, "must be a string")
+    try:
+        cls = get_device_model(model)
+    except KeyError as exc:
+        raise ConfigError(source, f"{section}.model", model, exc.args[0]) from None
+    params = build(cls.params_type, raw, source, section)
+    for fld, value, reason in params.problems():
+        raise ConfigError(source, f"{section}.{fld}", value, reason)
+    return params
+
+
+def _card_problems(card: Card) -> list[tuple[str, object, str]]:
+    found = []
+    kind = card.cell.kind
+    device = get_device_model(card.device.model)
+    if kind == "ambrogio":
+        if card.fast_device is None:
+            found.append(("fast_device", None, "an ambrogio cell needs a fast_device"))
+        elif not get_device_model(card.fast_device.model).bidirectional:
+            found.append(("fast_device.model", card.fast_device.model, "must be bidirectional"))
+    elif card.fast_device is not None:
+        found.append(("fast_device", card.fast_device.model, f"a {kind} cell has none"))
+    if kind == "single" and not device.bidirectional:
+        found.append(("device.model", card.device.model, "a single cell needs two directions"))
+    if kind != "single" and not card.device.bounded:
+        found.append(("device.g_max_uS", None, f"a {kind} cell needs bounded devices"))
+    periphery = card.periphery
+    if periphery.adc_bits and not card.device.bounded and periphery.adc_full_scale_uS is None:
+        found.append(("periphery.adc_full_scale_uS", None, "needed with unbounded devices"))
+    return found
+
+
+# -- finding cards -----------------------------------------------------------------
+def card_dirs() -> list[Traversable]:
+    """Folders searched for shipped cards: the installed ``deephw.cards`` package, and
+    the ``devices/`` folder of a source checkout."""
+    found: list[Traversable] = []
+    try:
+        found.append(importlib.resources.files("deephw.cards"))
+    except ModuleNotFoundError:
+        pass
+    root = Path(__file__).resolve().parents[2]
+    checkout = root / "devices"
+    if (root / "pyproject.toml").is_file() and checkout.is_dir():
+        if not any(Path(str(folder)).resolve() == checkout for folder in found):
+            found.append(checkout)
+    return found
+
+
+def _shipped() -> dict[str, Traversable]:
+    cards: dict[str, Traversable] = {}
+    for folder in card_dirs():
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".yaml") and entry.is_file():
+                cards.setdefault(entry.name[: -len(".yaml")], entry)
+    return cards
+
+
+def list_cards() -> list[str]:
+    """Names of the shipped cards."""
+    return sorted(_shipped())
+
+
+def load_card(name_or_path: str | Path | Card) -> Card:
+    """A card by shipped name (e.g. ``"pcm_pair"``) or by path to a YAML file."""
+    if isinstance(name_or_path, Card):
+        return name_or_path
+    text = str(name_or_path)
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") or "/" in text or "\\" in text or path.is_file():
+        return check_card(path)
+    shipped = _shipped()
+    if text not in shipped:
+        known = ", ".join(sorted(shipped)) or "none found"
+        raise ConfigError("", "card", text, f"no such card (shipped: {known})")
+    with importlib.resources.as_file(shipped[text]) as real:
+        return check_card(real)
+
+
+def check_card(path: str | Path) -> Card:
+    """Load and validate the card file at ``path``; raises ConfigError if invalid."""
+    path = Path(path)
+    data = read_yaml(path)
+    stem = path.name.rsplit(".", 1)[0]
+    return card_from_dict(data, str(path), stem)
+
+
+def card_to_yaml(card: Card) -> str:
+    """The validated card as YAML text (every field, defaults included)."""
+    return yaml.safe_dump(as_dict(card), sort_keys=False, allow_unicode=True, width=88)
+
+
+def replace_card(card: Card | str | Path, changes: dict, name: str | None = None) -> Card:
+    """A validated copy of ``card`` with ``changes`` merged in, section by section.
+
+    ``changes`` mirrors the card's layout, e.g. ``{"device": {"read_noise_uS": 0.1}}``;
+    a section given as ``None`` is removed. Useful for studies that sweep a parameter.
+    """
+    data = as_dict(load_card(card))
+    for section, value in changes.items():
+        if isinstance(value, dict) and isinstance(data.get(section), dict):
+            data[section] = {**data[section], **value}
+        elif value is None:
+            data.pop(section, None)
+        else:
+            data[section] = value
+    if name is not None:
+        data["name"] = name
+    return card_from_dict(data, f"{data.get('name', '')} (modified)")
+
+
+def card_hash(card: Card) -> str:
+    """SHA-256 of the card's canonical content (every field, sorted keys)."""
+    text = yaml.safe_dump(as_dict(card), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def show_card(name_or_path: str | Path) -> str:
+    """A card's validated content as YAML, headed by its hash and derived numbers."""
+    from deephw.devices.cells import describe
+
+    card = load_card(name_or_path)
+    lines = [f"# card {card.name}  sha256 {card_hash(card)}"]
+    lines += [f"# {key}: {value}" for key, value in describe(card).items()]
+    return "\n".join(lines) + "\n" + card_to_yaml(card)

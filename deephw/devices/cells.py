@@ -1,0 +1,263 @@
+"""Unit cells: how the devices of one crossbar cell make a signed weight.
+
+A cell kind registers by name (the card's ``cell.kind``). A cell owns one
+:class:`~deephw.devices.array.DeviceArray` per role and works on flat cell indices
+into ``(S, N, N)``: reading a cell's contribution (µS; the weight is contribution over
+``g_ref_uS``), routing signed pulse counts to its devices, writing target weights,
+and the maintenance its kind needs (refresh, transfer).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+import numpy as np
+
+from deephw.devices import draws
+from deephw.devices.array import DeviceArray
+from deephw.devices.base import DeviceModel, get_device_model
+from deephw.devices.cards import Card
+from deephw.devices.periphery import Periphery
+from deephw.devices.tuning import digital_read, tune_pair
+from deephw.errors import DeephwError
+
+D2D_STREAM = 2
+"""Second entropy word of every device-to-device draw: role ``k`` of chip ``seed``
+draws from ``default_rng([seed, D2D_STREAM, k])``."""
+
+_REGISTRY: dict[str, type[UnitCell]] = {}
+
+
+def register_cell(kind: str) -> Callable[[type], type]:
+    """Class decorator registering a unit cell under ``kind``."""
+
+    def decorate(cls: type) -> type:
+        _REGISTRY[kind] = cls
+        cls.kind = kind
+        return cls
+
+    return decorate
+
+
+def get_cell(kind: str) -> type[UnitCell]:
+    """The unit-cell class registered as ``kind``."""
+    if kind not in _REGISTRY:
+        raise KeyError(f"unknown cell kind {kind!r} (known: {', '.join(sorted(_REGISTRY))})")
+    return _REGISTRY[kind]
+
+
+class UnitCell(ABC):
+    """Base of the unit cells; see the module docstring.
+
+    Parameters
+    ----------
+    card
+        The validated card.
+    present
+        ``(S, N, N)`` bool: the cells that exist (the structural mask).
+    seeds
+        One seed per chip; every device-to-device parameter is drawn from it.
+    """
+
+    kind: ClassVar[str] = "abstract"
+    roles: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, card: Card, present: np.ndarray, seeds: Sequence[int]) -> None:
+        self.card = card
+        self.spec = card.cell
+        self.models = self.models_for(card)
+        self.devices = {
+            role: DeviceArray(self.models[role], present, seeds, (D2D_STREAM, k))
+            for k, role in enumerate(self.roles)
+        }
+        self.n_chips = len(seeds)
+
+    # -- card-level facts ----------------------------------------------------------
+    @classmethod
+    def models_for(cls, card: Card) -> dict[str, DeviceModel]:
+        """The device model of each role."""
+        model = get_device_model(card.device.model)(card.device)
+        return dict.fromkeys(cls.roles, model)
+
+    @classmethod
+    def update_model(cls, card: Card) -> DeviceModel:
+        """The model of the device that takes the updates."""
+        return cls.models_for(card)[cls.roles[-1]]
+
+    @classmethod
+    def dw_min(cls, card: Card) -> float:
+        """Weight change of one nominal pulse on the updated device."""
+        return cls.update_model(card).nominal_step_uS() / card.cell.g_ref_uS
+
+    @classmethod
+    @abstractmethod
+    def full_scale_uS(cls, card: Card) -> float:
+        """The largest magnitude of the cell's contribution (nominal bounds)."""
+
+    # -- operations ----------------------------------------------------------------
+    @abstractmethod
+    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+        """The cell's signed conductance (µS) from its devices' reads."""
+
+    def read(self, t: float, rng: draws.RNG, idx: np.ndarray) -> np.ndarray:
+        """Analog read (µS) of cells ``idx`` at chip time ``t`` (device read noise)."""
+        reads = {role: dev.read(t, rng, idx) for role, dev in self.devices.items()}
+        return self.contribution(reads, idx)
+
+    @abstractmethod
+    def pulse(self, idx: np.ndarray, n: np.ndarray, t: float, rng: draws.RNG) -> None:
+        """Apply signed pulse counts ``n`` (positive: raise the weight) to cells ``idx``."""
+
+    def add_exact(self, delta_w: np.ndarray, enabled: np.ndarray) -> None:
+        """Exact weight change of a continuous device: ``W += delta_w; W *= enabled``."""
+        raise DeephwError(f"cell kind {self.kind!r} takes pulses, not exact writes")
+
+    @abstractmethod
+    def write(self, idx: np.ndarray, weights: np.ndarray, t: float, rng: draws.RNG) -> None:
+        """Program cells ``idx`` to target ``weights`` by write-verify."""
+
+    def refresh(
+        self, idx: np.ndarray, t: float, rng: draws.RNG, periphery: Periphery, force: bool
+    ) -> np.ndarray:
+        """Refresh the cells among ``idx`` that need it; ``(S,)`` counts (none here)."""
+        return np.zeros(self.n_chips, dtype=np.int64)
+
+    def after_pulse(
+        self, idx: np.ndarray, t: float, rng: draws.RNG, periphery: Periphery
+    ) -> np.ndarray:
+        """Maintenance after pulsing cells ``idx``; ``(S,)`` refresh counts (none here)."""
+        return np.zeros(self.n_chips, dtype=np.int64)
+
+    def transfer(
+        self, idx: np.ndarray, t: float, rng: draws.RNG, periphery: Periphery
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Transfer the fast device of cells ``idx`` into the slow pair.
+
+        Returns ``(S,)`` counts of cells transferred and of cells refreshed meanwhile.
+        Only cells with a fast device can transfer.
+        """
+        raise DeephwError(f"cell kind {self.kind!r} has no fast device to transfer")
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        """Cell-level arrays beyond the devices' (e.g. polarity), for saving."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`extra_state` (nothing to restore here)."""
+        if state:
+            raise ValueError(f"cell kind {self.kind!r} has no extra state: {sorted(state)}")
+
+
+@register_cell("single")
+class SingleCell(UnitCell):
+    """One bidirectional device against a fixed reference: ``W = (G - g_offset) / G_ref``.
+
+    Positive pulses potentiate, negative ones depress. A continuous (ideal) device is
+    written exactly: ``G += dW G_ref; G *= enabled``.
+    """
+
+    roles = ("G",)
+
+    @classmethod
+    def full_scale_uS(cls, card: Card) -> float:
+        p, offset = card.device, card.cell.g_offset_uS
+        if not p.bounded:
+            return np.inf
+        return max(abs(p.g_max_uS - offset), abs(p.g_min_uS - offset))
+
+    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+        return reads["G"] - self.spec.g_offset_uS
+
+    def pulse(self, idx: np.ndarray, n: np.ndarray, t: float, rng: draws.RNG) -> None:
+        self.devices["G"].pulse(idx, np.abs(n), n > 0, t, rng)
+
+    def add_exact(self, delta_w: np.ndarray, enabled: np.ndarray) -> None:
+        self.devices["G"].add(delta_w * self.spec.g_ref_uS, enabled)
+
+    def write(self, idx: np.ndarray, weights: np.ndarray, t: float, rng: draws.RNG) -> None:
+        target = self.spec.g_offset_uS + weights * self.spec.g_ref_uS
+        self.devices["G"].write(idx, target, t, rng)
+
+
+@register_cell("pair")
+class PairCell(UnitCell):
+    """A differential pair: ``W = gain (G+ - G-) / G_ref`` (gain 1 for ``pair``).
+
+    Updates SET one side: ``n > 0`` pulses G+, ``n < 0`` pulses G-. When the side a cell
+    raised reaches the refresh level ``g_min + refresh_fraction (g_max - g_min)``
+    (nominal bounds, read through the ADC), the cell is refreshed: the difference is
+    read, both devices are RESET, and the difference is reprogrammed by closed-loop
+    tuning (:func:`~deephw.devices.tuning.tune_pair`).
+    """
+
+    roles = ("G+", "G-")
+
+    @property
+    def gain(self) -> float:
+        """The pair's gain (F of the Ambrogio cell; 1 for a plain pair)."""
+        return 1.0
+
+    @property
+    def refresh_level_uS(self) -> float:
+        """Conductance (µS) at which a side counts as saturated."""
+        p = self.card.device
+        return p.g_min_uS + self.spec.refresh_fraction * p.range_uS
+
+    @classmethod
+    def full_scale_uS(cls, card: Card) -> float:
+        return card.device.range_uS
+
+    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+        return reads["G+"] - reads["G-"]
+
+    def pulse(self, idx: np.ndarray, n: np.ndarray, t: float, rng: draws.RNG) -> None:
+        up = n > 0
+        self.devices["G+"].pulse(idx[up], n[up], up[up], t, rng)
+        down = n < 0
+        self.devices["G-"].pulse(idx[down], -n[down], down[down], t, rng)
+
+    def write_pair(self, idx: np.ndarray, diff_uS: np.ndarray, t: float, rng: draws.RNG) -> None:
+        """Program ``G+ - G- = diff_uS``: RESET both, write the positive part to G+ and
+        the negative part to G- (write-verify with the model's programming noise)."""
+        floor = self.card.device.g_min_uS
+        for role, part in (("G+", diff_uS), ("G-", -diff_uS)):
+            device = self.devices[role]
+            device.reset(idx, t)
+            grow = part > 0
+            device.write(idx[grow], floor + part[grow], t, rng)
+
+    def write(self, idx: np.ndarray, weights: np.ndarray, t: float, rng: draws.RNG) -> None:
+        self.write_pair(idx, weights * self.spec.g_ref_uS / self.gain, t, rng)
+
+    def refresh(
+        self, idx: np.ndarray, t: float, rng: draws.RNG, periphery: Periphery, force: bool
+    ) -> np.ndarray:
+        plus = digital_read(self.devices["G+"], idx, t, rng, periphery)
+        minus = digital_read(self.devices["G-"], idx, t, rng, periphery)
+        due = force | (np.maximum(plus, minus) >= self.refresh_level_uS)
+        idx, target = idx[due], (plus - minus)[due]
+        counts = np.bincount(self.devices["G+"].chips(idx), minlength=self.n_chips)
+        self.devices["G+"].reset(idx, t)
+        self.devices["G-"].reset(idx, t)
+        return counts + tune_pair(self, idx, target, t, rng, periphery)
+
+    def after_pulse(
+        self, idx: np.ndarray, t: float, rng: draws.RNG, periphery: Periphery
+    ) -> np.ndarray:
+        return self.refresh(idx, t, rng, periphery, force=False)
+
+
+def describe(card: Card) -> dict[str, str]:
+    """Derived numbers of a card: weight per pulse, weight range, pulses across range."""
+    cls = get_cell(card.cell.kind)
+    dw = cls.dw_min(card)
+    full = cls.full_scale_uS(card) / card.cell.g_ref_uS
+    out = {"cell": cls.kind, "roles": ", ".join(cls.roles), "weight per pulse": f"{dw:.6g}"}
+    out["digital read full scale (weight)"] = f"{full:.6g}"
+    model = cls.update_model(card)
+    span = model.params.range_uS / model.nominal_step_uS()
+    if np.isfinite(span):
+        out["nominal pulses across the updated device's range"] = f"{span:.6g}"
+    return out

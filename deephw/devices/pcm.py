@@ -1,0 +1,144 @@
+"""Phase-change memory: gradual SET, abrupt RESET, programming noise, drift, 1/f noise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from deephw.devices.base import DeviceModel, DeviceParams, Problem, register_device
+from deephw.validation import check
+
+Q_FLOOR = 1e-6
+"""Smallest ``q = g / g_max`` used in the statistical formulas (they take ``ln q``)."""
+
+
+@dataclass(frozen=True)
+class PcmParams(DeviceParams):
+    """Card fields of a PCM device.
+
+    ``q = g / g_max_uS`` with the nominal ``g_max_uS``. Coefficient lists are polynomial
+    (programming noise, lowest order first) or ``(a, b)`` of ``a ln q + b`` (drift).
+    ``set_step_dtod`` and ``set_c2c`` are relative to the step.
+    """
+
+    set_step_uS: float = field(default=0.5, metadata=check(gt=0, doc="first SET step"))
+    set_gamma: float = field(default=0.0, metadata=check(ge=0, doc="step decay over range"))
+    set_step_dtod: float = field(default=0.0, metadata=check(ge=0, doc="relative"))
+    set_c2c: float = field(default=0.0, metadata=check(ge=0, doc="relative"))
+    prog_noise_poly_uS: tuple[float, ...] = (0.0,)
+    drift_t0_s: float = field(default=20.0, metadata=check(gt=0))
+    drift_nu_mean: tuple[float, ...] = (0.0, 0.0)
+    drift_nu_mean_clip: tuple[float, ...] = (0.0, 1.0)
+    drift_nu_std: tuple[float, ...] = (0.0, 0.0)
+    drift_nu_std_clip: tuple[float, ...] = (0.0, 1.0)
+    read_noise_q_coeff: float = field(default=0.0, metadata=check(ge=0))
+    read_noise_q_exponent: float = field(default=0.0, metadata=check(ge=0))
+    read_noise_q_max: float = field(default=0.0, metadata=check(ge=0))
+    t_read_s: float = field(default=250e-9, metadata=check(gt=0))
+
+    def problems(self) -> list[Problem]:
+        found = super().problems()
+        pairs = ("drift_nu_mean", "drift_nu_mean_clip", "drift_nu_std", "drift_nu_std_clip")
+        for name in pairs:
+            value = getattr(self, name)
+            if len(value) != 2:
+                found.append((name, list(value), "needs exactly two numbers"))
+            elif name.endswith("clip") and value[0] > value[1]:
+                found.append((name, list(value), "lower clip above upper"))
+        if not self.prog_noise_poly_uS:
+            found.append(("prog_noise_poly_uS", [], "needs at least one coefficient"))
+        return found
+
+
+@register_device("pcm")
+class PcmDevice(DeviceModel):
+    """A PCM device (statistical model of Nandakumar et al.).
+
+    Gradual SET only; with ``x = (g - g_min) / (g_max - g_min)`` per device::
+
+        SET:   g <- min(g + max(s_dev exp(-gamma x) (1 + c2c xi), 0), g_max)
+        RESET: g <- g_min                                   (abrupt)
+
+    Write-verify to a target ``g_T`` (``q = g_T / g_max``)::
+
+        g = g_T + sigma_prog(q) xi,   sigma_prog = sum_k c_k q^k   (µS)
+
+    Drift after programming at ``t_p`` to ``g_p``::
+
+        g(t) = g_p (max(t - t_p, t0) / t0)^(-nu),
+        nu = nu_mean(q) + nu_std(q) z_dev,  nu_mean = clip(a ln q + b, lo, hi) (same for std)
+
+    with ``z_dev`` a standard normal drawn once per device. Read noise (1/f)::
+
+        sigma_read = g(t) Q(q) sqrt(ln((t - t_p + t_read) / (2 t_read))),
+        Q = min(c / q^e, Q_max)
+
+    (the log is floored at 0) plus the white ``read_noise_uS`` in quadrature.
+    """
+
+    params_type = PcmParams
+    bidirectional = False
+    time_dependent = True
+
+    def sample_model(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict:
+        p = self.params
+        z = rng.standard_normal((2, *shape))
+        return {
+            "set_step": np.maximum(p.set_step_uS * (1.0 + p.set_step_dtod * z[0]), 0.0),
+            "nu_z": z[1],
+        }
+
+    def q(self, g: np.ndarray) -> np.ndarray:
+        """``g / g_max`` (nominal), floored at :data:`Q_FLOOR` and capped at 1."""
+        return np.clip(g / self.params.g_max_uS, Q_FLOOR, 1.0)
+
+    def step_noise(self) -> bool:
+        return self.params.set_c2c > 0
+
+    def step(
+        self, g: np.ndarray, up: np.ndarray, d2d: dict[str, np.ndarray], noise: np.ndarray | None
+    ) -> np.ndarray:
+        p = self.params
+        x = (g - d2d["g_min"]) / (d2d["g_max"] - d2d["g_min"])
+        size = d2d["set_step"] * np.exp(-p.set_gamma * x)
+        if noise is not None:
+            size = size * (1.0 + p.set_c2c * noise)
+        return g + np.maximum(size, 0.0)
+
+    def nu(self, g: np.ndarray, d2d: dict[str, np.ndarray]) -> np.ndarray:
+        """Drift exponent of each device after being programmed to ``g``."""
+        p = self.params
+        log_q = np.log(self.q(g))
+        mean = np.clip(p.drift_nu_mean[0] * log_q + p.drift_nu_mean[1], *p.drift_nu_mean_clip)
+        std = np.clip(p.drift_nu_std[0] * log_q + p.drift_nu_std[1], *p.drift_nu_std_clip)
+        return mean + std * d2d["nu_z"]
+
+    def evolve(
+        self, g: np.ndarray, elapsed_s: np.ndarray, d2d: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        t0 = self.params.drift_t0_s
+        return g * (np.maximum(elapsed_s, t0) / t0) ** (-self.nu(g, d2d))
+
+    def read_sigma(
+        self, g: np.ndarray, g_now: np.ndarray, elapsed_s: np.ndarray, d2d: dict[str, np.ndarray]
+    ) -> np.ndarray | float:
+        p = self.params
+        q_factor = np.minimum(
+            p.read_noise_q_coeff / self.q(g) ** p.read_noise_q_exponent, p.read_noise_q_max
+        )
+        log_t = np.log((elapsed_s + p.t_read_s) / (2.0 * p.t_read_s))
+        flicker = g_now * q_factor * np.sqrt(np.maximum(log_t, 0.0))
+        return np.sqrt(flicker**2 + p.read_noise_uS**2)
+
+    def write_sigma(self, target: np.ndarray, d2d: dict[str, np.ndarray]) -> np.ndarray | float:
+        q = np.clip(target / self.params.g_max_uS, 0.0, 1.0)
+        sigma = np.polynomial.polynomial.polyval(q, self.params.prog_noise_poly_uS)
+        return np.maximum(sigma, 0.0)
+
+    def nominal_step_uS(self) -> float:
+        """Mean SET step over the range, ``s (1 - exp(-gamma)) / gamma``."""
+        p = self.params
+        if p.set_gamma == 0:
+            return p.set_step_uS
+        return float(p.set_step_uS * (1.0 - np.exp(-p.set_gamma)) / p.set_gamma)

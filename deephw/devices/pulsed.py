@@ -1,0 +1,94 @@
+"""Shared card fields and sampling of bidirectional pulsed devices.
+
+A pulsed device moves by a step per pulse. Its nominal step is ``step_uS`` (or the range
+divided into ``levels - 1`` steps). Each device draws its own step scale and up/down
+asymmetry once per chip::
+
+    step_dev  = step_uS * (1 + step_dtod * z1)            (relative spread)
+    ud_dev    = up_down + up_down_dtod * z2               (absolute spread)
+    step_up   = step_dev * (1 + ud_dev),  step_down = step_dev * (1 - ud_dev)
+
+and each pulse multiplies its (state-dependent) step by ``(1 + step_c2c * xi)`` with
+``xi`` standard normal (cycle-to-cycle, relative to the step). With ``c2c_additive`` the
+noise is instead added, ``+ step_c2c * step_up * xi`` for an up pulse (``step_down`` for
+a down pulse), whatever the state. A write-verify to a target lands within
+``write_noise_uS`` (absolute standard deviation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from deephw.devices.base import DeviceModel, DeviceParams, Problem
+from deephw.validation import check
+
+
+@dataclass(frozen=True)
+class PulsedParams(DeviceParams):
+    """Card fields of a bidirectional pulsed device (see the module docstring)."""
+
+    step_uS: float | None = field(default=None, metadata=check(gt=0))
+    levels: int | None = field(default=None, metadata=check(ge=2, doc="overrides step_uS"))
+    step_dtod: float = field(default=0.0, metadata=check(ge=0, doc="relative"))
+    up_down: float = field(default=0.0, metadata=check(gt=-1, lt=1, doc="relative"))
+    up_down_dtod: float = field(default=0.0, metadata=check(ge=0, doc="absolute"))
+    step_c2c: float = field(default=0.0, metadata=check(ge=0, doc="relative to the step"))
+    c2c_additive: bool = False
+    write_noise_uS: float = field(default=0.0, metadata=check(ge=0, doc="absolute"))
+
+    @property
+    def nominal_step(self) -> float:
+        """The nominal step in µS: ``step_uS``, or the range over ``levels - 1``."""
+        if self.levels is not None:
+            return self.range_uS / (self.levels - 1)
+        return self.step_uS
+
+    def problems(self) -> list[Problem]:
+        found = super().problems()
+        if (self.step_uS is None) == (self.levels is None):
+            found.append(("step_uS", self.step_uS, "give exactly one of step_uS and levels"))
+        return found
+
+
+class PulsedModel(DeviceModel):
+    """Base of bidirectional pulsed models: samples ``step_up`` and ``step_down``."""
+
+    params_type = PulsedParams
+
+    def sample_model(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict:
+        p = self.params
+        z = rng.standard_normal((2, *shape))
+        step = np.maximum(p.nominal_step * (1.0 + p.step_dtod * z[0]), 0.0)
+        up_down = p.up_down + p.up_down_dtod * z[1]
+        return {
+            "step_up": step * np.maximum(1.0 + up_down, 0.0),
+            "step_down": step * np.maximum(1.0 - up_down, 0.0),
+        }
+
+    def step_noise(self) -> bool:
+        return self.params.step_c2c > 0
+
+    def signed_step(
+        self,
+        up: np.ndarray,
+        scale_up: np.ndarray | float,
+        scale_down: np.ndarray | float,
+        d2d: dict[str, np.ndarray],
+        noise: np.ndarray | None,
+    ) -> np.ndarray:
+        """``+step_up * scale_up`` or ``-step_down * scale_down`` with c2c noise."""
+        base = np.where(up, d2d["step_up"], -d2d["step_down"])
+        size = base * np.where(up, scale_up, scale_down)
+        if noise is None:
+            return size
+        if self.params.c2c_additive:
+            return size + np.abs(base) * self.params.step_c2c * noise
+        return size * (1.0 + self.params.step_c2c * noise)
+
+    def write_sigma(self, target: np.ndarray, d2d: dict[str, np.ndarray]) -> float:
+        return self.params.write_noise_uS
+
+    def nominal_step_uS(self) -> float:
+        return self.params.nominal_step

@@ -1,0 +1,35 @@
+"""Soft-bounds device: the step shrinks linearly toward the bound it approaches."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deephw.devices.base import register_device
+from deephw.devices.pulsed import PulsedModel
+
+
+@register_device("soft_bounds")
+class SoftBoundsDevice(PulsedModel):
+    """Steps proportional to the distance to the bound being approached.
+
+    With ``x = (g - g_min) / (g_max - g_min)`` (per-device bounds)::
+
+        up:   g <- g + step_up   (1 - x) (1 + c2c xi)
+        down: g <- g - step_down  x      (1 + c2c xi)
+
+    ``step_up`` / ``step_down`` are the steps at the far bound; up and down steps are
+    equal at the symmetry point ``x* = step_up / (step_up + step_down)``, where both
+    equal :meth:`nominal_step_uS`.
+    """
+
+    def step(
+        self, g: np.ndarray, up: np.ndarray, d2d: dict[str, np.ndarray], noise: np.ndarray | None
+    ) -> np.ndarray:
+        x = (g - d2d["g_min"]) / (d2d["g_max"] - d2d["g_min"])
+        return g + self.signed_step(up, 1.0 - x, x, d2d, noise)
+
+    def nominal_step_uS(self) -> float:
+        """Step at the symmetry point, ``s_up s_down / (s_up + s_down)`` of the nominal."""
+        p = self.params
+        up, down = p.nominal_step * (1 + p.up_down), p.nominal_step * (1 - p.up_down)
+        return up * down / (up + down)

@@ -1,0 +1,283 @@
+"""Update schemes: how the learning rule's weight change becomes pulses on a crossbar.
+
+- ``digital``: the periphery accumulates ``dW`` over the nudged phase and the batch,
+  then issues ``round(dW / dw_min)`` pulses per cell (deterministic or stochastic
+  rounding).
+- ``in_situ``: at every nudged step ``m`` the rows fire pulse trains with probability
+  proportional to ``s_i(m)`` and the columns to ``|s_j(m) - s_j(m-1)|`` with its sign;
+  each coincidence is one pulse (stochastic pulse update, Gokmen & Vlasov 2016).
+- ``hybrid``: either of the above on the fast device of an Ambrogio cell, with a
+  transfer into the slow pair every ``transfer_every`` updates.
+
+Schemes register by name; :func:`get_scheme` resolves a name at the edges. Every scheme
+ends an update by :meth:`deephw.crossbar.Crossbar.count_update`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import numpy as np
+
+from deephw import model
+from deephw.crossbar import ROUNDINGS, Crossbar
+from deephw.devices import draws
+from deephw.errors import ConfigError
+
+_REGISTRY: dict[str, type[UpdateScheme]] = {}
+
+
+def register_scheme(name: str) -> Callable[[type], type]:
+    """Class decorator registering an update scheme under ``name``."""
+
+    def decorate(cls: type) -> type:
+        _REGISTRY[name] = cls
+        cls.name = name
+        return cls
+
+    return decorate
+
+
+def get_scheme(name: str, **options: object) -> UpdateScheme:
+    """Instantiate the update scheme registered as ``name`` with its options."""
+    if name not in _REGISTRY:
+        raise ConfigError(
+            "", "scheme", name, f"unknown scheme (known: {', '.join(scheme_names())})"
+        )
+    return _REGISTRY[name](**options)
+
+
+def scheme_names() -> list[str]:
+    """Names of the registered update schemes."""
+    return sorted(_REGISTRY)
+
+
+class UpdateScheme(ABC):
+    """Turns one learning step into pulses on a crossbar."""
+
+    name: str = "abstract"
+    needs_fast_device: bool = False
+
+    def check(self, crossbar: Crossbar) -> None:
+        """Raise :class:`~deephw.errors.ConfigError` if the crossbar's card does not fit."""
+        has_fast = crossbar.card.fast_device is not None
+        if self.needs_fast_device and not has_fast:
+            reason = "needs a cell with a fast device (cell.kind ambrogio)"
+            raise ConfigError(crossbar.card.name, "scheme", self.name, reason)
+        if has_fast and not self.needs_fast_device:
+            reason = "the card's fast device would never be transferred: use 'hybrid'"
+            raise ConfigError(crossbar.card.name, "scheme", self.name, reason)
+
+    @abstractmethod
+    def update(
+        self,
+        crossbar: Crossbar,
+        rng: draws.RNG,
+        *,
+        delta: np.ndarray | None = None,
+        trajectory: np.ndarray | None = None,
+        lr: float = 1.0,
+        l1: float = 0.0,
+    ) -> np.ndarray:
+        """Program one update; returns the signed pulses issued per cell ``(S, N, N)``.
+
+        Parameters
+        ----------
+        crossbar
+            The crossbar to program.
+        rng
+            One generator, or one per chip.
+        delta
+            ``(S, N, N)`` accumulated weight change (e.g. :func:`deephw.model.deep_update`
+            or the asymmetric-EP rule). Schemes that need it compute DEEP's from
+            ``trajectory`` when it is not given.
+        trajectory
+            ``(Mb + 1, S, B, N)`` nudged-phase trajectory (index 0: ``s0``).
+        lr
+            Learning rate of DEEP's rule (eq. 2), used with ``trajectory``.
+        l1
+            L1 shrink per update, programmed as ``-l1 sign(W)`` with ``W`` read digitally.
+        """
+
+
+def _accumulated(delta: np.ndarray | None, trajectory: np.ndarray | None, lr: float) -> np.ndarray:
+    if delta is not None:
+        return delta
+    if trajectory is None:
+        raise ValueError("give delta or trajectory")
+    return model.deep_update(trajectory, lr)
+
+
+def _check_rounding(rounding: str) -> None:
+    if rounding not in ROUNDINGS:
+        raise ConfigError("", "scheme.rounding", rounding, f"must be one of {list(ROUNDINGS)}")
+
+
+@register_scheme("digital")
+class DigitalAccumulate(UpdateScheme):
+    """Accumulate ``dW`` digitally, then issue ``round(dW / dw_min)`` pulses per cell.
+
+    The request is ``l1_request(W, dW, l1)`` (:func:`deephw.model.l1_request`), ``W``
+    read through the ADC only when ``l1 > 0``. With the ideal card this is exactly the
+    NumPy core's update ``W += l1_request(W, dW, l1); W *= mask``.
+    """
+
+    def __init__(self, rounding: str = "deterministic") -> None:
+        _check_rounding(rounding)
+        self.rounding = rounding
+
+    def update(
+        self,
+        crossbar: Crossbar,
+        rng: draws.RNG,
+        *,
+        delta: np.ndarray | None = None,
+        trajectory: np.ndarray | None = None,
+        lr: float = 1.0,
+        l1: float = 0.0,
+    ) -> np.ndarray:
+        self.check(crossbar)
+        pulses = self.program(crossbar, rng, _accumulated(delta, trajectory, lr), l1)
+        crossbar.count_update()
+        return pulses
+
+    def program(
+        self, crossbar: Crossbar, rng: draws.RNG, delta: np.ndarray, l1: float
+    ) -> np.ndarray:
+        """Program ``delta`` with the L1 shrink, without counting an update."""
+        weights = crossbar.read_weights(rng, digital=True) if l1 else None
+        return crossbar.program(model.l1_request(weights, delta, l1), rng, self.rounding)
+
+
+@register_scheme("in_situ")
+class InSitu(UpdateScheme):
+    """Stochastic pulse coincidences at every nudged step (Gokmen & Vlasov 2016).
+
+    For step ``m`` and sample ``b``, over ``bit_length`` time slots, row ``i`` fires with
+    probability ``min(1, c_x s_i(m))`` and column ``j`` with ``min(1, c_d |d_j|)``,
+    ``d_j = s_j(m) - s_j(m-1)``; a coincidence gives cell ``(i, j)`` one pulse of sign
+    ``sign(d_j)``. With ``c_x c_d = lr / (Mb B bit_length dw_min)`` the expected change
+    is DEEP's rule (eq. 2) while no probability saturates. ``update_management`` picks
+    ``c_x / c_d = max|d| / max s`` per chip and step, which keeps both factors equally
+    far from saturation. Up and down coincidences of a step are applied in turn.
+    """
+
+    def __init__(self, bit_length: int = 10, update_management: bool = True) -> None:
+        if not isinstance(bit_length, int) or bit_length < 1:
+            raise ConfigError("", "scheme.bit_length", bit_length, "must be an integer >= 1")
+        self.bit_length = bit_length
+        self.update_management = bool(update_management)
+
+    def update(
+        self,
+        crossbar: Crossbar,
+        rng: draws.RNG,
+        *,
+        delta: np.ndarray | None = None,
+        trajectory: np.ndarray | None = None,
+        lr: float = 1.0,
+        l1: float = 0.0,
+    ) -> np.ndarray:
+        self.check(crossbar)
+        pulses = self.coincide(crossbar, rng, trajectory, lr, l1)
+        crossbar.count_update()
+        return pulses
+
+    def coincide(
+        self,
+        crossbar: Crossbar,
+        rng: draws.RNG,
+        trajectory: np.ndarray | None,
+        lr: float,
+        l1: float,
+    ) -> np.ndarray:
+        """Issue the coincidence pulses of every nudged step, then the L1 shrink."""
+        if trajectory is None:
+            reason = "needs the nudged-phase trajectory (learning rule deep)"
+            raise ConfigError("", "scheme", self.name, reason)
+        n_steps, n_chips, batch, n = trajectory.shape
+        n_steps -= 1
+        slots = self.bit_length
+        gain = lr / (n_steps * batch * slots * crossbar.dw_min)
+        total = np.zeros(crossbar.shape, dtype=np.int64)
+        for m in range(1, n_steps + 1):
+            x, d = trajectory[m], trajectory[m] - trajectory[m - 1]
+            c_x, c_d = self._factors(x, d, gain)
+            p_row = np.clip(c_x[:, None, None] * x, 0.0, 1.0)
+            p_col = np.clip(c_d[:, None, None] * np.abs(d), 0.0, 1.0)
+            rows = draws.uniform(rng, (n_chips, batch, slots, n)) < p_row[:, :, None, :]
+            cols = draws.uniform(rng, (n_chips, batch, slots, n)) < p_col[:, :, None, :]
+            rows = rows.reshape(n_chips, batch * slots, n).transpose(0, 2, 1).astype(np.int64)
+            sign = np.broadcast_to(np.sign(d)[:, :, None, :], cols.shape)
+            up = rows @ (cols & (sign > 0)).reshape(n_chips, batch * slots, n).astype(np.int64)
+            down = rows @ (cols & (sign < 0)).reshape(n_chips, batch * slots, n).astype(np.int64)
+            crossbar.apply_pulses(up, rng)
+            crossbar.apply_pulses(-down, rng)
+            total += (up - down) * crossbar.enabled
+        if l1:
+            weights = crossbar.read_weights(rng, digital=True)
+            total += crossbar.program(-l1 * np.sign(weights), rng, "stochastic")
+        return total
+
+    def _factors(self, x: np.ndarray, d: np.ndarray, gain: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per-chip row and column factors ``c_x, c_d`` with ``c_x c_d = gain``."""
+        n_chips = x.shape[0]
+        if not self.update_management:
+            root = np.full(n_chips, np.sqrt(gain))
+            return root, root
+        x_max = x.reshape(n_chips, -1).max(axis=1)
+        d_max = np.abs(d).reshape(n_chips, -1).max(axis=1)
+        ok = (x_max > 0) & (d_max > 0)
+        ratio = np.divide(d_max, x_max, out=np.ones(n_chips), where=ok)
+        c_x = np.sqrt(gain * ratio)
+        return c_x, gain / c_x
+
+
+@register_scheme("hybrid")
+class Hybrid(UpdateScheme):
+    """Updates on the fast device (``inner``: ``in_situ`` or ``digital``), and a transfer
+    into the slow pair every ``transfer_every`` updates (default: the card's)."""
+
+    needs_fast_device = True
+
+    def __init__(
+        self,
+        inner: str = "digital",
+        transfer_every: int | None = None,
+        rounding: str = "stochastic",
+        bit_length: int = 10,
+        update_management: bool = True,
+    ) -> None:
+        if inner not in ("digital", "in_situ"):
+            raise ConfigError("", "scheme.inner", inner, "must be 'digital' or 'in_situ'")
+        if transfer_every is not None and (
+            not isinstance(transfer_every, int) or transfer_every < 1
+        ):
+            raise ConfigError(
+                "", "scheme.transfer_every", transfer_every, "must be an integer >= 1"
+            )
+        self.inner = inner
+        self.transfer_every = transfer_every
+        self.digital = DigitalAccumulate(rounding)
+        self.in_situ = InSitu(bit_length, update_management)
+
+    def update(
+        self,
+        crossbar: Crossbar,
+        rng: draws.RNG,
+        *,
+        delta: np.ndarray | None = None,
+        trajectory: np.ndarray | None = None,
+        lr: float = 1.0,
+        l1: float = 0.0,
+    ) -> np.ndarray:
+        self.check(crossbar)
+        if self.inner == "in_situ":
+            pulses = self.in_situ.coincide(crossbar, rng, trajectory, lr, l1)
+        else:
+            pulses = self.digital.program(crossbar, rng, _accumulated(delta, trajectory, lr), l1)
+        every = self.transfer_every or crossbar.card.cell.transfer_every
+        if crossbar.count_update() % every == 0:
+            crossbar.transfer(rng)
+        return pulses

@@ -1,0 +1,1 @@
+"""Shipped device cards (YAML); installed as the package ``deephw.cards``."""
