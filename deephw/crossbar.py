@@ -240,13 +240,17 @@ class Crossbar:
         return out
 
     def cost(self) -> dict[str, np.ndarray]:
-        """Energy (pJ) and serial duration (ns) per chip of the events so far (card costs)."""
-        c = self.card.costs
+        """Energy (pJ) and serial duration (ns) per chip of the events so far.
+
+        Each role's SETs, RESETs and reads are priced with its own device's ``costs``.
+        """
+        models = type(self.cell).models_for(self.card)
         energy = np.zeros(self.shape[0])
         duration = np.zeros(self.shape[0])
-        for counts in self.counters().values():
-            if "reads" not in counts:
+        for role, counts in self.counters().items():
+            if role not in models:
                 continue
+            c = models[role].params.costs
             energy += counts["set"] * c.set_pJ + counts["reset"] * c.reset_pJ
             energy += counts["reads"] * c.read_pJ
             duration += counts["set"] * c.set_ns + counts["reset"] * c.reset_ns

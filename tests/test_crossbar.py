@@ -279,7 +279,7 @@ def test_costs_follow_the_counters(rng) -> None:
     xbar.program(np.full(mask.shape, 0.2), rng)
     xbar.read_weights(rng)
     counts = xbar.counters()["G"]
-    costs = load_card("capacitor").costs
+    costs = load_card("capacitor").device.costs
     expected = counts["set"] * costs.set_ns + counts["reset"] * costs.reset_ns
     expected = expected + counts["reads"] * costs.read_ns
     np.testing.assert_allclose(xbar.cost()["time_ns"], expected)

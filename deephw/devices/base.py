@@ -27,6 +27,18 @@ Problem = tuple[str, object, str]
 
 
 @dataclass(frozen=True)
+class CostSpec:
+    """Energy (pJ) and duration (ns) of one SET pulse, RESET pulse and device read."""
+
+    set_pJ: float = field(default=0.0, metadata=check(ge=0))
+    reset_pJ: float = field(default=0.0, metadata=check(ge=0))
+    read_pJ: float = field(default=0.0, metadata=check(ge=0))
+    set_ns: float = field(default=0.0, metadata=check(ge=0))
+    reset_ns: float = field(default=0.0, metadata=check(ge=0))
+    read_ns: float = field(default=0.0, metadata=check(ge=0))
+
+
+@dataclass(frozen=True)
 class DeviceParams:
     """Card fields every device model has.
 
@@ -50,6 +62,7 @@ class DeviceParams:
         default="current",
         metadata=check(choices=("current", "min", "max"), doc="where a worn-out device sticks"),
     )
+    costs: CostSpec = CostSpec()
 
     @property
     def bounded(self) -> bool:

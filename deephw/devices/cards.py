@@ -8,10 +8,10 @@ naming the file, the field and the value. A card has the sections::
     source:       citation of the numbers in the card (required)
     description:  free text
     cell:         the unit cell (kind, G_ref, gain F, refresh, tuning, transfer)
-    device:       the main device (model: ... and the model's fields)
+    device:       the main device (model: ... and the model's fields, with its
+                  costs: energy (pJ) and duration (ns) of a SET, a RESET and a read)
     fast_device:  the fast device of an ``ambrogio`` cell (the 3T1C capacitor)
     periphery:    DAC / ADC bits and read noise of digital reads
-    costs:        energy (pJ) and duration (ns) of each event
 
 Shipped cards live in the package ``deephw.cards`` (the ``devices/`` folder of a
 source checkout); :func:`load_card` takes a shipped card's name or a path.
@@ -66,18 +66,6 @@ class CellSpec:
 
 
 @dataclass(frozen=True)
-class CostSpec:
-    """Energy (pJ) and duration (ns) of one SET pulse, RESET pulse and device read."""
-
-    set_pJ: float = field(default=0.0, metadata=check(ge=0))
-    reset_pJ: float = field(default=0.0, metadata=check(ge=0))
-    read_pJ: float = field(default=0.0, metadata=check(ge=0))
-    set_ns: float = field(default=0.0, metadata=check(ge=0))
-    reset_ns: float = field(default=0.0, metadata=check(ge=0))
-    read_ns: float = field(default=0.0, metadata=check(ge=0))
-
-
-@dataclass(frozen=True)
 class Card:
     """A validated device card (see the module docstring)."""
 
@@ -87,7 +75,6 @@ class Card:
     device: DeviceParams
     fast_device: DeviceParams | None = None
     periphery: PeripherySpec = PeripherySpec()
-    costs: CostSpec = CostSpec()
     description: str = ""
 
 
