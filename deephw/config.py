@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from deephw.engines import engine_names
 from deephw.errors import ConfigError
@@ -116,6 +117,33 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class HardwareConfig:
+    """The chip the network learns on: a device card and an update scheme.
+
+    ``card`` is a shipped card's name or a card file (relative to the config);
+    ``card_overrides`` is merged into the card section by section (e.g.
+    ``{device: {read_noise_uS: 0.2}}``). ``scheme`` is ``digital`` (accumulate, then
+    pulses), ``in_situ`` (pulse coincidences at every nudged step) or ``hybrid`` (updates
+    on the fast device of an Ambrogio cell, periodic transfer). Chips are sampled from
+    ``chip_seed + k`` for the k-th seed, or from the training seeds when it is null.
+    ``update_time_s`` is idle chip time added after each update (data loading, host
+    latency), so that leaks and drift see realistic time.
+    """
+
+    card: str = "ideal"
+    card_overrides: dict[str, Any] = field(default_factory=dict)
+    scheme: str = field(default="digital", metadata=check(choices=("digital", "in_situ", "hybrid")))
+    rounding: str = field(
+        default="stochastic", metadata=check(choices=("deterministic", "stochastic"))
+    )
+    inner: str = field(default="digital", metadata=check(choices=("digital", "in_situ")))
+    bit_length: int = field(default=10, metadata=check(ge=1))
+    transfer_every: int | None = field(default=None, metadata=check(ge=1))
+    chip_seed: int | None = field(default=None, metadata=check(ge=0))
+    update_time_s: float = field(default=0.0, metadata=check(ge=0))
+
+
+@dataclass(frozen=True)
 class EngineConfig:
     """The engine that runs the neuron circuits, and its options.
 
@@ -149,6 +177,7 @@ class RunConfig:
     learning: LearningConfig = LearningConfig()
     pruning: PruningConfig = PruningConfig()
     training: TrainingConfig = TrainingConfig()
+    hardware: HardwareConfig = HardwareConfig()
     engine: EngineConfig | str = EngineConfig()
     base_dir: str = field(default=".", metadata=check(doc="folder relative paths start from"))
 
@@ -204,4 +233,7 @@ def load(path: str | Path) -> RunConfig:
     ):
         if value is not None and not config.resolve(value).is_file():
             raise ConfigError(str(path), name, value, "file does not exist")
+    from deephw.controller import hardware_card  # the controller imports this module
+
+    hardware_card(config, str(path))
     return config

@@ -222,7 +222,9 @@ class Crossbar:
             bad = ~np.isfinite(array) & self.enabled
             if bad.any():
                 chip, i, j = (int(v) for v in np.argwhere(bad)[0])
-                raise FloatingPointError(f"{what}[{chip}, {i}, {j}] is not finite")
+                error = FloatingPointError(f"{what}[{chip}, {i}, {j}] is not finite")
+                error.chip = chip
+                raise error
         return array
 
     # -- counters ------------------------------------------------------------------

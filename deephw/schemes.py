@@ -22,7 +22,7 @@ import numpy as np
 
 from deephw import model
 from deephw.crossbar import ROUNDINGS, Crossbar
-from deephw.devices import draws
+from deephw.devices import Card, draws
 from deephw.errors import ConfigError
 
 _REGISTRY: dict[str, type[UpdateScheme]] = {}
@@ -61,13 +61,17 @@ class UpdateScheme(ABC):
 
     def check(self, crossbar: Crossbar) -> None:
         """Raise :class:`~deephw.errors.ConfigError` if the crossbar's card does not fit."""
-        has_fast = crossbar.card.fast_device is not None
+        self.check_card(crossbar.card)
+
+    def check_card(self, card: Card) -> None:
+        """Raise :class:`~deephw.errors.ConfigError` if ``card`` does not fit the scheme."""
+        has_fast = card.fast_device is not None
         if self.needs_fast_device and not has_fast:
             reason = "needs a cell with a fast device (cell.kind ambrogio)"
-            raise ConfigError(crossbar.card.name, "scheme", self.name, reason)
+            raise ConfigError(card.name, "scheme", self.name, reason)
         if has_fast and not self.needs_fast_device:
             reason = "the card's fast device would never be transferred: use 'hybrid'"
-            raise ConfigError(crossbar.card.name, "scheme", self.name, reason)
+            raise ConfigError(card.name, "scheme", self.name, reason)
 
     @abstractmethod
     def update(

@@ -16,7 +16,8 @@ import numpy as np
 
 from deephw import model, tasks, topology
 from deephw.analysis import gershgorin_stable, rail_fraction
-from deephw.config import RunConfig
+from deephw.config import LearningConfig, RunConfig
+from deephw.controller import Controller, hardware_card
 from deephw.engines import Engine, get_engine
 from deephw.engines.base import Program, Relax
 from deephw.errors import DivergenceError
@@ -33,7 +34,9 @@ class TrainResult:
 
     ``history[name]`` is ``(epochs, S)``; the metrics of epoch ``e`` are read at the
     free-phase equilibrium before that epoch's update. ``final_*`` come from a fresh
-    evaluation of the final weights.
+    evaluation of the final weights. ``events[GROUP.EVENT]`` and ``events["energy_pJ"]``
+    are cumulative ``(epochs, S)`` counts at the end of each epoch, ``chip_time_s`` the
+    chip clock then; ``controller`` holds the chip (its crossbar state).
     """
 
     config: RunConfig
@@ -47,6 +50,9 @@ class TrainResult:
     final_mse: np.ndarray | None = None
     final_accuracy: np.ndarray | None = None
     final_outputs: np.ndarray | None = None
+    controller: Controller | None = None
+    events: dict[str, np.ndarray] = field(default_factory=dict)
+    chip_time_s: np.ndarray | None = None
 
     @property
     def converged(self) -> np.ndarray:
@@ -222,6 +228,16 @@ def _check_finite(array: np.ndarray, epoch: int, seeds: np.ndarray, what: str) -
     raise DivergenceError(epoch, int(seeds[bad[0]]), f"{what}[{index}] is not finite")
 
 
+def _program(
+    chip: Controller, epoch: int, seeds: np.ndarray, learn: LearningConfig, **update: np.ndarray
+) -> None:
+    """Program one update, reporting a non-finite weight change as a divergence."""
+    try:
+        chip.program(learn.lr, learn.l1, **update)
+    except FloatingPointError as exc:
+        raise DivergenceError(epoch, int(seeds[getattr(exc, "chip", 0)]), str(exc)) from None
+
+
 def _batches(
     n_patterns: int, batch_size: int | None, rngs: list[np.random.Generator]
 ) -> list[np.ndarray]:
@@ -272,14 +288,16 @@ def training(
     task: tasks.Task,
     progress: Callable[[int], None] | None = None,
 ) -> Program[TrainResult]:
-    """Program: the whole training of every seed, then the final evaluation."""
+    """Program: the whole training of every seed on its chip, then the final evaluation."""
     seeds = seed_list(config)
     rngs = [np.random.default_rng(int(s)) for s in seeds]
     mask = np.broadcast_to(topo.mask, (len(seeds), topo.n, topo.n)).copy()
-    weights = initial_weights(config, topo.mask, rngs)
-    start_weights = weights.copy()
+    start_weights = initial_weights(config, topo.mask, rngs)
+    chip = Controller(config, hardware_card(config), mask, seeds, start_weights)
     epochs = config.training.epochs
     history = {name: np.empty((epochs, len(seeds))) for name in HISTORY_FIELDS}
+    events: dict[str, np.ndarray] = {}
+    chip_time_s = np.empty(epochs)
     dyn, learn, prune = config.dynamics, config.learning, config.pruning
     p, outs = topo.n_clamped, topo.output_slice
     stop = prune.stop_epoch if prune.stop_epoch is not None else epochs
@@ -291,36 +309,48 @@ def training(
         batches = _batches(task.n_patterns, config.training.batch_size, rngs)
         for index in batches:
             x, y = task.x[index], task.y[index]
-            leak = leak_of(config, weights)
-            state = initial_state(config, topo, x, rngs)
+            weights = chip.read_weights()
+            leak = chip.read_leak(weights)
+            state = chip.drive(initial_state(config, topo, x, rngs), topo.n_inputs)
             s0 = yield Relax(weights, leak, state, p, dyn.free_steps, dyn.dt)
+            chip.elapse(dyn.free_steps)
             _check_finite(s0, epoch, seeds, "free-phase state")
-            mse, acc = score(s0[..., outs], y, config.task.accuracy)
+            latched = chip.latch(s0)
+            mse, acc = score(latched[..., outs], y, config.task.accuracy)
             share = index.shape[1] / task.n_patterns
             sq_error += mse * share
             right += acc * share
-            rails += rail_fraction(s0, p) * share
+            rails += rail_fraction(latched, p) * share
             nudged = Relax(weights, leak, s0, p, dyn.nudged_steps, dyn.dt, dyn.beta, y)
             if learn.rule == "deep":
                 trajectory = yield dataclasses.replace(nudged, record=True)
-                delta = model.deep_update(trajectory, learn.lr)
+                chip.elapse(dyn.nudged_steps)
+                _check_finite(trajectory.swapaxes(0, 1), epoch, seeds, "nudged-phase state")
+                _program(chip, epoch, seeds, learn, trajectory=chip.latch(trajectory))
             else:
                 s_beta = yield nudged
-                delta = model.asym_ep_update(s0, s_beta, dyn.beta, learn.lr)
-            model.apply_update(weights, delta, mask, learn.l1)
-            _check_finite(weights, epoch, seeds, "weight")
+                chip.elapse(dyn.nudged_steps)
+                _check_finite(s_beta, epoch, seeds, "nudged-phase state")
+                delta = model.asym_ep_update(latched, chip.latch(s_beta), dyn.beta, learn.lr)
+                _program(chip, epoch, seeds, learn, delta=delta)
         if prune.enabled and prune.start_epoch <= epoch < stop:
-            model.boltzmann_prune(weights, mask, prune.threshold, prune.temperature, rngs)
+            chip.prune(mask, prune.threshold, prune.temperature, rngs)
+        weights = chip.read_weights()
+        _check_finite(weights, epoch, seeds, "weight")
         history["mse"][epoch] = sq_error
         history["accuracy"][epoch] = right
         history["rail_fraction"][epoch] = rails
         history["connections"][epoch] = mask.sum(axis=(1, 2))
         history["min_out_sum"][epoch] = weights[:, p:, :].sum(axis=2).min(axis=1)
         history["prop2"][epoch] = gershgorin_stable(weights, p)
+        for name, values in chip.totals().items():
+            events.setdefault(name, np.empty((epochs, len(seeds))))[epoch] = values
+        chip_time_s[epoch] = chip.time_s
         if progress is not None:
             progress(1)
 
     result = TrainResult(config, topo, task, seeds, start_weights, weights, mask, history)
+    result.controller, result.events, result.chip_time_s = chip, events, chip_time_s
     result.final_mse, result.final_accuracy, result.final_outputs = yield from evaluation(
         config, topo, task, weights, seeds
     )

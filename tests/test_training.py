@@ -145,12 +145,12 @@ def test_divergence_names_epoch_and_seed() -> None:
     assert (exc.value.epoch, exc.value.seed) == (4, 12)
     assert "epoch 4" in str(exc.value) and "seed 12" in str(exc.value)
     assert "state" in str(exc.value)
-    # a NaN in the nudged trajectory (call 7, epoch 3) poisons the weights of copy 1
+    # a NaN in the nudged trajectory (call 7, epoch 3) of copy 1
     with pytest.raises(DivergenceError) as exc:
         deephw.train(c, engine=SpyEngine(poison_call=7, poison_copy=1))
     assert (exc.value.epoch, exc.value.seed) == (3, 11)
     assert "epoch 3" in str(exc.value) and "seed 11" in str(exc.value)
-    assert "weight" in str(exc.value)
+    assert "nudged-phase state" in str(exc.value)
 
 
 def test_overflowing_weights_diverge() -> None:

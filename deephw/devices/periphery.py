@@ -35,10 +35,11 @@ class Periphery:
 
     def dac(self, x: np.ndarray) -> np.ndarray:
         """Row drive of activities ``x`` in [0, 1], on ``2^bits`` levels (exact if ideal)."""
-        if self.spec.dac_bits is None:
-            return x
-        top = 2**self.spec.dac_bits - 1
-        return np.round(np.clip(x, 0.0, 1.0) * top) / top
+        return _unit_levels(x, self.spec.dac_bits)
+
+    def latch(self, x: np.ndarray) -> np.ndarray:
+        """Activities in [0, 1] read through the ADC, on ``2^bits`` levels (exact if ideal)."""
+        return _unit_levels(x, self.spec.adc_bits)
 
     def adc(self, value_uS: np.ndarray) -> np.ndarray:
         """A signed value (µS) through the ADC: clipped to +-full scale, on a uniform
@@ -75,3 +76,11 @@ class Periphery:
         if self.spec.adc_bits is None:
             return 0.0
         return self.full_scale_uS / (2 ** (self.spec.adc_bits - 1) - 1)
+
+
+def _unit_levels(x: np.ndarray, bits: int | None) -> np.ndarray:
+    """``x`` in [0, 1] on a uniform grid of ``2^bits`` levels; unchanged if ``bits`` is None."""
+    if bits is None:
+        return x
+    top = 2**bits - 1
+    return np.round(np.clip(x, 0.0, 1.0) * top) / top

@@ -1,0 +1,202 @@
+"""The controller: the chip's digital periphery, running DEEP in physical time.
+
+It owns what happens outside the analog core: the crossbar of the run's device card, the
+update scheme, the DAC that drives the clamped rows, the ADC that latches states and
+reads weights, the chip clock and the event counters. One epoch of a batch, in chip
+time: read the weights and measure the row sums (the leak) → drive the inputs (DAC) →
+free phase (``M0`` circuit steps of ``dt * tau``) → latch ``s0`` (ADC) → nudged phase
+(``Mb`` steps) → program the update (pulses; row by row, the columns in parallel) →
+idle ``update_time_s`` → prune at the end of the epoch → transfer every K updates (hybrid
+scheme). Capacitor leak and PCM drift follow the chip clock.
+
+With the ``ideal`` card every read is exact and every update is ``W += dW`` exactly, so
+the controller reproduces the NumPy core bit for bit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from deephw import model
+from deephw.crossbar import Crossbar
+from deephw.devices import Card, load_card, replace_card
+from deephw.errors import ConfigError
+from deephw.schemes import UpdateScheme, get_scheme
+
+if TYPE_CHECKING:
+    from deephw.config import RunConfig
+
+NOISE_STREAM = 3
+"""Second entropy word of the generators of device and periphery noise."""
+
+DEVICE_EVENTS = ("set", "reset", "reads")
+CELL_EVENTS = ("transfers", "refreshes", "pruned")
+
+
+def hardware_card(config: RunConfig, source: str = "") -> Card:
+    """The device card a run config names, with its overrides applied and validated.
+
+    Errors name the config file and the field (``hardware.card`` or the overridden
+    ``hardware.card_overrides.SECTION.FIELD``).
+    """
+    hw = config.hardware
+    ref = hw.card
+    is_path = ref.endswith((".yaml", ".yml")) or "/" in ref or "\\" in ref
+    target: str | Path = config.resolve(ref) if is_path else ref
+    try:
+        card = load_card(target)
+    except (ConfigError, KeyError, FileNotFoundError) as exc:
+        reason = exc.reason if isinstance(exc, ConfigError) else str(exc).strip("'\"")
+        raise ConfigError(source, "hardware.card", ref, reason) from None
+    if hw.card_overrides:
+        try:
+            card = replace_card(card, hw.card_overrides)
+        except ConfigError as exc:
+            field = f"hardware.card_overrides.{exc.field}" if exc.field else "hardware"
+            raise ConfigError(source, field, exc.value, exc.reason) from None
+    try:
+        make_scheme(config).check_card(card)
+    except ConfigError as exc:
+        raise ConfigError(source, "hardware.scheme", hw.scheme, exc.reason) from None
+    return card
+
+
+def make_scheme(config: RunConfig) -> UpdateScheme:
+    """The update scheme a run config names, with the options that apply to it."""
+    hw = config.hardware
+    options = {
+        "digital": {"rounding": hw.rounding},
+        "in_situ": {"bit_length": hw.bit_length},
+        "hybrid": {
+            "inner": hw.inner,
+            "transfer_every": hw.transfer_every,
+            "rounding": hw.rounding,
+            "bit_length": hw.bit_length,
+        },
+    }[hw.scheme]
+    return get_scheme(hw.scheme, **options)
+
+
+class Controller:
+    """Runs the phases and the local updates on a crossbar, as a chip's periphery would.
+
+    Parameters
+    ----------
+    config
+        The run config (hardware, dynamics, engine time constant).
+    card
+        The device card (see :func:`hardware_card`).
+    mask
+        ``(S, N, N)`` structural masks: the cells that hold devices.
+    seeds
+        The training seeds; chips and noise streams derive from them.
+    initial_weights
+        ``(S, N, N)`` weights written (write-verify) before training starts.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        card: Card,
+        mask: np.ndarray,
+        seeds: np.ndarray,
+        initial_weights: np.ndarray,
+    ) -> None:
+        hw = config.hardware
+        chip_seeds = seeds if hw.chip_seed is None else hw.chip_seed + np.arange(len(seeds))
+        self.crossbar = Crossbar(card, mask, chip_seeds)
+        self.scheme = make_scheme(config)
+        self.scheme.check(self.crossbar)
+        self.rngs = [np.random.default_rng([int(s), NOISE_STREAM]) for s in seeds]
+        self.step_s = config.dynamics.dt * config.engine.tau_ns * 1e-9
+        self.update_time_s = hw.update_time_s
+        self.extra_leak = config.dynamics.extra_leak
+        self.deep = config.learning.rule == "deep"
+        update_device = type(self.crossbar.cell).update_model(card)
+        self.pulse_s = update_device.params.costs.set_ns * 1e-9
+        self.crossbar.write_weights(initial_weights, self.rngs)
+
+    @property
+    def time_s(self) -> float:
+        """The chip clock."""
+        return self.crossbar.time_s
+
+    def read_weights(self) -> np.ndarray:
+        """``(S, N, N)`` effective weights the array presents to the neuron circuits now."""
+        return self.crossbar.read_weights(self.rngs)
+
+    def read_leak(self, weights: np.ndarray) -> np.ndarray:
+        """``(S, N)`` leak of each neuron circuit.
+
+        DEEP: the row sums measured through the ADC (plus the constant extra leak);
+        asymmetric EP: 1 (``weights`` only gives the shape).
+        """
+        if not self.deep:
+            return model.asym_ep_leak(weights)
+        measured = self.crossbar.read_weights(self.rngs, digital=True)
+        return model.deep_leak(measured, self.extra_leak)
+
+    def drive(self, state: np.ndarray, n_inputs: int) -> np.ndarray:
+        """Clamp the inputs through the DAC (in place); returns ``state``."""
+        state[..., :n_inputs] = self.crossbar.periphery.dac(state[..., :n_inputs])
+        return state
+
+    def latch(self, state: np.ndarray) -> np.ndarray:
+        """States as the periphery reads them (ADC)."""
+        return self.crossbar.periphery.latch(state)
+
+    def elapse(self, n_steps: int) -> None:
+        """Advance the chip clock by ``n_steps`` circuit steps."""
+        self.crossbar.advance(n_steps * self.step_s)
+
+    def program(
+        self,
+        lr: float,
+        l1: float,
+        trajectory: np.ndarray | None = None,
+        delta: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Program one update with the run's scheme; returns the signed pulses per cell.
+
+        The clock advances by the programming time (rows in sequence, each row's cells
+        in parallel, ``max |pulses|`` pulse durations per row) and ``update_time_s``.
+        """
+        pulses = self.scheme.update(
+            self.crossbar, self.rngs, delta=delta, trajectory=trajectory, lr=lr, l1=l1
+        )
+        row_time = np.abs(pulses).max(axis=2).sum(axis=1).max() * self.pulse_s
+        self.crossbar.advance(float(row_time) + self.update_time_s)
+        return pulses
+
+    def prune(
+        self,
+        mask: np.ndarray,
+        threshold: float,
+        temperature: float,
+        rngs: list[np.random.Generator],
+    ) -> np.ndarray:
+        """Boltzmann pruning on the weights read through the ADC; disables removed cells.
+
+        ``mask`` is updated in place; ``rngs`` are the training generators (the pruning
+        draws belong to the learning algorithm, not to the devices).
+        """
+        weights = self.crossbar.read_weights(self.rngs, digital=True)
+        removed = model.boltzmann_prune(weights, mask, threshold, temperature, rngs)
+        self.crossbar.disable(removed)
+        return removed
+
+    def totals(self) -> dict[str, np.ndarray]:
+        """Cumulative events per device group and chip, energy (pJ) per chip.
+
+        Keys are ``GROUP.EVENT`` (groups: the cell's device roles, e.g. ``G+``, ``G-``,
+        ``g``, and ``cell`` for transfers, refreshes and pruned cells) and ``energy_pJ``.
+        """
+        out = {}
+        for group, counts in self.crossbar.counters().items():
+            for event, values in counts.items():
+                out[f"{group}.{event}"] = np.asarray(values, dtype=float)
+        out["energy_pJ"] = self.crossbar.cost()["energy_pJ"]
+        return out
