@@ -12,7 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from deephw import config as config_module
-from deephw import reproduce, rundir, tasks, training
+from deephw import devices, reproduce, rundir, tasks, training
 from deephw.engines import engine_names
 from deephw.errors import ConfigError, DeephwError
 
@@ -79,7 +79,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     print(f"  every pattern right: {result.correct.sum()}/{seeds}")
     print(f"  final MSE median {np.median(result.final_mse):.3g}")
-    print(f"  sparsity median {100 * np.median(result.sparsity):.2f} %")
+    sparsity = 100 * np.median(result.sparsity)
+    solved = result.sparsity[result.correct]
+    of_solved = f"{100 * np.median(solved):.2f} %" if solved.size else "-"
+    print(f"  sparsity median {sparsity:.2f} % (all seeds), {of_solved} (correct seeds)")
+    hw = rundir.hardware_totals(result)
+    print(
+        f"  chip: {hw['card']} card, {hw['scheme']} scheme; pulses median "
+        f"{np.median(hw['pulses_per_seed']):.4g}, energy median "
+        f"{np.median(hw['energy_pJ_per_seed']) / 1e3:.4g} nJ, chip time {hw['chip_time_s']:.4g} s"
+    )
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    """List, show, check or fit device cards."""
+    if args.action == "list":
+        for name in devices.list_cards():
+            card = devices.load_card(name)
+            print(f"{name:<20} {card.cell.kind:<9} {card.device.model}")
+    elif args.action == "show":
+        print(devices.show_card(args.card))
+    elif args.action == "check":
+        card = devices.check_card(args.card)
+        print(f"{args.card}: valid card {card.name!r} ({card.cell.kind} cell, {card.device.model})")
+    else:
+        devices.fit_card(args.card, args.out)
+        print(f"card written to {args.out}; check it with: deephw devices show {args.out}")
     return 0
 
 
@@ -145,6 +171,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--task", help="built-in task to evaluate on (default: the run's)")
     evaluate.add_argument("--engine", choices=engine_names(), help="engine to run the dynamics")
     evaluate.set_defaults(func=cmd_eval)
+
+    cards = commands.add_parser("devices", help="device cards: list, show, check, fit")
+    card_actions = cards.add_subparsers(dest="action", required=True)
+    card_actions.add_parser("list", help="the shipped cards")
+    show = card_actions.add_parser("show", help="a card's validated content and hash")
+    show.add_argument("card", help="a shipped card's name or a card file")
+    check = card_actions.add_parser("check", help="validate a card file")
+    check.add_argument("card", help="card file (YAML)")
+    fit = card_actions.add_parser("fit", help="a lookup-table card from measured pulse data")
+    fit.add_argument("card", metavar="DATA.csv", help="conductance after each pulse, or steps")
+    fit.add_argument("--out", required=True, help="card file to write")
+    cards.set_defaults(func=cmd_devices)
 
     repro = commands.add_parser("reproduce", help="the paper's experiments, figures and summary")
     repro.add_argument("--out", required=True, help="directory to write (must not exist)")

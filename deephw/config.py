@@ -179,7 +179,9 @@ class RunConfig:
     training: TrainingConfig = TrainingConfig()
     hardware: HardwareConfig = HardwareConfig()
     engine: EngineConfig | str = EngineConfig()
-    base_dir: str = field(default=".", metadata=check(doc="folder relative paths start from"))
+    base_dir: str = field(
+        default=".", metadata=check(internal=True, doc="folder relative paths start from")
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.engine, str):
@@ -194,7 +196,7 @@ class RunConfig:
 
     def replace(self, **sections: dict) -> RunConfig:
         """A copy with some fields of some sections replaced, e.g. ``training={"epochs": 5}``."""
-        data = as_dict(self)
+        data = self.to_dict()
         for section, values in sections.items():
             if section not in data:
                 raise KeyError(f"RunConfig has no section {section!r}")
@@ -202,7 +204,7 @@ class RunConfig:
                 data[section] = {**data[section], **values}
             else:
                 data[section] = values
-        return from_dict(data)
+        return from_dict(data, base_dir=self.base_dir)
 
     def to_dict(self) -> dict:
         """Plain data for YAML, without ``base_dir``."""
@@ -214,19 +216,15 @@ class RunConfig:
 def from_dict(data: dict, source: str = "", base_dir: str | Path = ".") -> RunConfig:
     """Validate a config mapping; errors name ``source``, the field and the value."""
     data = dict(data)
-    data.setdefault("base_dir", str(base_dir))
     if "task" not in data:
         raise ConfigError(source, "task", None, "required section is missing")
-    return build(RunConfig, data, source)
+    return build(RunConfig, data, source, internal={"base_dir": str(base_dir)})
 
 
 def load(path: str | Path) -> RunConfig:
     """Load and validate a run config file, checking that the files it names exist."""
     path = Path(path)
-    data = read_yaml(path)
-    if "base_dir" in data:
-        raise ConfigError(str(path), "base_dir", data["base_dir"], "unknown key")
-    config = from_dict(data, str(path), path.parent)
+    config = from_dict(read_yaml(path), str(path), path.parent)
     for name, value in (
         ("task.csv", config.task.csv),
         ("network.adjacency", config.network.adjacency),

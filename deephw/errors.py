@@ -10,7 +10,9 @@ class DeephwError(Exception):
 class ConfigError(DeephwError, ValueError):
     """A configuration or device card is invalid.
 
-    The message names the file, the field (dotted path) and the offending value.
+    The message names the file, the field (dotted path) and the offending value:
+    ``SOURCE: FIELD = VALUE: REASON``. An error about the whole file (no field) reads
+    ``SOURCE: REASON``; its reason names the offending value where that helps.
     """
 
     def __init__(self, source: str, field: str, value: object, reason: str) -> None:
@@ -19,8 +21,8 @@ class ConfigError(DeephwError, ValueError):
         self.value = value
         self.reason = reason
         where = f"{source}: " if source else ""
-        what = f"{field} = {value!r}" if field else repr(value)
-        super().__init__(f"{where}{what}: {reason}")
+        what = f"{field} = {value!r}: " if field else ""
+        super().__init__(f"{where}{what}{reason}")
 
 
 class DivergenceError(DeephwError, FloatingPointError):

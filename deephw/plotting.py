@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from deephw import atomic  # noqa: E402
 from deephw.topology import Topology  # noqa: E402
@@ -39,36 +40,153 @@ def _positions(topo: Topology) -> dict[int, tuple[float, float]]:
     return pos
 
 
-def draw_network(ax: plt.Axes, weights: np.ndarray, mask: np.ndarray, topo: Topology) -> None:
-    """Draw one network; edge opacity is proportional to ``|W|``, red > 0, blue < 0."""
+EXCITATORY = (0.8, 0.1, 0.1)
+"""Colour of an edge with W > 0."""
+INHIBITORY = (0.1, 0.2, 0.8)
+"""Colour of an edge with W < 0."""
+MIN_EDGE_ALPHA = 0.15
+"""Opacity of the weakest edge, so that every kept connection stays visible."""
+
+
+def edge_alpha(magnitude: np.ndarray | float, largest: float) -> np.ndarray:
+    """Edge opacity: ``MIN_EDGE_ALPHA`` at ``|W| = 0`` rising linearly to 1 at ``largest``."""
+    share = np.clip(np.abs(magnitude) / (largest or 1.0), 0.0, 1.0)
+    return MIN_EDGE_ALPHA + (1.0 - MIN_EDGE_ALPHA) * share
+
+
+NEAR_PARALLEL = 0.25
+"""Edges leaving or entering a neuron in directions closer than this (radians) crowd
+each other."""
+NODE_CLEARANCE = 0.05
+"""An edge passing closer than this to a neuron it does not join crosses it (in units
+of the drawing's width and height)."""
+
+
+def edge_curvature(edges: list[tuple[int, int]], topo: Topology) -> dict[tuple[int, int], float]:
+    """Arc curvature (matplotlib ``arc3`` ``rad``) of each edge, chosen to keep edges apart.
+
+    An arc bends to the same side of its direction of travel, so ``i -> j`` and
+    ``j -> i`` bend to opposite sides; such a pair bends more (0.3 against 0.1), to keep
+    the two apart. Edges are placed shortest first; each takes the first of a few
+    curvatures (either side, then bending more) that crosses the fewest neurons it does
+    not join and, among those, leaves or meets the fewest placed edges in nearly its
+    own direction.
+    """
+    present = set(edges)
+    pos = _positions(topo)
+    xy = np.array([pos[k] for k in range(topo.n)], dtype=float)
+    span = xy.max(axis=0) - xy.min(axis=0)
+    unit = (xy - xy.min(axis=0)) / np.where(span > 0, span, 1.0)
+    samples = np.linspace(0.08, 0.92, 25)[:, None]
+    curvature: dict[tuple[int, int], float] = {}
+    # at each neuron: (direction of an edge seen from the neuron, side it bends to)
+    placed: dict[int, list[tuple[float, int]]] = {k: [] for k in range(topo.n)}
+
+    def heading(frm: int, to: int) -> float:
+        dx, dy = unit[to] - unit[frm]
+        return float(np.arctan2(dy, dx))
+
+    def crossed(i: int, j: int, rad: float) -> int:
+        """Neurons other than ``i`` and ``j`` that the arc passes over."""
+        a, b = unit[i], unit[j]
+        (dx, dy) = b - a
+        control = (a + b) / 2 + rad * np.array([dy, -dx])  # as matplotlib's arc3
+        t = samples
+        curve = (1 - t) ** 2 * a + 2 * (1 - t) * t * control + t**2 * b
+        others = np.delete(unit, [i, j], axis=0)
+        if not len(others):
+            return 0
+        gap = np.linalg.norm(curve[:, None, :] - others[None, :, :], axis=2).min(axis=0)
+        return int((gap < NODE_CLEARANCE).sum())
+
+    def crowding(i: int, j: int, side: int) -> int:
+        """Placed edges that ``i -> j`` would leave or meet in nearly their direction."""
+        ends = ((i, heading(i, j), side), (j, heading(j, i), -side))
+        return sum(
+            other == bend and abs(np.angle(np.exp(1j * (angle - theta)))) < NEAR_PARALLEL
+            for k, angle, bend in ends
+            for theta, other in placed[k]
+        )
+
+    def length(edge: tuple[int, int]) -> float:
+        return float(np.hypot(*(unit[edge[1]] - unit[edge[0]])))
+
+    for i, j in sorted(edges, key=length):
+        if (j, i) in present:  # keep the side: the pair bends apart
+            candidates = [0.3, 0.45, 0.6]
+        else:
+            candidates = [sign * rad for rad in (0.1, 0.25, 0.4) for sign in (1, -1)]
+        rad = min(
+            candidates,
+            key=lambda r: (crossed(i, j, r), crowding(i, j, 1 if r > 0 else -1)),
+        )
+        side = 1 if rad > 0 else -1
+        placed[i].append((heading(i, j), side))
+        placed[j].append((heading(j, i), -side))
+        curvature[i, j] = rad
+    return curvature
+
+
+def network_legend(ax: plt.Axes, largest: float) -> None:
+    """Legend of :func:`draw_network`: colour is the sign of W, opacity grows with ``|W|``."""
+    faint = (0.0, 0.0, 0.0, MIN_EDGE_ALPHA)
+    handles = [
+        Line2D([], [], color=EXCITATORY, lw=1.8, label="excitatory (W > 0)"),
+        Line2D([], [], color=INHIBITORY, lw=1.8, label="inhibitory (W < 0)"),
+        Line2D([], [], color="k", lw=1.8, label=f"opaque: |W| = {largest:.3g}"),
+        Line2D([], [], color=faint, lw=1.8, label="faint: |W| near 0 (opacity \u221d |W|)"),
+    ]
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=2,
+        fontsize=7,
+        frameon=False,
+        handlelength=1.6,
+        columnspacing=1.2,
+    )
+
+
+def draw_network(
+    ax: plt.Axes, weights: np.ndarray, mask: np.ndarray, topo: Topology, legend: bool = True
+) -> None:
+    """Draw one network: red edges W > 0, blue W < 0, opacity growing with ``|W|``.
+
+    The weakest edge keeps an opacity of ``MIN_EDGE_ALPHA``; ``legend`` adds a legend
+    under the graph that says so.
+    """
     graph = nx.DiGraph()
     graph.add_nodes_from(range(topo.n))
     edges = [(int(i), int(j)) for i, j in np.argwhere(mask)]
     graph.add_edges_from(edges)
     pos = _positions(topo)
-    largest = max((abs(weights[i, j]) for i, j in edges), default=1.0) or 1.0
-    colors = [
-        (0.8, 0.1, 0.1, abs(weights[i, j]) / largest)
-        if weights[i, j] > 0
-        else (0.1, 0.2, 0.8, abs(weights[i, j]) / largest)
-        for i, j in edges
-    ]
+    largest = float(max((abs(weights[i, j]) for i, j in edges), default=1.0)) or 1.0
     kinds = ["#dddddd"] * topo.n_clamped + ["#ffe9a8"] * topo.n_hidden
     kinds += ["#b8e0b8"] * topo.n_outputs
     nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=kinds, edgecolors="k", node_size=420)
     nx.draw_networkx_labels(graph, pos, {j: topo.role(j) for j in graph}, ax=ax, font_size=7)
-    nx.draw_networkx_edges(
-        graph,
-        pos,
-        ax=ax,
-        edgelist=edges,
-        edge_color=colors,
-        width=1.6,
-        arrows=True,
-        arrowsize=9,
-        node_size=420,
-        connectionstyle="arc3,rad=0.12",
-    )
+    curvature = edge_curvature(edges, topo)
+    for rad in sorted(set(curvature.values())):
+        group = [edge for edge in edges if curvature[edge] == rad]
+        colors = [
+            (*(EXCITATORY if weights[i, j] > 0 else INHIBITORY), edge_alpha(weights[i, j], largest))
+            for i, j in group
+        ]
+        nx.draw_networkx_edges(
+            graph,
+            pos,
+            ax=ax,
+            edgelist=group,
+            edge_color=colors,
+            width=1.6,
+            arrows=True,
+            arrowsize=9,
+            node_size=420,
+            connectionstyle=f"arc3,rad={rad:g}",
+        )
+    if legend:
+        network_legend(ax, largest)
     ax.set_axis_off()
 
 
@@ -102,5 +220,27 @@ def training_figure(history: dict[str, np.ndarray], n_trainable: int, title: str
     for ax in axes[1]:
         ax.set_xlabel("epoch")
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def hardware_figure(events: dict[str, np.ndarray], chip_time_s: np.ndarray) -> plt.Figure:
+    """Pulses and energy per epoch (over seeds), and the chip clock."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    pulses = sum(v for k, v in events.items() if k.endswith((".set", ".reset")))
+    per_epoch = {
+        "pulses per epoch (SET + RESET, all devices)": np.diff(pulses, axis=0, prepend=0.0),
+        "energy per epoch (nJ)": np.diff(events["energy_pJ"], axis=0, prepend=0.0) / 1e3,
+    }
+    for ax, (label, data) in zip(axes[:2], per_epoch.items(), strict=True):
+        spread_bands(ax, data, "C1", "seeds")
+        ax.set_ylabel(label)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    axes[2].plot(np.arange(1, len(chip_time_s) + 1), chip_time_s * 1e3, color="C2")
+    axes[2].set_ylabel("chip time (ms)")
+    axes[2].set_xlabel("epoch")
+    axes[2].grid(alpha=0.3)
     fig.tight_layout()
     return fig

@@ -124,11 +124,28 @@ def summary(results: dict[str, dict[str, TrainResult]]) -> dict[str, Any]:
             entry["rule"] = result.config.learning.rule
             entry["lr"] = result.config.learning.lr
             entry["epochs"] = result.config.training.epochs
-            entry["killed_by_pruning"] = (
-                int((~result.correct).sum()) if result.config.pruning.enabled else None
-            )
+            entry.update(pruning_outcome(result))
             tasks[task][name] = entry
     return {"tasks": tasks}
+
+
+def pruning_outcome(result: TrainResult) -> dict[str, int | None]:
+    """How pruning changed a run's seeds (``None`` for a run without pruning).
+
+    ``correct_when_pruning_started``: seeds that classified every pattern right at the
+    pruning start epoch (the metrics of an epoch are read before its update and its
+    pruning); ``killed_by_pruning``: those of them that no longer do at the end. A
+    seed that never learned the task is not counted as killed.
+    """
+    prune = result.config.pruning
+    epochs = result.history["accuracy"].shape[0]
+    if not prune.enabled or prune.start_epoch >= epochs:
+        return {"correct_when_pruning_started": None, "killed_by_pruning": None}
+    before = result.history["accuracy"][prune.start_epoch] >= 1.0
+    return {
+        "correct_when_pruning_started": int(before.sum()),
+        "killed_by_pruning": int((before & ~result.correct).sum()),
+    }
 
 
 def figure_convergence(results: dict[str, dict[str, TrainResult]]) -> plotting.plt.Figure:
@@ -137,7 +154,10 @@ def figure_convergence(results: dict[str, dict[str, TrainResult]]) -> plotting.p
     for ax, task in zip(axes, TASKS, strict=True):
         result = results[task]["deep"]
         plotting.spread_bands(ax, result.history["mse"], "C0", "DEEP")
-        ax.axhline(result.config.training.converged_mse, color="k", lw=0.8, ls=":")
+        threshold = result.config.training.converged_mse
+        ax.axhline(
+            threshold, color="k", lw=0.8, ls=":", label=f"convergence threshold (MSE {threshold:g})"
+        )
         ax.set_yscale("log")
         ax.set_ylim(bottom=MSE_AXIS_FLOOR)
         ax.set_title(f"{task}: {result.converged.sum()}/{len(result.seeds)} converged")
@@ -168,31 +188,41 @@ def figure_sparse(results: dict[str, dict[str, TrainResult]]) -> plotting.plt.Fi
 
 
 def figure_comparison(results: dict[str, dict[str, TrainResult]]) -> plotting.plt.Figure:
-    """DEEP vs asymmetric EP (DEEP's lr and its own) on the same graph: MSE per epoch."""
-    fig, axes = plotting.plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
+    """DEEP vs asymmetric EP (DEEP's lr and its own) on the same graph: MSE per epoch.
+
+    Each panel's title gives how many seeds of each run converged; one legend below the
+    panels names the runs.
+    """
+    fig, axes = plotting.plt.subplots(1, 3, figsize=(13, 4.3), sharey=True)
     runs = (
-        ("deep", "C0", "DEEP"),
-        ("asym_ep", "C3", "asym. EP, DEEP's lr"),
-        ("asym_ep_own_lr", "C2", "asym. EP, own lr"),
+        ("deep", "C0", "DEEP (lr {lr:g})", "DEEP"),
+        ("asym_ep", "C3", "asym. EP at DEEP's lr ({lr:g})", "asym. EP (lr {lr:g})"),
+        ("asym_ep_own_lr", "C2", "asym. EP at its own lr ({lr:g})", "asym. EP (lr {lr:g})"),
     )
     for ax, task in zip(axes, TASKS, strict=True):
-        titles = []
-        for name, color, label in runs:
+        counts = []
+        for name, color, label, short in runs:
             result = results[task][name]
             q = np.quantile(result.history["mse"], [0.25, 0.5, 0.75], axis=1)
             epochs = np.arange(1, q.shape[1] + 1)
             lr = result.config.learning.lr
             ax.fill_between(epochs, q[0], q[2], color=color, alpha=0.25, lw=0)
-            ax.plot(epochs, q[1], color=color, lw=1.4, label=f"{label} (lr {lr:g})")
-            titles.append(f"{result.converged.sum()}")
+            ax.plot(epochs, q[1], color=color, lw=1.4, label=label.format(lr=lr))
+            counts.append(f"{short.format(lr=lr)} {result.converged.sum()}")
+        threshold = results[task]["deep"].config.training.converged_mse
+        ax.axhline(
+            threshold, color="k", lw=0.8, ls=":", label=f"convergence threshold (MSE {threshold:g})"
+        )
         ax.set_yscale("log")
         ax.set_ylim(bottom=MSE_AXIS_FLOOR)
-        ax.set_title(f"{task}: converged {' / '.join(titles)} of {len(result.seeds)}")
+        seeds = len(results[task]["deep"].seeds)
+        ax.set_title(f"{task}: seeds converged (out of {seeds})\n{', '.join(counts)}", fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("free-phase MSE (median, q25-q75)")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 

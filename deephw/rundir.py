@@ -2,7 +2,9 @@
 
 A run directory holds ``config.yaml`` (resolved, with absolute paths), ``metrics.csv``
 (one row per epoch and seed), ``weights.npz`` (seeds, initial and final weights, masks),
-``summary.json`` (final results per seed and totals) and figures (PNG). Everything a
+``devices.npz`` (the crossbar: every conductance and sampled device parameter),
+``events.csv`` (events per epoch, seed and device group), ``summary.json`` (final
+results per seed and totals) and figures (PNG). Everything a
 figure shows can be recomputed from the files beside it.
 """
 
@@ -21,6 +23,7 @@ from deephw import atomic, plotting
 from deephw.config import RunConfig, from_dict
 from deephw.errors import DeephwError
 from deephw.training import HISTORY_FIELDS, TrainResult
+from deephw.validation import read_yaml
 
 
 def summarize(result: TrainResult) -> dict[str, Any]:
@@ -63,6 +66,40 @@ def metrics_csv(result: TrainResult) -> str:
     return out.getvalue()
 
 
+def events_csv(result: TrainResult) -> str:
+    """One row per epoch and seed: that epoch's events per device group, energy, clock.
+
+    Columns ``GROUP.EVENT``: the cell's device roles (``G+``, ``G-``, ``g``, or ``G``)
+    with their SET, RESET and read counts, and ``cell`` with transfers, refreshes and
+    pruned cells; ``energy_pJ`` is the epoch's energy from the card's costs. Counts are
+    per epoch, not cumulative; ``chip_time_s`` is the clock at the end of the epoch.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    names = list(result.events)
+    writer.writerow(["epoch", "seed", *names, "chip_time_s"])
+    per_epoch = [np.diff(result.events[name], axis=0, prepend=0.0) for name in names]
+    for epoch, clock in enumerate(result.chip_time_s):
+        for k, seed in enumerate(result.seeds):
+            counts = (f"{values[epoch, k]:.10g}" for values in per_epoch)
+            writer.writerow([epoch, int(seed), *counts, f"{clock:.10g}"])
+    return out.getvalue()
+
+
+def hardware_totals(result: TrainResult) -> dict[str, Any]:
+    """Totals per seed at the end of training: pulses, energy, chip time, per-group events."""
+    events = result.events
+    pulses = sum(v[-1] for k, v in events.items() if k.endswith((".set", ".reset")))
+    return {
+        "card": result.controller.crossbar.card.name,
+        "scheme": result.config.hardware.scheme,
+        "pulses_per_seed": [float(v) for v in np.atleast_1d(pulses)],
+        "energy_pJ_per_seed": [float(v) for v in events["energy_pJ"][-1]],
+        "chip_time_s": float(result.chip_time_s[-1]),
+        "events_per_seed": {k: [float(v) for v in values[-1]] for k, values in events.items()},
+    }
+
+
 def resolved_config(config: RunConfig) -> dict[str, Any]:
     """The config as data, with the files it names made absolute."""
     data = config.to_dict()
@@ -91,6 +128,13 @@ def write_run(result: TrainResult, out_dir: str | Path) -> Path:
         )
         atomic.write_bytes(tmp / "weights.npz", buffer.getvalue())
         summary = summarize(result)
+        if result.controller is not None:
+            summary["hardware"] = hardware_totals(result)
+            result.controller.crossbar.save(tmp / "devices.npz")
+            atomic.write_text(tmp / "events.csv", events_csv(result))
+            plotting.save(
+                plotting.hardware_figure(result.events, result.chip_time_s), tmp / "hardware.png"
+            )
         atomic.write_text(tmp / "summary.json", json.dumps(summary, indent=2) + "\n")
         title = f"{result.task.name}: {result.config.learning.rule}, {len(result.seeds)} seeds"
         fig = plotting.training_figure(result.history, result.topology.n_trainable, title)
@@ -114,7 +158,7 @@ def load_run(run_dir: str | Path) -> tuple[RunConfig, dict[str, np.ndarray]]:
     for path in (config_path, weights_path):
         if not path.is_file():
             raise DeephwError(f"{run_dir}: not a run directory ({path.name} is missing)")
-    data = yaml.safe_load(config_path.read_text())
+    data = read_yaml(config_path)
     config = from_dict(data, str(config_path), run_dir)
     try:
         with np.load(weights_path, allow_pickle=False) as npz:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from deephw.errors import ConfigError
+from deephw.validation import read_yaml
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,8 +140,7 @@ def from_adjacency(
         raise ConfigError(where, field_name, str(path), "file does not exist")
     n = n_inputs + 1 + n_hidden + n_outputs
     if path.suffix in (".yaml", ".yml"):
-        data = yaml.safe_load(path.read_text()) or {}
-        edges = data.get("edges") if isinstance(data, dict) else None
+        edges = read_yaml(path).get("edges")
         if not isinstance(edges, list):
             raise ConfigError(str(path), "edges", edges, "must be a list of [i, j] pairs")
         mask = np.zeros((n, n), dtype=bool)
@@ -158,7 +157,7 @@ def from_adjacency(
                 text = path.read_text().replace(",", " ")
                 raw = np.loadtxt(text.splitlines(), ndmin=2)
         except (ValueError, OSError) as exc:
-            raise ConfigError(str(path), "", str(path), f"cannot read matrix ({exc})") from None
+            raise ConfigError(str(path), "", str(path), f"cannot read the matrix ({exc})") from None
         if raw.shape != (n, n):
             raise ConfigError(str(path), "shape", raw.shape, f"must be ({n}, {n})")
         if not np.isin(raw, (0, 1)).all():

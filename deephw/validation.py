@@ -3,13 +3,15 @@
 One mechanism serves run configs and device cards: a dataclass declares its fields with
 type hints, and range or choice constraints in ``field(metadata=check(...))``. Unknown
 keys, wrong types and out-of-range values raise :class:`~deephw.errors.ConfigError`
-naming the file, the dotted field path and the value.
+naming the file, the dotted field path and the value. :func:`read_yaml` reads the files
+(safely, floats as in YAML 1.2, duplicate keys rejected); its errors are one line too.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -40,29 +42,139 @@ def check(
     lt: float | None = None,
     le: float | None = None,
     choices: tuple[Any, ...] | None = None,
+    internal: bool = False,
     doc: str = "",
 ) -> dict[str, Any]:
-    """Constraints of a dataclass field, for ``dataclasses.field(metadata=...)``."""
-    return {"gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices, "doc": doc}
+    """Constraints of a dataclass field, for ``dataclasses.field(metadata=...)``.
+
+    ``internal=True`` marks a field that the program sets, never the user: it is left out
+    of the known keys that errors list, and :func:`build` rejects it in user data (see
+    its ``internal`` parameter).
+    """
+    return {
+        "gt": gt,
+        "ge": ge,
+        "lt": lt,
+        "le": le,
+        "choices": choices,
+        "internal": internal,
+        "doc": doc,
+    }
+
+
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_YAML12_FLOAT = re.compile(
+    r"""^(?:
+        (?=[^eE]*[.eE])  # a decimal point or an exponent: a plain 8 stays an integer
+        [-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+      | [-+]?\.(?:inf|Inf|INF)
+      | \.(?:nan|NaN|NAN)
+    )$""",
+    re.X,
+)
+"""YAML 1.2 floats, e.g. ``1e-3``, ``1e6`` and ``1.0e5``, which YAML 1.1 reads as strings."""
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads YAML 1.2 floats (see :data:`_YAML12_FLOAT`)."""
+
+    yaml_implicit_resolvers = {
+        first: list(resolvers)
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+# Appended after the integer resolvers: a string that is an integer stays an integer.
+_Loader.add_implicit_resolver(_FLOAT_TAG, _YAML12_FLOAT, list("-+0123456789."))
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with ``yaml.safe_load``; errors name the file."""
+    """Read a YAML mapping safely; every error is one line that names the file.
+
+    Floats are read as in YAML 1.2 (``1e-3`` is a number, not a string), and a key given
+    twice in one mapping is an error rather than "the last one wins".
+    """
     path = Path(path)
+    source = str(path)
+    if path.is_dir():
+        raise ConfigError(source, "", source, "is a directory, not a YAML file")
     if not path.is_file():
-        raise ConfigError(str(path), "", str(path), "file does not exist")
+        raise ConfigError(source, "", source, "file does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, "", source, f"cannot read the file ({exc})") from None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _reject_duplicate_keys(node, source)
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError(source, "", source, _yaml_problem(exc)) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(str(path), "", str(path), f"not valid YAML ({exc})") from None
+        reason = " ".join(str(exc).split())
+        raise ConfigError(source, "", source, f"not valid YAML: {reason}") from None
+    finally:
+        loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(str(path), "", type(data).__name__, "top level must be a mapping")
+        reason = f"the top level must be a mapping of keys to values, not a {_kind(data)}"
+        raise ConfigError(source, "", data, reason)
     return data
 
 
-def build(cls: type[T], data: Any, source: str = "", prefix: str = "") -> T:
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """One line: where the parser stopped, and why."""
+    mark = exc.problem_mark or exc.context_mark
+    problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
+    if mark is None:
+        return f"not valid YAML: {problem}"
+    return f"not valid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def _reject_duplicate_keys(root: yaml.Node, source: str) -> None:
+    """Raise ConfigError if a mapping anywhere under ``root`` gives one key twice."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, where = stack.pop()
+        if id(node) in seen:  # an alias: already checked
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{where}[{k}]") for k, item in enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            first_line: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+                    stack.append((value, where))
+                    continue
+                name = _join(where, key.value)
+                line = key.start_mark.line + 1
+                if (key.tag, key.value) in first_line:
+                    first = first_line[key.tag, key.value]
+                    reason = f"duplicate key {name!r} at line {line} (first given at line {first})"
+                    raise ConfigError(source, "", key.value, reason)
+                first_line[key.tag, key.value] = line
+                stack.append((value, name))
+
+
+def _kind(value: Any) -> str:
+    names = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
+    return names.get(type(value), type(value).__name__)
+
+
+def build(
+    cls: type[T],
+    data: Any,
+    source: str = "",
+    prefix: str = "",
+    *,
+    internal: typing.Mapping[str, Any] | None = None,
+) -> T:
     """Build dataclass ``cls`` from a mapping, validating names, types and ranges.
 
     Parameters
@@ -75,6 +187,13 @@ def build(cls: type[T], data: Any, source: str = "", prefix: str = "") -> T:
         The file name quoted in errors.
     prefix
         The dotted path of ``data`` inside the file, quoted in errors.
+    internal
+        Values of the fields marked ``check(internal=True)``, set by the program (a
+        dotted name such as ``"section.field"`` reaches into a section). When given,
+        even empty, ``data`` is user input, a file: an internal field in it is an
+        unknown key. When ``None``, ``data`` is trusted Python data that may carry
+        internal fields itself (e.g. :func:`as_dict` output being rebuilt). Internal
+        fields are never listed among the known keys.
     """
     if isinstance(data, cls):
         return data
@@ -84,15 +203,23 @@ def build(cls: type[T], data: Any, source: str = "", prefix: str = "") -> T:
         raise ConfigError(source, prefix or "<top>", data, "must be a mapping")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = [key for key in data if not isinstance(key, str) or key not in fields]
+    hidden = {name for name, fld in fields.items() if fld.metadata.get("internal")}
+    user_input = internal is not None
+    unknown = [
+        key
+        for key in data
+        if not isinstance(key, str) or key not in fields or (user_input and key in hidden)
+    ]
     if unknown:
         key = unknown[0]
         raise ConfigError(
             source,
             _join(prefix, str(key)),
             data[key],
-            f"unknown key (known: {', '.join(sorted(fields))})",
+            f"unknown key (known: {', '.join(sorted(set(fields) - hidden))})",
         )
+    if internal:
+        data = _with_internal(cls, data, internal, hidden)
     values = {}
     for name, fld in fields.items():
         path = _join(prefix, name)
@@ -101,13 +228,38 @@ def build(cls: type[T], data: Any, source: str = "", prefix: str = "") -> T:
             if no_default and fld.default_factory is dataclasses.MISSING:
                 raise ConfigError(source, path, None, "required field is missing")
             continue
-        value = _coerce(hints[name], data[name], source, path)
+        inner = _section(internal, name)
+        value = _coerce(hints[name], data[name], source, path, inner)
         _check_range(fld.metadata, value, source, path)
         values[name] = value
     try:
         return cls(**values)
     except FieldError as exc:
         raise ConfigError(source, _join(prefix, exc.field), exc.value, exc.reason) from None
+
+
+def _with_internal(
+    cls: type, data: dict, internal: typing.Mapping[str, Any], hidden: set[str]
+) -> dict:
+    """``data`` with the program's values of internal fields (and the sections they reach)."""
+    data = dict(data)
+    for key, value in internal.items():
+        name, dot, _ = key.partition(".")
+        if dot:
+            data.setdefault(name, {})
+        elif name in hidden:
+            data[name] = value
+        else:
+            raise TypeError(f"{cls.__name__}.{name} is not a field marked internal")
+    return data
+
+
+def _section(internal: typing.Mapping[str, Any] | None, name: str) -> dict[str, Any] | None:
+    """The entries of ``internal`` under section ``name``, with the section's name cut off."""
+    if internal is None:
+        return None
+    head = f"{name}."
+    return {key[len(head) :]: v for key, v in internal.items() if key.startswith(head)}
 
 
 def as_dict(obj: Any) -> Any:
@@ -125,7 +277,13 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def _coerce(hint: Any, value: Any, source: str, path: str) -> Any:
+def _coerce(
+    hint: Any,
+    value: Any,
+    source: str,
+    path: str,
+    internal: typing.Mapping[str, Any] | None = None,
+) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
@@ -134,11 +292,11 @@ def _coerce(hint: Any, value: Any, source: str, path: str) -> Any:
         others = [a for a in args if a is not type(None)]
         sections = [a for a in others if dataclasses.is_dataclass(a)]
         if isinstance(value, dict) and len(sections) == 1:
-            return build(sections[0], value, source, path)
+            return build(sections[0], value, source, path, internal=internal)
         errors = []
         for arg in others:
             try:
-                return _coerce(arg, value, source, path)
+                return _coerce(arg, value, source, path, internal)
             except ConfigError as exc:
                 errors.append(exc.reason)
         raise ConfigError(source, path, value, " or ".join(errors))
@@ -150,13 +308,15 @@ def _coerce(hint: Any, value: Any, source: str, path: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(source, path, value, "must be a list")
         item = args[0] if args else Any
-        return tuple(_coerce(item, v, source, f"{path}[{i}]") for i, v in enumerate(value))
+        return tuple(
+            _coerce(item, v, source, f"{path}[{i}]", internal) for i, v in enumerate(value)
+        )
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(source, path, value, "must be a mapping")
         return dict(value)
     if dataclasses.is_dataclass(hint):
-        return build(hint, value, source, path)
+        return build(hint, value, source, path, internal=internal)
     if hint is Any:
         return value
     if hint is bool:

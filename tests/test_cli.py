@@ -151,3 +151,29 @@ def test_console_script_runs_as_a_module():
         [sys.executable, "-m", "deephw.cli", "--help"], capture_output=True, text=True
     )
     assert done.returncode == 0 and "reproduce" in done.stdout
+
+
+def test_config_errors_about_the_whole_file_are_one_line(tmp_path, capsys):
+    missing = tmp_path / "nope.yaml"
+    assert main(["train", str(missing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("nope.yaml") == 1 and err.endswith(f"{missing}: file does not exist")
+    assert main(["train", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"{tmp_path}: is a directory, not a YAML file")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("task: {name: AND\ntraining: {epochs: 5}\n")
+    assert main(["train", str(broken)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{broken}: not valid YAML at line 2, column" in err
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("task: {name: AND}\ntask: {name: XOR}\n")
+    assert main(["train", str(twice)]) == 2
+    assert "duplicate key 'task' at line 2" in capsys.readouterr().err
+
+
+def test_train_accepts_a_learning_rate_in_exponent_notation(tmp_path, capsys):
+    path = tmp_path / "run.yaml"
+    path.write_text("task: {name: AND}\nlearning: {lr: 1e1}\ntraining: {epochs: 3, seeds: 1}\n")
+    out = tmp_path / "run"
+    assert main(["train", str(path), "--out", str(out)]) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["learning"]["lr"] == 10.0

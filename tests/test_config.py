@@ -265,3 +265,33 @@ def test_engine_as_a_name_or_a_section(tmp_path: Path) -> None:
 def test_circuit_noise_needs_the_brian2_engine(tmp_path: Path) -> None:
     message = load_error(write(tmp_path, "task: {name: AND}\nengine: {noise_sigma: 0.1}\n"))
     assert "engine.noise_sigma = 0.1" in message and "brian2" in message
+
+
+def test_numbers_in_exponent_notation(tmp_path: Path) -> None:
+    text = "task: {name: XOR}\nlearning: {lr: 1e-3, l1: 1.5e-4}\ndynamics: {dt: 5E-1}\n"
+    cfg = config.load(write(tmp_path, text))
+    assert (cfg.learning.lr, cfg.learning.l1, cfg.dynamics.dt) == (1e-3, 1.5e-4, 0.5)
+    cfg = config.load(write(tmp_path, "task: {name: XOR}\ntraining: {epochs: 20}\n"))
+    assert cfg.training.epochs == 20 and isinstance(cfg.training.epochs, int)
+
+
+def test_duplicate_section_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "task: {name: XOR}\ntraining: {epochs: 5}\ntask: {name: AND}\n")
+    assert load_error(path) == f"{path}: duplicate key 'task' at line 3 (first given at line 1)"
+
+
+def test_missing_or_directory_config_names_the_file_once(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    assert load_error(missing) == f"{missing}: file does not exist"
+    assert load_error(tmp_path) == f"{tmp_path}: is a directory, not a YAML file"
+
+
+def test_invalid_yaml_config_is_one_line(tmp_path: Path) -> None:
+    message = load_error(write(tmp_path, "task: {name: XOR\ntraining: {epochs: 5}\n"))
+    assert "\n" not in message and "not valid YAML at line 2, column" in message
+
+
+def test_base_dir_in_a_file_is_rejected_and_not_offered(tmp_path: Path) -> None:
+    message = load_error(write(tmp_path, "task: {name: XOR}\nbase_dir: /etc\n"))
+    assert "base_dir = '/etc': unknown key" in message
+    assert "base_dir" not in message.partition("known:")[2]

@@ -1,0 +1,112 @@
+"""Atomic writes leave files and folders with the permissions open() and mkdir() give."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from deephw import atomic
+
+
+@pytest.fixture
+def umask() -> Iterator[Callable[[int], None]]:
+    """Set the process umask for one test; the old one comes back afterwards."""
+    old = os.umask(0o022)
+    os.umask(old)
+
+    def set_mask(mask: int) -> None:
+        os.umask(mask)
+
+    yield set_mask
+    os.umask(old)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+
+
+@pytest.mark.parametrize(
+    ("mask", "file_mode", "dir_mode"),
+    [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750), (0o002, 0o664, 0o775)],
+)
+def test_modes_follow_the_umask(
+    tmp_path: Path, umask, mask: int, file_mode: int, dir_mode: int
+) -> None:
+    umask(mask)
+    atomic.write_text(tmp_path / "a.txt", "hello")
+    assert mode(tmp_path / "a.txt") == file_mode
+    with atomic.new_directory(tmp_path / "out") as tmp:
+        atomic.write_bytes(tmp / "b.bin", b"\0")
+    assert mode(tmp_path / "out") == dir_mode
+    assert mode(tmp_path / "out" / "b.bin") == file_mode
+    # the same as a plain open() and mkdir() under that umask
+    (tmp_path / "plain.txt").write_text("x")
+    (tmp_path / "plain").mkdir()
+    assert mode(tmp_path / "plain.txt") == file_mode and mode(tmp_path / "plain") == dir_mode
+
+
+def test_a_replaced_file_keeps_its_mode(tmp_path: Path, umask) -> None:
+    umask(0o022)
+    path = tmp_path / "secret.txt"
+    path.write_text("old")
+    path.chmod(0o600)
+    atomic.write_text(path, "new")
+    assert path.read_text() == "new" and mode(path) == 0o600
+
+
+def test_an_empty_directory_that_is_replaced_keeps_its_mode(tmp_path: Path, umask) -> None:
+    umask(0o022)
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o700)
+    with atomic.new_directory(out) as tmp:
+        (tmp / "x").write_text("1")
+    assert mode(out) == 0o700 and (out / "x").read_text() == "1"
+
+
+def test_current_umask_does_not_change_the_umask(umask) -> None:
+    umask(0o027)
+    assert atomic.current_umask() == 0o027
+    assert os.umask(0o027) == 0o027
+
+
+def test_current_umask_without_proc(monkeypatch: pytest.MonkeyPatch, umask) -> None:
+    """Where /proc/self/status cannot be read, the umask is read by setting it back."""
+
+    def no_proc(*args: object, **kwargs: object) -> None:
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(atomic, "open", no_proc, raising=False)
+    umask(0o026)
+    assert atomic.current_umask() == 0o026
+    assert os.umask(0o026) == 0o026
+
+
+def test_umask_reads_from_threads_agree(umask) -> None:
+    umask(0o022)
+    seen: list[int] = []
+
+    def read() -> None:
+        seen.extend(atomic.current_umask() for _ in range(50))
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(seen) == {0o022}
+
+
+def test_no_temporary_files_are_left(tmp_path: Path) -> None:
+    atomic.write_text(tmp_path / "a.txt", "x")
+    with atomic.new_directory(tmp_path / "d"):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "d"]

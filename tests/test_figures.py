@@ -1,0 +1,164 @@
+"""Figures explain themselves (legends, titles), and the reproduction summary counts right."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.patches import FancyArrowPatch
+
+from deephw import plotting, reproduce, topology
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    """Every experiment of ``deephw reproduce``, very short (3 epochs, 2 seeds)."""
+    return reproduce.run_all(epochs=3, seeds=2)
+
+
+def legend_texts(legend) -> list[str]:
+    return [text.get_text() for text in legend.get_texts()]
+
+
+# -- draw_network ------------------------------------------------------------------
+def test_edge_alpha_has_a_floor_and_reaches_one() -> None:
+    alphas = plotting.edge_alpha(np.array([0.0, 1e-9, 0.5, 1.0, -1.0, 2.0]), 1.0)
+    assert plotting.MIN_EDGE_ALPHA >= 0.15
+    assert alphas[0] == pytest.approx(plotting.MIN_EDGE_ALPHA)
+    assert alphas[2] == pytest.approx(plotting.MIN_EDGE_ALPHA + 0.5 * (1 - plotting.MIN_EDGE_ALPHA))
+    assert alphas[3] == alphas[4] == alphas[5] == 1.0
+    assert np.all(np.diff(alphas[:4]) > 0)
+
+
+def test_reciprocal_edges_bend_apart_more_than_single_ones() -> None:
+    topo = topology.complete(2, 5, 1)
+    h1, h2, out = 3, 4, 8
+    curvature = plotting.edge_curvature([(0, out), (h1, h2), (h2, h1)], topo)
+    # arc3 bends to one side of the direction of travel: equal rad, opposite sides
+    assert curvature[h1, h2] == curvature[h2, h1] > abs(curvature[0, out]) > 0
+
+
+def test_edges_bend_around_neurons_and_away_from_each_other() -> None:
+    topo = topology.complete(2, 5, 1)
+    x2, h3, out = 1, 5, 8  # x2, h3 and out lie on one horizontal line
+    alone = plotting.edge_curvature([(x2, out)], topo)
+    assert abs(alone[x2, out]) > 0.1  # bends more, around h3
+    both = plotting.edge_curvature([(x2, h3), (x2, out)], topo)
+    # both leave x2 heading right: they bend to opposite sides
+    assert both[x2, h3] * both[x2, out] < 0
+
+
+def test_network_drawing_has_a_legend_and_no_invisible_edge() -> None:
+    topo = topology.complete(2, 2, 1)
+    rng = np.random.default_rng(0)
+    weights = rng.uniform(-1, 1, (topo.n, topo.n)) * topo.mask
+    weights[0, topo.n - 1] = 1e-6  # almost zero: still drawn, faintly
+    weights[1, topo.n - 1] = 3.0
+    fig, ax = plt.subplots()
+    plotting.draw_network(ax, weights, topo.mask, topo)
+    texts = legend_texts(ax.get_legend())
+    assert "excitatory (W > 0)" in texts and "inhibitory (W < 0)" in texts
+    assert any("opacity \u221d |W|" in text for text in texts)
+    assert any("|W| = 3" in text for text in texts)
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    assert len(arrows) == int(topo.mask.sum())
+    alphas = [arrow.get_edgecolor()[3] for arrow in arrows]
+    assert min(alphas) >= plotting.MIN_EDGE_ALPHA - 1e-9 and max(alphas) == pytest.approx(1.0)
+    reds = [a for a in arrows if a.get_edgecolor()[0] > a.get_edgecolor()[2]]
+    assert 0 < len(reds) < len(arrows)
+    plt.close(fig)
+
+
+def test_network_legend_can_be_left_out() -> None:
+    topo = topology.complete(2, 1, 1)
+    fig, ax = plt.subplots()
+    plotting.draw_network(ax, topo.mask * 0.5, topo.mask, topo, legend=False)
+    assert ax.get_legend() is None
+    plt.close(fig)
+
+
+# -- reproduce figures -------------------------------------------------------------
+def test_convergence_figure_names_the_threshold(results: dict) -> None:
+    fig = reproduce.figure_convergence(results)
+    texts = legend_texts(fig.axes[0].get_legend())
+    assert "convergence threshold (MSE 0.01)" in texts
+    plt.close(fig)
+
+
+def test_comparison_titles_say_which_count_is_which(results: dict) -> None:
+    fig = reproduce.figure_comparison(results)
+    for ax, task in zip(fig.axes, reproduce.TASKS, strict=True):
+        runs = results[task]
+        counts = [int(runs[name].converged.sum()) for name in ("deep", "asym_ep", "asym_ep_own_lr")]
+        assert ax.get_title() == (
+            f"{task}: seeds converged (out of 2)\n"
+            f"DEEP {counts[0]}, asym. EP (lr 10) {counts[1]}, asym. EP (lr 1) {counts[2]}"
+        )
+        assert ax.get_legend() is None  # one legend for the figure instead
+    assert len(fig.legends) == 1
+    texts = legend_texts(fig.legends[0])
+    assert texts == [
+        "DEEP (lr 10)",
+        "asym. EP at DEEP's lr (10)",
+        "asym. EP at its own lr (1)",
+        "convergence threshold (MSE 0.01)",
+    ]
+    plt.close(fig)
+
+
+def test_sparse_figure_panels_have_network_legends(results: dict) -> None:
+    fig = reproduce.figure_sparse(results)
+    for ax in fig.axes:
+        assert "excitatory (W > 0)" in legend_texts(ax.get_legend())
+    plt.close(fig)
+
+
+# -- summary: killed by pruning ------------------------------------------------------
+def fake_pruned_run(accuracy: np.ndarray, final: list[bool], start: int, enabled=True):
+    """The parts of a TrainResult that :func:`reproduce.pruning_outcome` reads."""
+    pruning = SimpleNamespace(enabled=enabled, start_epoch=start)
+    return SimpleNamespace(
+        config=SimpleNamespace(pruning=pruning),
+        history={"accuracy": np.asarray(accuracy, dtype=float)},
+        correct=np.array(final),
+    )
+
+
+def test_killed_by_pruning_counts_only_seeds_correct_when_pruning_started() -> None:
+    # seeds: right then and at the end; right then, wrong at the end (killed);
+    # never right (not killed: pruning did not break it); right only at the end
+    accuracy = np.array(
+        [
+            [0.5, 0.5, 0.5, 0.5],
+            [1.0, 1.0, 0.75, 0.5],  # epoch 1: pruning starts
+            [1.0, 0.5, 0.75, 1.0],
+        ]
+    )
+    run = fake_pruned_run(accuracy, [True, False, False, True], start=1)
+    assert reproduce.pruning_outcome(run) == {
+        "correct_when_pruning_started": 2,
+        "killed_by_pruning": 1,
+    }
+
+
+def test_pruning_outcome_without_pruning() -> None:
+    accuracy = np.ones((3, 2))
+    never = {"correct_when_pruning_started": None, "killed_by_pruning": None}
+    assert reproduce.pruning_outcome(fake_pruned_run(accuracy, [True, False], 0, False)) == never
+    assert reproduce.pruning_outcome(fake_pruned_run(accuracy, [True, False], 3)) == never
+
+
+def test_summary_reports_pruning_outcome(results: dict) -> None:
+    report = reproduce.summary(results)
+    for task, runs in report["tasks"].items():
+        sparse = runs["deep_sparse"]
+        result = results[task]["deep_sparse"]
+        start = result.config.pruning.start_epoch
+        before = result.history["accuracy"][start] >= 1.0
+        assert sparse["correct_when_pruning_started"] == int(before.sum())
+        assert sparse["killed_by_pruning"] == int((before & ~result.correct).sum())
+        assert 0 <= sparse["killed_by_pruning"] <= sparse["correct_when_pruning_started"]
+        assert runs["deep"]["killed_by_pruning"] is None
+        assert runs["deep"]["correct_when_pruning_started"] is None
