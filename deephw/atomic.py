@@ -73,6 +73,17 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def check_new_directory(path: str | Path) -> None:
+    """Raise :class:`DeephwError` unless ``path`` is free for a new output directory."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise DeephwError(f"{path}: exists and is not a directory; choose another output path")
+    if any(path.iterdir()):
+        raise DeephwError(f"{path}: output directory already exists and is not empty")
+
+
 @contextlib.contextmanager
 def new_directory(path: str | Path) -> Iterator[Path]:
     """Build a directory under a temporary name; rename it to ``path`` only on success.
@@ -82,8 +93,7 @@ def new_directory(path: str | Path) -> Iterator[Path]:
     permissions ``mkdir`` would give it (those of the empty directory it replaces).
     """
     path = Path(path)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise DeephwError(f"{path}: output directory already exists and is not empty")
+    check_new_directory(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = _mode(path, 0o777)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))

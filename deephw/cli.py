@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from deephw import __version__, atomic, devices, reproduce, rundir, tasks, training
 from deephw import config as config_module
-from deephw import devices, reproduce, rundir, tasks, training
 from deephw.engines import engine_names
-from deephw.errors import ConfigError, DeephwError
+from deephw.errors import ConfigError, DeephwError, DivergenceError
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, dict]:
@@ -29,18 +29,24 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict]:
     return changes
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _integer_at_least(low: int, name: str):
+    """An argparse type: an integer >= ``low`` (``name`` is what argparse calls it)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    parse.__name__ = name
+    return parse
 
 
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+_positive = _integer_at_least(1, "positive integer")
+_non_negative = _integer_at_least(0, "non-negative integer")
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -61,12 +67,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = config.replace(**changes)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{Path(args.config).stem}-{stamp}"
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise DeephwError(f"{out}: output directory already exists and is not empty")
+    atomic.check_new_directory(out)
+    task = training.load_task(config, source)
+    training.build_topology(config, task, source)
     with tqdm(
         total=config.training.epochs, desc="train", unit="epoch", leave=False, mininterval=0.5
     ) as bar:
-        result = training.train(config, progress=bar.update, source=source)
+        result = training.train(config, progress=bar.update, source=source, task=task)
     rundir.write_run(result, out)
     seeds = len(result.seeds)
     print(f"run written to {out}")
@@ -117,11 +124,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     task = training.load_task(config) if args.task is None else tasks.builtin(args.task)
     topo = training.build_topology(config, training.load_task(config))
     if (task.n_inputs, task.n_outputs) != (topo.n_inputs, topo.n_outputs):
-        raise DeephwError(
-            f"task {task.name} has {task.n_inputs} inputs and {task.n_outputs} outputs; the "
-            f"run's networks have {topo.n_inputs} and {topo.n_outputs}"
+        raise ConfigError(
+            "",
+            "--task",
+            task.name,
+            f"has {task.n_inputs} input(s) and {task.n_outputs} output(s); the networks of "
+            f"{args.run} have {topo.n_inputs} input(s) and {topo.n_outputs} output(s)",
         )
     seeds = arrays["seeds"]
+    expected = (len(seeds), topo.n, topo.n)
+    if arrays["weights"].shape != expected:
+        raise DeephwError(
+            f"{args.run}: weights.npz holds weights of shape {arrays['weights'].shape}, but "
+            f"its config.yaml describes {expected}"
+        )
     mse, accuracy, _ = training.evaluate(
         config, topo, task, arrays["weights"], seeds, training.make_engine(config)
     )
@@ -136,8 +152,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Rerun the paper's experiments and write figures and summary.json."""
     out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise DeephwError(f"{out}: output directory already exists and is not empty")
+    atomic.check_new_directory(out)
     epochs = args.epochs or reproduce.DENSE_EPOCHS
     seeds = args.seeds or 10
     seed = args.seed or 0
@@ -158,19 +173,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deephw", description="Co-simulator for analog chips that learn with DEEP."
     )
+    parser.add_argument("--version", action="version", version=f"deephw {__version__}")
+    parser.set_defaults(parser=parser)
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train the seeds of a run config")
     train.add_argument("config", help="run config (YAML)")
     train.add_argument("--out", help="run directory to write (default runs/NAME-TIME)")
     _add_run_options(train)
-    train.set_defaults(func=cmd_train)
+    train.set_defaults(parser=train, func=cmd_train)
 
     evaluate = commands.add_parser("eval", help="evaluate a run directory")
     evaluate.add_argument("run", help="run directory written by deephw train")
     evaluate.add_argument("--task", help="built-in task to evaluate on (default: the run's)")
     evaluate.add_argument("--engine", choices=engine_names(), help="engine to run the dynamics")
-    evaluate.set_defaults(func=cmd_eval)
+    evaluate.set_defaults(parser=evaluate, func=cmd_eval)
 
     cards = commands.add_parser("devices", help="device cards: list, show, check, fit")
     card_actions = cards.add_subparsers(dest="action", required=True)
@@ -182,28 +199,41 @@ def build_parser() -> argparse.ArgumentParser:
     fit = card_actions.add_parser("fit", help="a lookup-table card from measured pulse data")
     fit.add_argument("card", metavar="DATA.csv", help="conductance after each pulse, or steps")
     fit.add_argument("--out", required=True, help="card file to write")
-    cards.set_defaults(func=cmd_devices)
+    cards.set_defaults(parser=cards, func=cmd_devices)
 
     repro = commands.add_parser("reproduce", help="the paper's experiments, figures and summary")
     repro.add_argument("--out", required=True, help="directory to write (must not exist)")
     _add_run_options(repro)
-    repro.set_defaults(func=cmd_reproduce)
+    repro.set_defaults(parser=repro, func=cmd_reproduce)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``deephw`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``deephw`` console script; returns the exit code.
+
+    Exit codes: 0 success, 1 the run failed (divergence), 2 invalid input (config, card,
+    files, arguments), 130 interrupted.
+    """
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.func(args)
+    except DivergenceError as exc:
+        print(f"deephw: error: {exc}", file=sys.stderr)
+        return 1
     except (DeephwError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
-        kind = "invalid input" if isinstance(exc, (ConfigError, KeyError)) else "error"
-        print(f"deephw: {kind}: {message}", file=sys.stderr)
-        return 2 if kind == "invalid input" else 1
+        print(f"deephw: invalid input: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("deephw: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `deephw eval RUN | head`)
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

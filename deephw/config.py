@@ -104,6 +104,12 @@ class PruningConfig:
     start_epoch: int = field(default=0, metadata=check(ge=0))
     stop_epoch: int | None = field(default=None, metadata=check(ge=0))
 
+    def __post_init__(self) -> None:
+        if self.stop_epoch is not None and self.stop_epoch <= self.start_epoch:
+            raise FieldError(
+                "stop_epoch", self.stop_epoch, f"must be > start_epoch ({self.start_epoch})"
+            )
+
 
 @dataclass(frozen=True)
 class TrainingConfig:

@@ -44,8 +44,7 @@ def hardware_card(config: RunConfig, source: str = "") -> Card:
     """
     hw = config.hardware
     ref = hw.card
-    is_path = ref.endswith((".yaml", ".yml")) or "/" in ref or "\\" in ref
-    target: str | Path = config.resolve(ref) if is_path else ref
+    target: str | Path = config.resolve(ref) if is_card_file(ref) else ref
     try:
         card = load_card(target)
     except (ConfigError, KeyError, FileNotFoundError) as exc:
@@ -62,6 +61,11 @@ def hardware_card(config: RunConfig, source: str = "") -> Card:
     except ConfigError as exc:
         raise ConfigError(source, "hardware.scheme", hw.scheme, exc.reason) from None
     return card
+
+
+def is_card_file(card: str) -> bool:
+    """Whether ``hardware.card`` names a file (else a shipped card's name)."""
+    return card.endswith((".yaml", ".yml")) or "/" in card or "\\" in card
 
 
 def make_scheme(config: RunConfig) -> UpdateScheme:

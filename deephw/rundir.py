@@ -1,6 +1,7 @@
 """Run directories: what ``deephw train`` writes and ``deephw eval`` reads.
 
-A run directory holds ``config.yaml`` (resolved, with absolute paths), ``metrics.csv``
+A run directory holds ``config.yaml`` (resolved; the files it names are copied into
+``data/``, so the directory can be moved), ``metrics.csv``
 (one row per epoch and seed), ``weights.npz`` (seeds, initial and final weights, masks),
 ``devices.npz`` (the crossbar: every conductance and sampled device parameter),
 ``events.csv`` (events per epoch, seed and device group), ``summary.json`` (final
@@ -13,6 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ import yaml
 
 from deephw import atomic, plotting
 from deephw.config import RunConfig, from_dict
+from deephw.controller import is_card_file
 from deephw.errors import DeephwError
 from deephw.training import HISTORY_FIELDS, TrainResult
 from deephw.validation import read_yaml
@@ -29,7 +33,7 @@ from deephw.validation import read_yaml
 def summarize(result: TrainResult) -> dict[str, Any]:
     """Final results per seed and their totals, as JSON-safe data."""
     epochs = result.epochs_to_converge
-    reached = epochs[epochs >= 0]
+    reached = epochs[result.converged & (epochs >= 0)]
     solved = result.correct
     return {
         "seeds": len(result.seeds),
@@ -100,13 +104,26 @@ def hardware_totals(result: TrainResult) -> dict[str, Any]:
     }
 
 
-def resolved_config(config: RunConfig) -> dict[str, Any]:
-    """The config as data, with the files it names made absolute."""
+def portable_config(config: RunConfig, run_dir: Path) -> dict[str, Any]:
+    """The config as data, with copies of the files it names inside ``run_dir/data/``.
+
+    The task's CSV, the adjacency file and a card file are copied, and the config points
+    at the copies with paths relative to the run directory, so the run can be moved.
+    """
     data = config.to_dict()
-    if config.task.csv is not None:
-        data["task"]["csv"] = str(config.resolve(config.task.csv).resolve())
-    if config.network.adjacency is not None:
-        data["network"]["adjacency"] = str(config.resolve(config.network.adjacency).resolve())
+    named = (
+        ("task", "csv", config.task.csv),
+        ("network", "adjacency", config.network.adjacency),
+        ("hardware", "card", config.hardware.card if is_card_file(config.hardware.card) else None),
+    )
+    for section, key, value in named:
+        if value is None:
+            continue
+        source = config.resolve(value)
+        relative = Path("data") / f"{section}_{source.name}"
+        (run_dir / "data").mkdir(exist_ok=True)
+        shutil.copyfile(source, run_dir / relative)
+        data[section][key] = relative.as_posix()
     return data
 
 
@@ -114,7 +131,7 @@ def write_run(result: TrainResult, out_dir: str | Path) -> Path:
     """Write a complete run directory atomically (nothing is left at ``out_dir`` on error)."""
     out_dir = Path(out_dir)
     with atomic.new_directory(out_dir) as tmp:
-        text = yaml.safe_dump(resolved_config(result.config), sort_keys=False)
+        text = yaml.safe_dump(portable_config(result.config, tmp), sort_keys=False)
         atomic.write_text(tmp / "config.yaml", text)
         atomic.write_text(tmp / "metrics.csv", metrics_csv(result))
         buffer = io.BytesIO()
@@ -153,6 +170,9 @@ def write_run(result: TrainResult, out_dir: str | Path) -> Path:
 def load_run(run_dir: str | Path) -> tuple[RunConfig, dict[str, np.ndarray]]:
     """The config and the arrays of ``weights.npz`` of a run directory."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        what = "is not a directory" if run_dir.exists() else "does not exist"
+        raise DeephwError(f"{run_dir}: {what} (expected a run directory from deephw train)")
     config_path = run_dir / "config.yaml"
     weights_path = run_dir / "weights.npz"
     for path in (config_path, weights_path):
@@ -163,8 +183,8 @@ def load_run(run_dir: str | Path) -> tuple[RunConfig, dict[str, np.ndarray]]:
     try:
         with np.load(weights_path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError) as exc:
-        raise DeephwError(f"{weights_path}: cannot read ({exc})") from None
+    except (OSError, ValueError, zipfile.BadZipFile):
+        raise DeephwError(f"{weights_path}: not a readable NPZ file (damaged?)") from None
     for key in ("seeds", "weights", "mask"):
         if key not in arrays:
             raise DeephwError(f"{weights_path}: array {key!r} is missing")

@@ -20,7 +20,7 @@ from deephw.config import LearningConfig, RunConfig
 from deephw.controller import Controller, hardware_card
 from deephw.engines import Engine, get_engine
 from deephw.engines.base import Program, Relax
-from deephw.errors import DivergenceError
+from deephw.errors import ConfigError, DivergenceError
 
 EVAL_STREAM = 1
 """Second entropy word of the generator that draws evaluation initial states."""
@@ -94,9 +94,14 @@ def make_engine(config: RunConfig) -> Engine:
 def load_task(config: RunConfig, source: str = "") -> tasks.Task:
     """The task a config names (built-in, or its CSV file)."""
     if config.task.name is not None:
-        return tasks.builtin(config.task.name)
-    path = config.resolve(config.task.csv)
-    return tasks.from_csv(path, config.task.inputs, config.task.targets, source)
+        task = tasks.builtin(config.task.name)
+    else:
+        path = config.resolve(config.task.csv)
+        task = tasks.from_csv(path, config.task.inputs, config.task.targets, source)
+    if config.task.accuracy == "argmax" and task.n_outputs < 2:
+        reason = "needs at least 2 outputs; with one output use threshold"
+        raise ConfigError(source, "task.accuracy", "argmax", reason)
+    return task
 
 
 def build_topology(config: RunConfig, task: tasks.Task, source: str = "") -> topology.Topology:

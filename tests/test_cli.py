@@ -72,7 +72,8 @@ def test_eval_rejects_a_task_of_another_shape(tmp_path, capsys):
     out = tmp_path / "run"
     main(["train", str(write_config(tmp_path, SMALL)), "--out", str(out)])
     assert main(["eval", str(out), "--task", "NOT"]) != 0
-    assert "1 inputs" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--task = 'NOT'" in err and "1 input(s)" in err and str(out) in err
 
 
 @pytest.mark.parametrize(
@@ -119,7 +120,7 @@ def test_existing_output_directory_is_refused(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    assert main(["train", str(write_config(tmp_path, SMALL)), "--out", str(out)]) == 1
+    assert main(["train", str(write_config(tmp_path, SMALL)), "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
@@ -177,3 +178,65 @@ def test_train_accepts_a_learning_rate_in_exponent_notation(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", str(path), "--out", str(out)]) == 0
     assert yaml.safe_load((out / "config.yaml").read_text())["learning"]["lr"] == 10.0
+
+
+def test_a_run_directory_can_be_moved_with_its_data(tmp_path, capsys):
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    config = tmp_path / "csv.yaml"
+    config.write_text((examples / "csv_task.yaml").read_text())
+    (tmp_path / "blobs.csv").write_text((examples / "blobs.csv").read_text())
+    out = tmp_path / "run"
+    assert main(["train", str(config), "--out", str(out), "--epochs", "20", "--seeds", "2"]) == 0
+    (tmp_path / "blobs.csv").unlink()
+    moved = tmp_path / "elsewhere" / "run"
+    moved.parent.mkdir()
+    out.rename(moved)
+    capsys.readouterr()
+    assert main(["eval", str(moved)]) == 0
+    assert "blobs on the numpy engine" in capsys.readouterr().out
+    assert (
+        yaml.safe_load((moved / "config.yaml").read_text())["task"]["csv"] == "data/task_blobs.csv"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "CONFIG", "--bogus"], "deephw train: error: unrecognized arguments: --bogus"),
+        (["train", "CONFIG", "--seeds", "abc"], "'abc' is not an integer"),
+        (["eval", "NOWHERE"], "does not exist"),
+    ],
+)
+def test_argument_errors_come_from_the_right_command(tmp_path, capsys, args, message):
+    config = str(write_config(tmp_path, SMALL))
+    nowhere = str(tmp_path / "nowhere")
+    args = [{"CONFIG": config, "NOWHERE": nowhere}.get(a, a) for a in args]
+    try:
+        code = main(args)
+    except SystemExit as stop:  # argparse reports usage errors by exiting
+        code = stop.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_hardware_run_writes_the_chip(tmp_path, capsys):
+    data = {
+        "task": {"name": "OR"},
+        "training": {"epochs": 12, "seeds": 2},
+        "hardware": {"card": "pcm_ambrogio2018", "scheme": "hybrid", "transfer_every": 4},
+    }
+    out = tmp_path / "run"
+    assert main(["train", str(write_config(tmp_path, data)), "--out", str(out)]) == 0
+    assert "pcm_ambrogio2018 card, hybrid scheme" in capsys.readouterr().out
+    for name in ("devices.npz", "events.csv", "hardware.png"):
+        assert (out / name).is_file()
+    rows = (out / "events.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert len(rows) == 1 + 12 * 2 and "cell.transfers" in header and "energy_pJ" in header
+    transfers = [float(r.split(",")[header.index("cell.transfers")]) for r in rows[1:]]
+    cells = json.loads((out / "summary.json").read_text())["trainable_parameters"]
+    assert sorted(set(transfers)) == [0.0, float(cells)]  # epochs 4, 8, 12 transfer every cell
+    from deephw.crossbar import Crossbar
+
+    chip = Crossbar.load(out / "devices.npz")
+    assert chip.card.name == "pcm_ambrogio2018" and chip.updates == 12

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -45,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from deephw.engines.base import Engine, register_engine
+from deephw.errors import DeephwError
 
 CODE_TARGETS = ("numpy", "cython")
 """Brian2 code-generation targets the engine supports."""
@@ -207,6 +210,8 @@ class Brian2Engine(Engine):
         self.builds = 0
         self._rng = np.random.default_rng(seed)
         self._circuits: dict[tuple[int, int, int, int], Circuit] = {}
+        if target == "cython":
+            _check_compiler()
         self._b2, self._codeobj_class = _import_brian2(target, self.cache_dir)
 
     def relax(
@@ -433,6 +438,17 @@ def _step(circuit: Circuit, schedule: list, n_steps: int) -> None:
     circuit.network.t_ = float(t[0])
     for obj in schedule:
         obj.after_run()
+
+
+def _check_compiler() -> None:
+    """Raise a clear error when no C compiler is found for the cython target."""
+    compiler = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    if shutil.which(compiler.split()[0]) is None:
+        raise DeephwError(
+            f"the brian2 engine's cython target needs a C compiler ({compiler.split()[0]!r} "
+            "not found) and the Python headers; install them, or use the numpy target "
+            "(engine: {name: brian2, target: numpy})"
+        )
 
 
 def _import_brian2(target: str, cache_dir: Path) -> tuple[ModuleType, type]:
