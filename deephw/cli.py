@@ -149,6 +149,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _card_list(text: str | None) -> list[str]:
+    """``--cards`` as a list: ``all`` is every shipped card; names are checked."""
+    if text is None:
+        return []
+    known = devices.list_cards()
+    names = known if text == "all" else [name.strip() for name in text.split(",") if name.strip()]
+    for name in names:
+        if name not in known:
+            raise ConfigError("", "--cards", name, f"not a shipped card ({', '.join(known)})")
+    return names
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Rerun the paper's experiments and write figures and summary.json."""
     out = Path(args.out)
@@ -157,12 +169,18 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     seeds = args.seeds or 10
     seed = args.seed or 0
     engine = args.engine or "numpy"
-    total = reproduce.total_epochs(epochs, seeds, seed)
+    cards = _card_list(args.cards)
+    total = reproduce.total_epochs(epochs, seeds, seed, cards)
     started = time.perf_counter()
     with tqdm(total=total, desc="reproduce", unit="epoch", mininterval=0.5) as bar:
         results = reproduce.run_all(epochs, seeds, seed, engine, bar.update)
-    reproduce.write_reproduction(results, out)
+        card_results = reproduce.run_cards(cards, epochs, seeds, seed, engine, bar.update)
+    reproduce.write_reproduction(results, out, card_results)
     print(reproduce.table(reproduce.summary(results)))
+    if cards:
+        report = {card: reproduce.summary(by_task) for card, by_task in card_results.items()}
+        print()
+        print(reproduce.cards_table(report))
     elapsed = time.perf_counter() - started
     print(f"figures, summary.json and run directories in {out} ({elapsed:.1f} s)")
     return 0
@@ -203,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     repro = commands.add_parser("reproduce", help="the paper's experiments, figures and summary")
     repro.add_argument("--out", required=True, help="directory to write (must not exist)")
+    repro.add_argument(
+        "--cards",
+        metavar="all|NAME,...",
+        help="also run DEEP, dense and pruned, on these device cards (all: every shipped one)",
+    )
     _add_run_options(repro)
     repro.set_defaults(parser=repro, func=cmd_reproduce)
     return parser

@@ -19,6 +19,7 @@ import numpy as np
 
 from deephw import atomic, plotting
 from deephw.config import RunConfig, from_dict
+from deephw.devices import load_card
 from deephw.rundir import summarize, write_run
 from deephw.training import TrainResult, train
 
@@ -105,13 +106,54 @@ def run_all(
     return results
 
 
-def total_epochs(epochs: int, seeds: int, seed: int) -> int:
-    """Epochs over all experiments (for a progress bar)."""
-    return sum(
+def card_configs(
+    card: str, task: str, epochs: int, seeds: int, seed: int, engine: str = "numpy"
+) -> dict[str, RunConfig]:
+    """DEEP dense and pruned on one device card: the paper's setup on a chip.
+
+    Cards with a fast device (the Ambrogio cell) use the ``hybrid`` scheme, the others
+    ``digital`` accumulation with stochastic rounding.
+    """
+    scheme = "hybrid" if load_card(card).fast_device is not None else "digital"
+    hardware = {"card": card, "scheme": scheme}
+    runs = experiment_configs(task, epochs, seeds, seed, engine)
+    return {name: runs[name].replace(hardware=hardware) for name in ("deep", "deep_sparse")}
+
+
+def run_cards(
+    cards: list[str],
+    epochs: int = DENSE_EPOCHS,
+    seeds: int = 10,
+    seed: int = 0,
+    engine: str = "numpy",
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, dict[str, dict[str, TrainResult]]]:
+    """The card study: ``results[card][task][run]`` for ``run`` in ``deep``, ``deep_sparse``."""
+    return {
+        card: {
+            task: {
+                name: train(config, progress=progress)
+                for name, config in card_configs(card, task, epochs, seeds, seed, engine).items()
+            }
+            for task in TASKS
+        }
+        for card in cards
+    }
+
+
+def total_epochs(epochs: int, seeds: int, seed: int, cards: list[str] = ()) -> int:
+    """Epochs over all experiments, and over the card study of ``cards`` (progress bar)."""
+    paper = sum(
         config.training.epochs
         for task in TASKS
         for config in experiment_configs(task, epochs, seeds, seed).values()
     )
+    per_card = sum(
+        config.training.epochs
+        for task in TASKS
+        for config in card_configs("ideal", task, epochs, seeds, seed).values()
+    )
+    return paper + per_card * len(cards)
 
 
 def summary(results: dict[str, dict[str, TrainResult]]) -> dict[str, Any]:
@@ -226,12 +268,27 @@ def figure_comparison(results: dict[str, dict[str, TrainResult]]) -> plotting.pl
     return fig
 
 
-def write_reproduction(results: dict[str, dict[str, TrainResult]], out_dir: str | Path) -> Path:
-    """Write figures, ``summary.json`` and one run directory per experiment, atomically."""
+def write_reproduction(
+    results: dict[str, dict[str, TrainResult]],
+    out_dir: str | Path,
+    card_results: dict[str, dict[str, dict[str, TrainResult]]] | None = None,
+) -> Path:
+    """Write figures, ``summary.json`` and one run directory per experiment, atomically.
+
+    With ``card_results`` (:func:`run_cards`), also ``cards_summary.json`` and the card
+    study's run directories under ``runs/cards/CARD/TASK_RUN``.
+    """
     with atomic.new_directory(out_dir) as tmp:
         for task, runs in results.items():
             for name, result in runs.items():
                 write_run(result, tmp / "runs" / f"{task}_{name}")
+        for card, by_task in (card_results or {}).items():
+            for task, runs in by_task.items():
+                for name, result in runs.items():
+                    write_run(result, tmp / "runs" / "cards" / card / f"{task}_{name}")
+        if card_results:
+            report = {card: summary(by_task) for card, by_task in card_results.items()}
+            atomic.write_text(tmp / "cards_summary.json", json.dumps(report, indent=2) + "\n")
         plotting.save(figure_convergence(results), tmp / "fig1_convergence.png")
         plotting.save(figure_sparse(results), tmp / "fig2_sparse_networks.png")
         plotting.save(figure_comparison(results), tmp / "deep_vs_asym_ep.png")
@@ -256,5 +313,25 @@ def table(report: dict[str, Any]) -> str:
             lines.append(
                 f"{task:<5} {name:<15} {entry['lr']:>5g} {converged:>9} {correct:>8} "
                 f"{epochs:>10} {sparse:>26}"
+            )
+    return "\n".join(lines)
+
+
+def cards_table(report: dict[str, Any]) -> str:
+    """A plain-text table of the card study (``cards_summary.json``)."""
+    lines = [
+        f"{'card':<18} {'task':<5} {'converged':>9} {'correct':>8} "
+        f"{'pruned: correct':>15} {'median sparsity':>15} {'median pulses':>13}"
+    ]
+    for card, by_card in report.items():
+        for task, runs in by_card["tasks"].items():
+            dense, sparse = runs["deep"], runs["deep_sparse"]
+            sparsity = sparse["median_sparsity_of_correct"]
+            pulses = np.median(dense["hardware"]["pulses_per_seed"])
+            lines.append(
+                f"{card:<18} {task:<5} {dense['converged']:>6}/{dense['seeds']:<2} "
+                f"{dense['correct']:>5}/{dense['seeds']:<2} "
+                f"{sparse['correct']:>12}/{sparse['seeds']:<2} "
+                f"{'-' if sparsity is None else f'{100 * sparsity:.2f} %':>15} {pulses:>13.4g}"
             )
     return "\n".join(lines)

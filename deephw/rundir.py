@@ -52,6 +52,7 @@ def summarize(result: TrainResult) -> dict[str, Any]:
         ),
         "prop2_final_per_seed": [bool(v) for v in result.history["prop2"][-1]],
         "trainable_parameters": result.topology.n_trainable,
+        **({"hardware": hardware_totals(result)} if result.controller is not None else {}),
     }
 
 
@@ -146,7 +147,6 @@ def write_run(result: TrainResult, out_dir: str | Path) -> Path:
         atomic.write_bytes(tmp / "weights.npz", buffer.getvalue())
         summary = summarize(result)
         if result.controller is not None:
-            summary["hardware"] = hardware_totals(result)
             result.controller.crossbar.save(tmp / "devices.npz")
             atomic.write_text(tmp / "events.csv", events_csv(result))
             plotting.save(
