@@ -240,3 +240,25 @@ def test_hardware_run_writes_the_chip(tmp_path, capsys):
 
     chip = Crossbar.load(out / "devices.npz")
     assert chip.card.name == "pcm_ambrogio2018" and chip.updates == 12
+
+
+def test_reproduce_on_cards_reports_pulses_per_card(tmp_path, capsys):
+    out = tmp_path / "paper"
+    args = ["reproduce", "--out", str(out), "--epochs", "20", "--seeds", "2"]
+    assert main([*args, "--cards", "ideal,pcm_pair"]) == 0
+    report = json.loads((out / "cards_summary.json").read_text())
+    assert set(report) == {"ideal", "pcm_pair"}
+    for card, entry in report.items():
+        for runs in entry["tasks"].values():
+            hardware = runs["deep"]["hardware"]
+            assert hardware["card"] == card and len(hardware["pulses_per_seed"]) == 2
+            assert all(p > 0 for p in hardware["pulses_per_seed"])
+    table = capsys.readouterr().out
+    assert "pcm_pair" in table and "median pulses" in table
+    assert (out / "runs" / "cards" / "pcm_pair" / "XOR_deep_sparse" / "devices.npz").is_file()
+
+
+def test_reproduce_rejects_an_unknown_card(tmp_path, capsys):
+    assert main(["reproduce", "--out", str(tmp_path / "x"), "--cards", "ideal,flash"]) == 2
+    assert "--cards = 'flash'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
