@@ -4,8 +4,10 @@ In one process: the one-time cost of compiling the circuit with the cython targe
 empty temporary cache), then the median over several repeats of the 10-seed, 300-epoch
 XOR training (M0 = 100, Mb = 10) on the NumPy engine and on the Brian2 engine (cython,
 warm cache; a new engine per training, so building its network is included), and their
-ratio. ``--more`` also times the Brian2 numpy target and the one-``Network.run``-per-call
-loop once each.
+ratio. The same again with the hardware of the Ambrogio et al. (2018) card
+(``pcm_ambrogio2018``, hybrid scheme: capacitor updates, transfers into the PCM pair), where
+the controller's device simulation adds the same work to both engines. ``--more`` also
+times the Brian2 numpy target and the one-``Network.run``-per-call loop once each.
 
 Run: ``python benchmarks/bench_brian2.py [--repeats 5] [--more]``.
 """
@@ -21,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 import deephw
-from deephw.config import from_dict
+from deephw.config import RunConfig, from_dict
 from deephw.engines.brian2_engine import Brian2Engine
 
 M0, MB = 100, 10
@@ -30,6 +32,11 @@ CONFIG = {
     "dynamics": {"free_steps": M0, "nudged_steps": MB},
     "training": {"epochs": 300, "seeds": 10},
 }
+HARDWARE = {
+    "ideal card, digital scheme": {"card": "ideal", "scheme": "digital"},
+    "pcm_ambrogio2018 card, hybrid scheme": {"card": "pcm_ambrogio2018", "scheme": "hybrid"},
+}
+"""The chips the training is timed on (``hardware`` sections of the run config)."""
 
 
 def median_time(run: Callable[[], object], repeats: int) -> float:
@@ -65,7 +72,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--more", action="store_true", help="also numpy target, network loop")
     args = parser.parse_args()
-    config = from_dict(CONFIG)
 
     with tempfile.TemporaryDirectory() as empty_cache:
         t_cold = first_calls(Brian2Engine(target="cython", cache_dir=empty_cache))
@@ -76,28 +82,44 @@ def main() -> None:
         f"{t_warm:.3f} s warm -> one-time compile cost {t_cold - t_warm:.2f} s"
     )
 
-    def brian2_training(**options: object) -> Callable[[], object]:
-        return lambda: deephw.train(config, engine=Brian2Engine(**options))
-
-    t_numpy = median_time(lambda: deephw.train(config), args.repeats)
-    t_cython = median_time(brian2_training(target="cython"), args.repeats)
-    reused = Brian2Engine(target="cython")
-    t_reused = median_time(lambda: deephw.train(config, engine=reused), args.repeats)
     what = f"XOR, 10 seeds x 300 epochs (M0 {M0}, Mb {MB}), median of {args.repeats}"
-    print(f"{what}:")
-    print(f"  numpy engine:                         {t_numpy:.3f} s")
-    print(f"  brian2 engine, cython, warm cache:    {t_cython:.3f} s (new engine per training)")
-    print(f"  brian2 engine, cython, engine reused: {t_reused:.3f} s")
-    print(f"  ratio brian2 / numpy: {t_cython / t_numpy:.2f} (target <= 3)")
+    numpy_times = {}
+    for label, hardware in HARDWARE.items():
+        config = from_dict({**CONFIG, "hardware": hardware})
+        numpy_times[label] = t_numpy = median_time(train_on(config), args.repeats)
+        t_cython = median_time(train_on(config, target="cython"), args.repeats)
+        reused = Brian2Engine(target="cython")
+        t_reused = median_time(train_on(config, engine=reused), args.repeats)
+        gap = np.abs(train_on(config)().weights - train_on(config, engine=reused)().weights).max()
+        print(f"{what}, {label}:")
+        print(f"  numpy engine:                         {t_numpy:.3f} s")
+        print(f"  brian2 engine, cython, warm cache:    {t_cython:.3f} s (new engine per training)")
+        print(f"  brian2 engine, cython, engine reused: {t_reused:.3f} s")
+        print(f"  ratio brian2 / numpy: {t_cython / t_numpy:.2f} (target <= 3)")
+        print(f"  largest final weight difference between the engines: {gap:.3g}")
     if args.more:
-        for label, options in (
+        label, hardware = next(iter(HARDWARE.items()))
+        config = from_dict({**CONFIG, "hardware": hardware})
+        print(f"once each, {label}:")
+        for what, options in (
             ("brian2, numpy target", {"target": "numpy"}),
             ("brian2, cython, one Network.run per call", {"target": "cython", "loop": "network"}),
         ):
             start = time.perf_counter()
-            brian2_training(**options)()
+            train_on(config, **options)()
             elapsed = time.perf_counter() - start
-            print(f"  {label}: {elapsed:.3f} s once ({elapsed / t_numpy:.1f} x numpy)")
+            ratio = elapsed / numpy_times[label]
+            print(f"  {what}: {elapsed:.3f} s ({ratio:.1f} x numpy)")
+
+
+def train_on(
+    config: RunConfig, engine: Brian2Engine | None = None, **options: object
+) -> Callable[[], deephw.TrainResult]:
+    """A training of ``config``: on the NumPy engine, on ``engine``, or on a new Brian2
+    engine with ``options`` (built inside the timed call)."""
+    if options:
+        return lambda: deephw.train(config, engine=Brian2Engine(**options))
+    return lambda: deephw.train(config, engine=engine)
 
 
 if __name__ == "__main__":

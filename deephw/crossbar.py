@@ -116,6 +116,16 @@ class Crossbar:
             )
         return self._scatter(idx, value / self.g_ref_uS)
 
+    def true_weights(self, t: float | None = None) -> np.ndarray:
+        """The weights the devices hold at ``t``, without read noise or ADC.
+
+        The simulator's view for monitoring and analysis: not a chip operation, so
+        nothing is counted and no random number is drawn.
+        """
+        t = self.time_s if t is None else float(t)
+        idx = self._cells()
+        return self._scatter(idx, self.cell.value(t, idx) / self.g_ref_uS)
+
     def read_leak(self, rng: draws.RNG, t: float | None = None) -> np.ndarray:
         """``(S, N)`` outgoing row sums ``sum_k W_jk`` as the periphery measures them.
 

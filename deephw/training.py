@@ -340,7 +340,7 @@ def training(
                 _program(chip, epoch, seeds, learn, delta=delta)
         if prune.enabled and prune.start_epoch <= epoch < stop:
             chip.prune(mask, prune.threshold, prune.temperature, rngs)
-        weights = chip.read_weights()
+        weights = chip.crossbar.true_weights()  # monitoring, not a chip read
         _check_finite(weights, epoch, seeds, "weight")
         history["mse"][epoch] = sq_error
         history["accuracy"][epoch] = right
@@ -354,6 +354,7 @@ def training(
         if progress is not None:
             progress(1)
 
+    weights = chip.read_weights()  # the final network, as the array presents it
     result = TrainResult(config, topo, task, seeds, start_weights, weights, mask, history)
     result.controller, result.events, result.chip_time_s = chip, events, chip_time_s
     result.final_mse, result.final_accuracy, result.final_outputs = yield from evaluation(

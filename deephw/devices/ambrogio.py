@@ -64,6 +64,25 @@ class AmbrogioCell(PairCell):
     def gain(self) -> float:
         return self.spec.gain
 
+    @classmethod
+    def nominal_gain(cls, card: Card) -> float:
+        return card.cell.gain
+
+    @classmethod
+    def nominal_targets(cls, card: Card, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """The pair's targets for ``D = W G_ref / F``; ``g`` at its nominal reset value."""
+        targets = super().nominal_targets(card, weights)
+        targets["g"] = np.full(np.shape(weights), cls.models_for(card)["g"].nominal_reset_uS())
+        return targets
+
+    @classmethod
+    def nominal_weights(cls, card: Card, conductances: dict[str, np.ndarray]) -> np.ndarray:
+        """``W = [F (G+ - G-) + (g - g_reset)] / G_ref``: polarity +1, and the nominal
+        reset conductance standing in for each column's ``g_shared``."""
+        pair = super().nominal_weights(card, conductances)
+        fast = np.asarray(conductances["g"]) - cls.models_for(card)["g"].nominal_reset_uS()
+        return pair + fast / card.cell.g_ref_uS
+
     def _sign(self, idx: np.ndarray) -> np.ndarray:
         return self.polarity[self.devices["g"].chips(idx)]
 

@@ -149,6 +149,12 @@ class DeviceModel(ABC):
         """Conductance of a fresh device and after a RESET: ``g_min`` by default."""
         return d2d["g_min"].copy()
 
+    def nominal_reset_uS(self) -> float:
+        """Conductance (µS) of a nominal device (no spread) after a RESET: ``g_min_uS``
+        (0 when the device has no lower bound)."""
+        g_min = self.params.g_min_uS
+        return 0.0 if g_min is None else float(g_min)
+
     @abstractmethod
     def step(
         self, g: np.ndarray, up: np.ndarray, d2d: dict[str, np.ndarray], noise: np.ndarray | None

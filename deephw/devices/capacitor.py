@@ -67,6 +67,9 @@ class CapacitorDevice(PulsedModel):
     def reset_value(self, d2d: dict[str, np.ndarray]) -> np.ndarray:
         return np.clip(d2d["g_reset"], d2d["g_min"], d2d["g_max"])
 
+    def nominal_reset_uS(self) -> float:
+        return float(self.params.g_reset_uS)
+
     def step(
         self, g: np.ndarray, up: np.ndarray, d2d: dict[str, np.ndarray], noise: np.ndarray | None
     ) -> np.ndarray:

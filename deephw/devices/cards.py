@@ -19,6 +19,7 @@ source checkout); :func:`load_card` takes a shipped card's name or a path.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.resources
 from dataclasses import dataclass, field
@@ -210,6 +211,49 @@ def replace_card(card: Card | str | Path, changes: dict, name: str | None = None
     if name is not None:
         data["name"] = name
     return card_from_dict(data, f"{data.get('name', '')} (modified)")
+
+
+NOISE_FIELD_PREFIXES = ("drift_nu", "stuck_")
+"""Device fields that are noise or variation by their prefix (drift exponents, stuck-at
+fractions); fields whose name contains ``dtod``, ``c2c`` or ``noise`` are too."""
+
+
+def _is_noise_field(name: str, value: object) -> bool:
+    if isinstance(value, bool) or "exponent" in name:  # c2c_additive; read_noise_q_exponent
+        return False
+    return name.startswith(NOISE_FIELD_PREFIXES) or any(
+        word in name for word in ("dtod", "c2c", "noise")
+    )
+
+
+def noiseless(card: Card | str | Path, name: str | None = None) -> Card:
+    """A validated copy of ``card`` with every noise and variation switched off.
+
+    Zeroed in ``device`` and ``fast_device``: device-to-device spreads (``*_dtod``),
+    cycle-to-cycle noise (``*_c2c``, ``*_c2c_uS``), programming, read and write noise
+    (``prog_noise_poly_uS``, ``read_noise_*``, ``write_noise_uS``), drift (``drift_nu_*``,
+    so the drift exponent is 0) and stuck-at fractions; in ``periphery``: ``out_noise``.
+    Bounds, steps, nonlinearity, up/down asymmetry, levels, the capacitor leak
+    (``tau_s``), converters and costs are kept. The name gets a ``_noiseless`` suffix
+    unless ``name`` is given.
+    """
+    card = load_card(card)
+    changes: dict[str, dict] = {"periphery": {"out_noise": 0.0}}
+    for section in ("device", "fast_device"):
+        params = getattr(card, section)
+        if params is None:
+            continue
+        zeroed = {}
+        for fld in dataclasses.fields(params):
+            value = getattr(params, fld.name)
+            if value is None or not _is_noise_field(fld.name, value):
+                continue
+            if isinstance(value, tuple):
+                zeroed[fld.name] = [0.0] * len(value)
+            else:
+                zeroed[fld.name] = type(value)(0)
+        changes[section] = zeroed
+    return replace_card(card, changes, name=name or f"{card.name}_noiseless")
 
 
 def card_hash(card: Card) -> str:

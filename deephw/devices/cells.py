@@ -96,6 +96,21 @@ class UnitCell(ABC):
     def full_scale_uS(cls, card: Card) -> float:
         """The largest magnitude of the cell's contribution (nominal bounds)."""
 
+    @classmethod
+    def nominal_targets(cls, card: Card, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Conductance (µS) of each role that makes ``weights`` on nominal devices.
+
+        The values :meth:`write` aims at, without variation or noise; the inverse of
+        :meth:`nominal_weights`.
+        """
+        raise DeephwError(f"cell kind {cls.kind!r} has no nominal targets")
+
+    @classmethod
+    def nominal_weights(cls, card: Card, conductances: dict[str, np.ndarray]) -> np.ndarray:
+        """Weights that device conductances (µS, one array per role) make on a nominal
+        cell (no per-chip references); the inverse of :meth:`nominal_targets`."""
+        raise DeephwError(f"cell kind {cls.kind!r} has no nominal weights")
+
     # -- operations ----------------------------------------------------------------
     @abstractmethod
     def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
@@ -105,6 +120,11 @@ class UnitCell(ABC):
         """Analog read (µS) of cells ``idx`` at chip time ``t`` (device read noise)."""
         reads = {role: dev.read(t, rng, idx) for role, dev in self.devices.items()}
         return self.contribution(reads, idx)
+
+    def value(self, t: float, idx: np.ndarray) -> np.ndarray:
+        """Noise-free contribution (µS) of cells ``idx`` at ``t``; not a chip read."""
+        values = {role: dev.value(t, idx) for role, dev in self.devices.items()}
+        return self.contribution(values, idx)
 
     @abstractmethod
     def pulse(self, idx: np.ndarray, n: np.ndarray, t: float, rng: draws.RNG) -> None:
@@ -180,6 +200,16 @@ class SingleCell(UnitCell):
         target = self.spec.g_offset_uS + weights * self.spec.g_ref_uS
         self.devices["G"].write(idx, target, t, rng)
 
+    @classmethod
+    def nominal_targets(cls, card: Card, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """``G = g_offset + W G_ref``."""
+        return {"G": card.cell.g_offset_uS + np.asarray(weights) * card.cell.g_ref_uS}
+
+    @classmethod
+    def nominal_weights(cls, card: Card, conductances: dict[str, np.ndarray]) -> np.ndarray:
+        """``W = (G - g_offset) / G_ref``."""
+        return (np.asarray(conductances["G"]) - card.cell.g_offset_uS) / card.cell.g_ref_uS
+
 
 @register_cell("pair")
 class PairCell(UnitCell):
@@ -230,6 +260,25 @@ class PairCell(UnitCell):
 
     def write(self, idx: np.ndarray, weights: np.ndarray, t: float, rng: draws.RNG) -> None:
         self.write_pair(idx, weights * self.spec.g_ref_uS / self.gain, t, rng)
+
+    @classmethod
+    def nominal_gain(cls, card: Card) -> float:
+        """The pair's gain for ``card`` (1 for a plain pair; F of the Ambrogio cell)."""
+        return 1.0
+
+    @classmethod
+    def nominal_targets(cls, card: Card, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """The pair difference ``D = W G_ref / gain``: ``G+ = g_min + max(D, 0)``,
+        ``G- = g_min + max(-D, 0)`` (as :meth:`write_pair` programs it)."""
+        diff = np.asarray(weights) * card.cell.g_ref_uS / cls.nominal_gain(card)
+        floor = card.device.g_min_uS
+        return {"G+": floor + np.maximum(diff, 0.0), "G-": floor + np.maximum(-diff, 0.0)}
+
+    @classmethod
+    def nominal_weights(cls, card: Card, conductances: dict[str, np.ndarray]) -> np.ndarray:
+        """``W = gain (G+ - G-) / G_ref``."""
+        pair = np.asarray(conductances["G+"]) - np.asarray(conductances["G-"])
+        return cls.nominal_gain(card) * pair / card.cell.g_ref_uS
 
     def refresh(
         self, idx: np.ndarray, t: float, rng: draws.RNG, periphery: Periphery, force: bool
