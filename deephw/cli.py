@@ -15,6 +15,7 @@ from deephw import __version__, atomic, devices, reproduce, rundir, tasks, train
 from deephw import config as config_module
 from deephw.engines import engine_names
 from deephw.errors import ConfigError, DeephwError, DivergenceError
+from deephw.program.cli import add_commands as add_program_commands
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, dict]:
@@ -228,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_options(repro)
     repro.set_defaults(parser=repro, func=cmd_reproduce)
+    add_program_commands(commands)
     return parser
 
 

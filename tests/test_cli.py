@@ -262,3 +262,19 @@ def test_reproduce_rejects_an_unknown_card(tmp_path, capsys):
     assert main(["reproduce", "--out", str(tmp_path / "x"), "--cards", "ideal,flash"]) == 2
     assert "--cards = 'flash'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_program_round_trip_through_the_command_line(tmp_path, capsys):
+    data = {"task": {"name": "OR"}, "training": {"epochs": 40, "seeds": 2}}
+    run, program, back = tmp_path / "run", tmp_path / "program", tmp_path / "back"
+    groups = tmp_path / "groups.yaml"
+    groups.write_text("groups:\n  - {name: everything, rest: true}\n")
+    assert main(["train", str(write_config(tmp_path, data)), "--out", str(run)]) == 0
+    assert (
+        main(["program", "export", str(run), "--groups", str(groups), "--out", str(program)]) == 0
+    )
+    assert main(["program", "import", str(program), "--out", str(back)]) == 0
+    with np.load(run / "weights.npz") as trained, np.load(back / "weights.npz") as imported:
+        seed = int(imported["seeds"][0])
+        k = list(trained["seeds"]).index(seed)
+        np.testing.assert_array_equal(imported["weights"][0], trained["weights"][k])

@@ -1,7 +1,9 @@
-"""Closed-loop tuning (write-verify) of the difference of a device pair."""
+"""Closed-loop tuning (write-verify): of the difference of a device pair, and of single
+devices to their own targets."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -70,3 +72,87 @@ def tune_pair(
         go_minus = go & ~raise_plus
         minus.pulse(idx[go_minus], ones[go_minus], ones[go_minus] > 0, t, rng)
     return refreshed
+
+
+@dataclass
+class TuneResult:
+    """Outcome of :func:`tune_devices`, one entry per device.
+
+    Attributes
+    ----------
+    iterations
+        Verify reads made (at least 1).
+    within
+        Whether the last verify read was within tolerance.
+    read_uS
+        The last verify read (µS, through the periphery).
+    """
+
+    iterations: np.ndarray
+    within: np.ndarray
+    read_uS: np.ndarray
+
+
+def tune_devices(
+    device: DeviceArray,
+    idx: np.ndarray,
+    target_uS: np.ndarray,
+    tolerance_uS: np.ndarray | float,
+    max_iterations: np.ndarray | int,
+    t: float,
+    rng: draws.RNG,
+    periphery: Periphery,
+    write_first: np.ndarray | bool = True,
+) -> TuneResult:
+    """Closed-loop write-verify of the single devices ``idx`` to ``target_uS``.
+
+    The devices with ``write_first`` are first written to their target (the model's
+    programming noise; counted as the nominal pulses the write travels, see
+    :meth:`DeviceArray.write`); the others (e.g. targets at their current state) are
+    only verified. Then each iteration reads the devices still to do through the
+    periphery (output noise, ADC); a device whose read is within its tolerance is done.
+    The others are corrected:
+
+    - not written yet: one write to the target;
+    - bidirectional device: ``n = max(1, round(|error| / step))`` pulses toward the
+      target (``step``: the model's nominal step);
+    - device that only SETs gradually: ``n`` SET pulses when below the target; above it,
+      a RESET and a new write.
+
+    A device stops after ``max_iterations`` verify reads (its own, if an array). Stuck
+    devices receive their pulses without changing, and end outside tolerance unless
+    they happen to sit near the target.
+    """
+    idx = np.asarray(idx)
+    n = idx.size
+    target = np.broadcast_to(np.asarray(target_uS, dtype=float), (n,))
+    tolerance = np.broadcast_to(np.asarray(tolerance_uS, dtype=float), (n,))
+    limit = np.broadcast_to(np.asarray(max_iterations, dtype=np.int64), (n,))
+    iterations = np.zeros(n, dtype=np.int64)
+    within = np.zeros(n, dtype=bool)
+    last = np.zeros(n)
+    written = np.broadcast_to(np.asarray(write_first, dtype=bool), (n,)).copy()
+    model = device.model
+    step = model.nominal_step_uS()
+    device.write(idx[written], target[written], t, rng)
+    todo = np.arange(n)
+    for _ in range(int(limit.max(initial=0))):
+        if not todo.size:
+            break
+        value = digital_read(device, idx[todo], t, rng, periphery)
+        iterations[todo] += 1
+        last[todo] = value
+        error = target[todo] - value
+        ok = np.abs(error) <= tolerance[todo]
+        within[todo[ok]] = True
+        keep = ~ok & (iterations[todo] < limit[todo])
+        todo, error = todo[keep], error[keep]
+        fresh = ~written[todo]
+        rewrite = fresh | ((not model.bidirectional) & (error < 0))
+        again = todo[rewrite]
+        device.write(idx[again], target[again], t, rng)
+        written[again] = True
+        move, error = todo[~rewrite], error[~rewrite]
+        pulses = np.maximum(np.rint(np.abs(error) / step), 1).astype(np.int64)
+        device.pulse(idx[move], pulses, error > 0, t, rng)
+    return TuneResult(iterations, within, last)

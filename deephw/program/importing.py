@@ -1,0 +1,195 @@
+"""``deephw program import``: conductances back into a run directory.
+
+The source is a program directory (its targets: what a perfect chip would hold) or a
+CSV of measured conductances (``tile, row, column, role, conductance`` in µS) together
+with the program it was measured from. Conductances become weights through the program's
+unit cell on nominal devices (:meth:`~deephw.devices.cells.UnitCell.nominal_weights`);
+pruned cells stay out of the mask. The run directory written holds ``config.yaml`` (the
+original run's config), ``weights.npz`` (``seeds``, ``weights``, ``mask``,
+``structural_mask``) and ``import.json`` (where the weights came from), so that
+``deephw eval RUN`` evaluates it on any task and engine.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from deephw import atomic, rundir, training
+from deephw.devices import Card, get_cell
+from deephw.errors import DeephwError
+from deephw.program.groups import describe_device
+from deephw.program.manifest import MANIFEST, sha256_file
+from deephw.program.plan import RESET
+from deephw.program.store import Program, open_program
+from deephw.program.tables import DeviceTable, read_measured_csv
+
+
+def weights_from_conductances(
+    program: Program, card: Card, devices: DeviceTable, values_uS: np.ndarray
+) -> np.ndarray:
+    """``(N, N)`` weights that device conductances ``values_uS`` (one per row of
+    ``devices``) make on nominal cells of ``card``; 0 outside the programmed cells."""
+    cell = get_cell(card.cell.kind)
+    models = cell.models_for(card)
+    n = program.n
+    conductances = {}
+    for code, role in enumerate(cell.roles):
+        grid = np.full((n, n), models[role].nominal_reset_uS())
+        rows = devices["role"] == code
+        grid[devices["pre"][rows], devices["post"][rows]] = values_uS[rows]
+        conductances[role] = grid
+    _, enabled = program.masks([devices])
+    return np.where(enabled, cell.nominal_weights(card, conductances), 0.0)
+
+
+def measured_values(program: Program, devices: DeviceTable, path: Path) -> np.ndarray:
+    """Conductances of ``devices`` (in their order) from a measured CSV.
+
+    Every ``write_verify`` device must be measured once; ``reset`` devices may be
+    missing (their target, the reset value, is used). Rows of pruned cells are ignored.
+    Errors name the file and the line, or the device missing.
+    """
+    measured = read_measured_csv(path)
+    geometry = program.geometry
+    roles = devices.role_names
+    known = np.isin(measured.role, roles)
+    if not known.all():
+        k = int(np.flatnonzero(~known)[0])
+        raise DeephwError(
+            f"{path}: line {measured.line[k]}: role {str(measured.role[k])!r} is not a role of "
+            f"this program's {program.manifest.mapping.cell} cell ({', '.join(roles)})"
+        )
+    pre, post, valid = geometry.cell(measured.tile, measured.row, measured.column)
+    if not valid.all():
+        k = int(np.flatnonzero(~valid)[0])
+        raise DeephwError(
+            f"{path}: line {measured.line[k]}: tile {measured.tile[k]} row {measured.row[k]} "
+            f"column {measured.column[k]} is outside the program's tiles"
+        )
+    code = np.array([roles.index(r) for r in measured.role], dtype=np.int64)
+    n, n_roles = program.n, len(roles)
+    key = (pre * n + post) * n_roles + code
+    want = (devices["pre"].astype(np.int64) * n + devices["post"]) * n_roles + devices["role"]
+    order = np.argsort(want)
+    sorted_want = want[order]
+    at = np.searchsorted(sorted_want, key)
+    found = (at < sorted_want.size) & (sorted_want[np.minimum(at, sorted_want.size - 1)] == key)
+    structural, _ = program.masks([devices])
+    stray = ~found & ~structural[pre, post]
+    if stray.any():
+        k = int(np.flatnonzero(stray)[0])
+        raise DeephwError(
+            f"{path}: line {measured.line[k]}: cell {pre[k]} -> {post[k]} holds no device "
+            f"in this program"
+        )
+    values = np.full(len(devices), np.nan)
+    hits = order[at[found]]
+    unique, counts = np.unique(hits, return_counts=True)
+    if (counts > 1).any():
+        twice = unique[counts > 1][0]
+        lines = measured.line[found][hits == twice]
+        raise DeephwError(
+            f"{path}: lines {lines[0]} and {lines[1]}: device "
+            f"{describe_device(devices, int(twice))} is measured twice"
+        )
+    values[hits] = measured.conductance_uS[found]
+    missing = np.isnan(values)
+    held = devices["method"] == RESET
+    values[missing & held] = devices["target_uS"][missing & held]
+    lacking = np.flatnonzero(missing & ~held)
+    if lacking.size:
+        raise DeephwError(
+            f"{path}: device {describe_device(devices, int(lacking[0]))} is not measured "
+            f"({lacking.size} programmed devices are missing)"
+        )
+    return values
+
+
+def import_program(
+    source: str | Path,
+    out_dir: str | Path,
+    run: str | Path | None = None,
+    program: str | Path | None = None,
+) -> Path:
+    """Write a run directory with the weights of a program or of measured conductances.
+
+    Parameters
+    ----------
+    source
+        A program directory, or a CSV of measured conductances.
+    out_dir
+        The run directory to write (must not exist, or be empty).
+    run
+        The original run, whose config the new run takes (default: the config the
+        program carries); its network size must match.
+    program
+        With a CSV: the program it was measured from (default: the CSV's folder, if it
+        holds a ``program.yaml``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``.
+    """
+    source, out_dir = Path(source), Path(out_dir)
+    if not source.exists():
+        raise DeephwError(f"{source}: no such program directory or measured CSV")
+    if source.is_dir():
+        if program is not None and Path(program).resolve() != source.resolve():
+            raise DeephwError(f"{source}: a program directory takes no other --program")
+        prog = open_program(source)
+        measured = None
+    else:
+        if program is None:
+            if not (source.parent / MANIFEST).is_file():
+                raise DeephwError(
+                    f"{source}: a measured CSV needs the program it was measured from "
+                    f"(--program DIR)"
+                )
+            program = source.parent
+        prog = open_program(program)
+        measured = source
+    card = prog.card()
+    devices = prog.devices()
+    if measured is None:
+        values = devices["target_uS"]
+    else:
+        values = measured_values(prog, devices, measured)
+    weights = weights_from_conductances(prog, card, devices, values)
+    structural, enabled = prog.masks([devices])
+    if run is None:
+        config_path = prog.path(prog.manifest.run.config)
+        prog.config()  # validates it
+    else:
+        config, _ = rundir.load_run(run)
+        config_path = Path(run) / "config.yaml"
+        topo = training.build_topology(config, training.load_task(config))
+        if topo.n != prog.n:
+            raise DeephwError(f"{run}: its networks have {topo.n} neurons, the program {prog.n}")
+    provenance = {
+        "program": str(prog.directory.resolve()),
+        "program_sha256": sha256_file(prog.directory / MANIFEST),
+        "source": str(source.resolve()),
+        "source_sha256": sha256_file(source) if measured is not None else None,
+        "kind": "measured conductances" if measured is not None else "program targets",
+        "card": prog.manifest.card.name,
+        "seed": prog.seed,
+        "config_from": str(config_path.resolve()),
+    }
+    with atomic.new_directory(out_dir) as tmp:
+        atomic.write_bytes(tmp / "config.yaml", config_path.read_bytes())
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            seeds=np.array([prog.seed]),
+            weights=weights[None],
+            mask=enabled[None],
+            structural_mask=structural,
+        )
+        atomic.write_bytes(tmp / "weights.npz", buffer.getvalue())
+        atomic.write_text(tmp / "import.json", json.dumps(provenance, indent=2) + "\n")
+    return out_dir

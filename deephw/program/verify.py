@@ -1,0 +1,147 @@
+"""``deephw program verify``: a program executed on freshly sampled simulated chips.
+
+The report directory holds ``report.json`` (everything below), ``groups.csv`` (per
+group: devices within tolerance, residual error distribution, iterations, pulses,
+failed and stuck devices), ``drift.csv`` (MSE and accuracy per time and chip, with and
+without global drift compensation), ``drift.png`` (accuracy and MSE vs time) and, for
+programs of at most :data:`~deephw.program.export.CSV_AUTO_LIMIT` devices,
+``measured.csv``: the first chip's conductances read through the ADC right after
+programming, in the format ``deephw program import`` takes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deephw import atomic, plotting, training
+from deephw.errors import DeephwError
+from deephw.program.chip import ProgrammedChip, program_chip, read_devices
+from deephw.program.drift import drift_study
+from deephw.program.export import CSV_AUTO_LIMIT
+from deephw.program.importing import weights_from_conductances
+from deephw.program.report import drift_csv, drift_figure, drift_rows, group_summary, groups_csv
+from deephw.program.store import open_program
+from deephw.program.tables import measured_csv_bytes
+
+
+@dataclass
+class VerifyResult:
+    """Where the report went, and its content (as in ``report.json``)."""
+
+    out_dir: Path
+    report: dict[str, Any]
+
+
+def default_out(program_dir: Path, seed: int, chips: int) -> Path:
+    """``PROGRAM-verify-seedN`` (``-seedsN-M`` for several chips), beside the program."""
+    tag = f"seed{seed}" if chips == 1 else f"seeds{seed}-{seed + chips - 1}"
+    return program_dir.parent / f"{program_dir.name}-verify-{tag}"
+
+
+def verify_program(
+    program_dir: str | Path,
+    seed: int = 0,
+    chips: int = 1,
+    engine: str | None = None,
+    force: bool = False,
+    out: str | Path | None = None,
+) -> VerifyResult:
+    """Program simulated chips with a program and report how well it went.
+
+    Parameters
+    ----------
+    program_dir
+        A program directory (refused if a listed file is missing or changed).
+    seed
+        Seed of the first simulated chip (device-to-device variation, stuck devices,
+        programming and read noise); chip ``k`` uses ``seed + k``.
+    chips
+        How many chips to sample and program.
+    engine
+        Engine evaluating the network (default: the run's).
+    force
+        Verify even if the named card changed since export (its hash differs).
+    out
+        Report directory (default :func:`default_out`); must not exist.
+    """
+    program_dir = Path(program_dir)
+    if chips < 1:
+        raise DeephwError(f"chips must be >= 1, got {chips}")
+    out = default_out(program_dir, seed, chips) if out is None else Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DeephwError(f"{out}: output directory already exists and is not empty")
+    program = open_program(program_dir)
+    card, card_note = program.chip_card(force)
+    config = program.config()
+    if engine is not None:
+        config = config.replace(engine={"name": engine})
+    task = training.load_task(config)
+    topo = training.build_topology(config, task)
+    if topo.n != program.n:
+        raise DeephwError(
+            f"{program_dir}: the run's graph has {topo.n} neurons, the program {program.n}"
+        )
+    runner = training.make_engine(config)
+    seeds = seed + np.arange(chips)
+
+    chip = program_chip(program, card, seeds)
+    groups = [
+        group_summary(outcome, ref)
+        for outcome, ref in zip(chip.outcomes, program.manifest.groups, strict=True)
+    ]
+    totals = _totals(groups, chip)
+    devices = program.devices()
+    target = weights_from_conductances(program, program.card(), devices, devices["target_uS"])
+    net_seed = np.array([program.seed])
+    trained_mse, trained_acc, _ = training.evaluate(
+        config, topo, task, target[None], net_seed, runner
+    )
+    points = drift_study(chip, devices, program.geometry, config, topo, task, program.seed, runner)
+    drift = drift_rows(points, seeds)
+    report = {
+        "program": str(program_dir.resolve()),
+        "network_seed": program.seed,
+        "card": card.name,
+        "card_check": card_note,
+        "chip_seeds": [int(s) for s in seeds],
+        "engine": config.engine.name,
+        "trained": {"mse": float(trained_mse[0]), "accuracy": float(trained_acc[0])},
+        "totals": totals,
+        "groups": groups,
+        "drift": drift,
+    }
+    with atomic.new_directory(out) as tmp:
+        atomic.write_text(tmp / "report.json", json.dumps(report, indent=2) + "\n")
+        atomic.write_text(tmp / "groups.csv", groups_csv(groups))
+        atomic.write_text(tmp / "drift.csv", drift_csv(drift))
+        title = (
+            f"{program_dir.name}: network seed {program.seed} on card {card.name}, "
+            f"{totals['within_tolerance']}/{totals['verified']} written devices within "
+            f"tolerance on {chips} chip{'s' if chips > 1 else ''}"
+        )
+        trained = (float(trained_mse[0]), float(trained_acc[0]))
+        plotting.save(drift_figure(points, trained, title), tmp / "drift.png")
+        if len(devices) <= CSV_AUTO_LIMIT:
+            chip.hold(chip.crossbar.time_s)
+            values = read_devices(chip, devices, chip.crossbar.time_s)
+            data = measured_csv_bytes(devices, values, int(seeds[0]))
+            atomic.write_bytes(tmp / "measured.csv", data)
+    return VerifyResult(out, report)
+
+
+def _totals(groups: list[dict[str, Any]], chip: ProgrammedChip) -> dict[str, Any]:
+    """Sums over groups: ``devices`` per chip, the other counts over every chip; and the
+    energy and serial time of programming per chip (from the card's costs per event)."""
+    keys = ("devices", "verified", "within_tolerance", "failed", "failed_stuck", "stuck")
+    totals: dict[str, Any] = {k: int(sum(g[k] for g in groups)) for k in keys}
+    totals["chips"] = int(chip.seeds.size)
+    totals["pulses"] = int(sum(g["pulses"]["total"] for g in groups))
+    cost = chip.crossbar.cost()
+    totals["energy_pJ_per_chip"] = [float(v) for v in cost["energy_pJ"]]
+    totals["serial_time_ns_per_chip"] = [float(v) for v in cost["time_ns"]]
+    return totals
