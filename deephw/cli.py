@@ -16,6 +16,7 @@ from deephw import config as config_module
 from deephw.engines import engine_names
 from deephw.errors import ConfigError, DeephwError, DivergenceError
 from deephw.program.cli import add_commands as add_program_commands
+from deephw.sweep.cli import add_commands as add_sweep_commands
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, dict]:
@@ -230,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(repro)
     repro.set_defaults(parser=repro, func=cmd_reproduce)
     add_program_commands(commands)
+    add_sweep_commands(commands)
     return parser
 
 

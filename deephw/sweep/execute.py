@@ -1,0 +1,264 @@
+"""Running a sweep on Dask distributed, one task per configuration.
+
+By default an embedded ``LocalCluster`` is started on the loopback interface, sized to
+the machine: one worker process per core, one thread each. With a scheduler address,
+the same tasks go to an existing cluster (whose workers need deephw installed; the
+sweep's files are not needed there, as jobs carry their task data and trained weights).
+
+Results are written by the submitting process, one file per configuration as soon as it
+completes (:class:`~deephw.sweep.store.ResultStore`). A worker that dies is replaced and
+its task rerun by Dask; an interrupted sweep keeps every finished file, and running it
+again computes only what is missing. The table and figures are written once every
+configuration is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tqdm import tqdm
+
+from deephw import atomic
+from deephw.errors import DeephwError
+from deephw.sweep.plan import Point, Sweep
+from deephw.sweep.store import ResultStore
+from deephw.sweep.studies import run_timed
+from deephw.validation import as_dict
+
+MARKER = "sweep.yaml"
+"""File that marks a sweep directory and records the sweep that last ran in it."""
+
+CONNECT_TIMEOUT = "10s"
+"""How long to try reaching a scheduler given by address."""
+
+WORKER_SETUP = "deephw.sweep.worker"
+"""Dask preload run in each worker process of the embedded cluster."""
+
+RESULTS = "results"
+"""Folder of the per-configuration result files inside a sweep directory."""
+
+
+@dataclass
+class SweepOutcome:
+    """What a call of :func:`run_sweep` did.
+
+    Attributes
+    ----------
+    out_dir
+        The sweep directory.
+    total
+        Configurations in the sweep.
+    reused
+        Configurations whose results were already stored.
+    computed
+        Configurations computed and stored by this call.
+    failed
+        ``(point, message)`` of configurations whose task raised an error.
+    table
+        The Parquet table, once every configuration is done (else ``None``).
+    figures
+        The figures drawn from the table.
+    """
+
+    out_dir: Path
+    total: int
+    reused: int = 0
+    computed: int = 0
+    failed: list[tuple[Point, str]] = field(default_factory=list)
+    table: Path | None = None
+    figures: list[Path] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every configuration's results are stored and the table written."""
+        return self.table is not None
+
+
+def default_workers() -> int:
+    """Worker processes of the embedded cluster: the cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def check_directory(out_dir: str | Path) -> Path:
+    """``out_dir`` if it can hold the sweep: absent, empty, or a sweep directory.
+
+    Raises
+    ------
+    DeephwError
+        If ``out_dir`` is a file, or a non-empty directory that is not a sweep directory.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DeephwError(f"{out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise DeephwError(f"{out}: not empty and not a sweep directory (no {MARKER})")
+    return out
+
+
+def prepare_directory(out_dir: str | Path, sweep: Sweep) -> Path:
+    """Create (or reopen) a sweep directory and record the sweep in it."""
+    out = check_directory(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"source": sweep.source, **as_dict(sweep.spec)}
+    atomic.write_text(out / MARKER, yaml.safe_dump(record, sort_keys=False))
+    return out
+
+
+@contextlib.contextmanager
+def connect(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
+    """A Dask client: to ``scheduler`` if given, else to a new embedded LocalCluster.
+
+    The embedded cluster listens on the loopback interface only, has ``workers``
+    single-threaded worker processes (default: one per core) and no dashboard; it is
+    shut down on exit.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise DeephwError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        with client:
+            yield client
+        return
+    # One task per worker thread at a time: configurations are coarse tasks, and a task
+    # queued behind a busy worker while another worker idles would stretch the sweep.
+    with (
+        dask.config.set({"distributed.scheduler.worker-saturation": 1.0}),
+        LocalCluster(
+            n_workers=workers or default_workers(),
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+            preload=[WORKER_SETUP],
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def run_sweep(
+    sweep: Sweep,
+    out_dir: str | Path,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    client: Any = None,
+    progress: bool = True,
+    draw_figures: bool = True,
+    on_result: Callable[[Point, list[dict[str, Any]]], None] | None = None,
+) -> SweepOutcome:
+    """Run the configurations of ``sweep`` that have no results yet; write the table.
+
+    Parameters
+    ----------
+    sweep
+        The loaded sweep (:func:`~deephw.sweep.plan.load_sweep`).
+    out_dir
+        The sweep directory: created, or reopened to resume.
+    scheduler
+        Address of an existing Dask scheduler (``tcp://host:8786``); by default an
+        embedded LocalCluster is started.
+    workers
+        Worker processes of the embedded cluster (default: one per core).
+    client
+        An existing ``distributed.Client`` to use instead (left open).
+    progress
+        Show a progress bar over configurations.
+    draw_figures
+        Draw the figures once the table is written (``report`` can draw them later).
+    on_result
+        Called with each point and its rows once its file is written.
+
+    Returns
+    -------
+    SweepOutcome
+        Counts, failures, and the table and figures if the sweep is complete.
+    """
+    out = check_directory(out_dir)
+    store = ResultStore(out / RESULTS)
+    done = store.done(sweep.points)
+    todo = [point for point in sweep.points if point.key not in done]
+    outcome = SweepOutcome(out, len(sweep.points), reused=len(done))
+    if not todo:
+        prepare_directory(out, sweep)
+    else:  # the directory is made once the cluster is up: a failed start leaves nothing
+        session = (
+            contextlib.nullcontext(client) if client is not None else connect(scheduler, workers)
+        )
+        with session as dask_client:
+            prepare_directory(out, sweep)
+            _compute(dask_client, todo, store, outcome, progress, on_result)
+    if not outcome.failed and len(store.done(sweep.points)) == len(sweep.points):
+        from deephw.sweep import figures, table  # pandas and matplotlib: only when needed
+
+        frame = table.build(sweep, store)
+        outcome.table = table.write(frame, table.info(sweep), out)
+        if draw_figures:
+            outcome.figures = figures.draw_all(frame, table.info(sweep), out)
+    return outcome
+
+
+def _compute(
+    client: Any,
+    todo: list[Point],
+    store: ResultStore,
+    outcome: SweepOutcome,
+    progress: bool,
+    on_result: Callable[[Point, list[dict[str, Any]]], None] | None,
+) -> None:
+    from distributed import as_completed
+
+    token = uuid.uuid4().hex[:8]
+    futures = []
+    by_key: dict[str, Point] = {}
+    for point in todo:
+        future = client.submit(run_timed, point.job, key=f"deephw-sweep-{point.key}-{token}")
+        by_key[future.key] = point
+        futures.append(future)
+    bar = tqdm(
+        total=outcome.total,
+        initial=outcome.reused,
+        desc="sweep",
+        unit="config",
+        disable=not progress,
+        mininterval=0.5,
+        file=sys.stderr,
+    )
+    try:
+        with bar:
+            for future in as_completed(futures):
+                point = by_key[future.key]
+                try:
+                    rows, seconds = future.result()
+                    store.write(point, rows, seconds)
+                except Exception as exc:  # a failed task is reported; the others go on
+                    outcome.failed.append((point, f"{type(exc).__name__}: {exc}"))
+                else:
+                    outcome.computed += 1
+                    if on_result is not None:
+                        on_result(point, rows)
+                finally:
+                    future.release()
+                bar.update(1)
+    finally:
+        pending = [future for future in futures if not future.done()]
+        if pending:
+            with contextlib.suppress(Exception):
+                client.cancel(pending)

@@ -1,0 +1,194 @@
+"""A sweep's configurations: generated, validated and keyed before anything runs.
+
+Every base of the study (:meth:`Study.bases`) is combined with every combination of
+axis values; ``fixed`` values and then the axis values are assigned into the base's
+run-config data by dotted path, and the result is validated with
+:func:`deephw.config.from_dict` and checked by the study. An error names the sweep file,
+the axis (or the combination) and its value, and the reason.
+
+Each configuration gets a key, a stable hash of the study kind, its validated config
+data, its base's identity (e.g. trained weights) and the content of what the config
+names but does not hold (data files, the device card with its overrides). Keys name the
+result files, so a sweep that is run again finds what is already done, whatever order or
+sweep file it came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deephw.config import from_dict
+from deephw.errors import ConfigError, DeephwError
+from deephw.sweep import paths
+from deephw.sweep.spec import SweepFile, read_spec
+from deephw.sweep.studies import Base, Job, Study, get_study
+
+KEY_LENGTH = 20
+"""Hex digits of a configuration key (80 bits)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Point:
+    """One configuration of a sweep: one Dask task, one result file.
+
+    Attributes
+    ----------
+    key
+        Stable hash of the configuration (see :func:`config_key`).
+    values
+        Table columns that identify it: the study's label column (if any), then every
+        axis path with the value it takes (as validated, e.g. ``10`` becomes ``10.0``).
+    seeds
+        The seeds its job reports, one row each.
+    job
+        What a worker runs.
+    """
+
+    key: str
+    values: dict[str, Any]
+    seeds: tuple[int, ...]
+    job: Job
+
+
+@dataclass(frozen=True, eq=False)
+class Sweep:
+    """A loaded sweep: its file, study kind and validated configurations."""
+
+    source: str
+    spec: SweepFile
+    points: tuple[Point, ...]
+
+    @property
+    def study(self) -> Study:
+        """The study kind."""
+        return get_study(self.spec.kind)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The identifying columns of every point: label column, then the axes."""
+        label = self.study.label_column
+        return ((label,) if label else ()) + tuple(self.spec.axes)
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the finished table: configurations times seeds."""
+        return sum(len(point.seeds) for point in self.points)
+
+
+def canonical(data: Any) -> str:
+    """Compact JSON with sorted keys: the text a configuration key hashes."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def config_key(kind: str, config: Mapping[str, Any], identity: str = "") -> str:
+    """The stable key of a configuration: a hash of the kind, the config and ``identity``."""
+    text = canonical({"kind": kind, "config": config, "base": identity})
+    return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def column_value(value: Any) -> Any:
+    """A config value as a table cell: scalars as they are, anything else as JSON text."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return canonical(value)
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read a sweep file and generate and validate all its configurations.
+
+    Raises
+    ------
+    deephw.errors.ConfigError
+        Naming the sweep file, the field or axis, and the value.
+    """
+    path = Path(path)
+    return expand(read_spec(path), path.parent, str(path))
+
+
+def expand(spec: SweepFile, folder: str | Path, source: str = "") -> Sweep:
+    """Generate, validate and key every configuration of a sweep.
+
+    Parameters
+    ----------
+    spec
+        The validated sweep file.
+    folder
+        Folder that relative paths in the sweep file start from.
+    source
+        The sweep file's name, quoted in errors.
+    """
+    study = get_study(spec.kind)
+    combos = spec.combinations()
+    points: list[Point] = []
+    seen: dict[str, dict[str, Any]] = {}
+    for base in study.bases(spec, Path(folder), source):
+        for combo in combos:
+            point = _point(study, spec, base, combo, source)
+            if point.key in seen:
+                raise ConfigError(
+                    source, "axes", combo, f"gives the same configuration as {seen[point.key]}"
+                )
+            seen[point.key] = combo
+            points.append(point)
+    return Sweep(source, spec, tuple(points))
+
+
+def _point(study: Study, spec: SweepFile, base: Base, combo: dict[str, Any], source: str) -> Point:
+    values = {**spec.fixed, **combo}
+    data = paths.with_values(base.data, {})
+    for path, value in values.items():
+        try:
+            paths.assign(data, path, value)
+        except paths.PathError as exc:
+            raise _blame(source, path, spec, combo, base, str(exc)) from None
+    try:
+        config = from_dict(data, "", base.base_dir)
+        inputs = study.prepare(config, base)
+        fingerprint = study.fingerprint(config)
+    except ConfigError as exc:
+        raise _blame(source, exc.field, spec, combo, base, str(exc)) from None
+    except (DeephwError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
+        raise _blame(source, "", spec, combo, base, message) from None
+    config_data = config.to_dict()
+    key = config_key(study.name, config_data, canonical([base.identity, fingerprint]))
+    columns: dict[str, Any] = {}
+    if study.label_column:
+        columns[study.label_column] = base.label
+    for path, raw in combo.items():
+        value = paths.get(config_data, path) if paths.has(config_data, path) else raw
+        columns[path] = column_value(value)
+    job = Job(study.name, config_data, config.base_dir, inputs)
+    return Point(key, columns, study.seeds(config, base), job)
+
+
+def _blame(
+    source: str,
+    failed: str,
+    spec: SweepFile,
+    combo: dict[str, Any],
+    base: Base,
+    reason: str,
+) -> ConfigError:
+    """The sweep-file field a failed configuration comes from: an axis, fixed, or all."""
+    where = f" (run {base.label})" if base.label else ""
+    for section, values in (("axes", combo), ("fixed", spec.fixed)):
+        for path, value in values.items():
+            if failed and _overlaps(path, failed):
+                return ConfigError(source, f"{section}.{path}", value, reason + where)
+    if combo:
+        return ConfigError(source, "axes", combo, reason + where)
+    return ConfigError(source, "base" if spec.base is not None else "runs", None, reason + where)
+
+
+def _overlaps(path: str, failed: str) -> bool:
+    """Whether an error's field (maybe with an index, ``a.b[0]``) lies on ``path``."""
+    try:
+        return paths.overlaps(path, failed.split("[", 1)[0])
+    except paths.PathError:
+        return False

@@ -1,0 +1,112 @@
+"""Sweep files: YAML validated into a frozen dataclass, like run configs.
+
+A sweep file names a study kind, what to vary around, and the axes::
+
+    kind: train                  # train (default) or evaluate
+    description: XOR over beta x lr
+    base: ../xor.yaml            # train: a run config file (relative to this file) or
+                                 #        an inline mapping {task: {name: XOR}, ...}
+    # runs: [../runs/xor]        # evaluate: trained run directories instead of a base
+    fixed:                       # dotted path: value, set in every configuration
+      training.epochs: 300
+    axes:                        # dotted path: list of values
+      dynamics.beta: [0.5, 1.0, 1.5]
+      learning.lr: [3.0, 10.0]
+    combine: grid                # grid (cartesian product) or zip (i-th values together)
+    seeds: 10                    # train: overrides the base's training.seeds ...
+    seed: 0                      # ... and training.seed
+
+A dotted path names any value of the run config's data, e.g. ``dynamics.beta``,
+``training.batch_size`` or, in a section holding free-form fields,
+``hardware.card_overrides.read_noise_uS``. Errors name the file, the field and the value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deephw.sweep import paths
+from deephw.sweep.studies import get_study, study_names
+from deephw.validation import FieldError, build, check, read_yaml
+
+COMBINE = ("grid", "zip")
+"""How axes combine: every combination, or the i-th values of every axis together."""
+
+
+@dataclass(frozen=True)
+class SweepFile:
+    """The validated content of a sweep file (see the module docstring)."""
+
+    kind: str = "train"
+    description: str = ""
+    base: str | dict[str, Any] | None = None
+    runs: tuple[str, ...] = ()
+    fixed: dict[str, Any] = field(default_factory=dict)
+    axes: dict[str, Any] = field(default_factory=dict)
+    combine: str = field(default="grid", metadata=check(choices=COMBINE))
+    seeds: int | None = field(default=None, metadata=check(ge=1))
+    seed: int | None = field(default=None, metadata=check(ge=0))
+
+    def __post_init__(self) -> None:
+        if self.kind not in study_names():
+            raise FieldError("kind", self.kind, f"must be one of {study_names()}")
+        for section in ("fixed", "axes"):
+            for path in getattr(self, section):
+                try:
+                    paths.split(path)
+                except paths.PathError as exc:
+                    raise FieldError(section, path, str(exc)) from None
+        for path, values in self.axes.items():
+            if not isinstance(values, list) or not values:
+                raise FieldError(f"axes.{path}", values, "must be a non-empty list of values")
+        swept = list(self.fixed) + list(self.axes)
+        for i, first in enumerate(swept):
+            for second in swept[i + 1 :]:
+                if paths.overlaps(first, second):
+                    section = "axes" if second in self.axes else "fixed"
+                    raise FieldError(f"{section}.{second}", None, f"overlaps {first}")
+        lengths = {path: len(values) for path, values in self.axes.items()}
+        if self.combine == "zip" and len(set(lengths.values())) > 1:
+            raise FieldError("axes", lengths, "zipped axes need lists of the same length")
+        get_study(self.kind).check_spec(self)
+
+    @property
+    def n_combinations(self) -> int:
+        """Configurations per base: the grid's size, or the zipped lists' length."""
+        lengths = [len(values) for values in self.axes.values()]
+        if not lengths:
+            return 1
+        if self.combine == "zip":
+            return lengths[0]
+        total = 1
+        for length in lengths:
+            total *= length
+        return total
+
+    def combinations(self) -> list[dict[str, Any]]:
+        """Every combination of axis values, ``{path: value}``, the first axis slowest."""
+        names = list(self.axes)
+        if not names:
+            return [{}]
+        if self.combine == "zip":
+            rows = zip(*self.axes.values(), strict=True)
+            return [dict(zip(names, row, strict=True)) for row in rows]
+        combos: list[dict[str, Any]] = [{}]
+        for name in names:
+            combos = [{**combo, name: value} for combo in combos for value in self.axes[name]]
+        return combos
+
+
+def read_spec(path: str | Path) -> SweepFile:
+    """Read and validate a sweep file (not yet its configurations).
+
+    Raises
+    ------
+    deephw.errors.ConfigError
+        Naming the file, the field and the value, for unknown keys, wrong types and
+        malformed axes.
+    """
+    path = Path(path)
+    return build(SweepFile, read_yaml(path), str(path))

@@ -1,0 +1,488 @@
+"""Study kinds: what one configuration of a sweep computes, for all its seeds at once.
+
+A study kind is one subclass of :class:`Study`, registered by name with
+:func:`register_study`. It answers three questions:
+
+- :meth:`Study.bases`: around which configurations does the sweep vary its axes? (a
+  ``train`` study: the sweep's base run config; an ``evaluate`` study: the config of each
+  trained run directory it names);
+- :meth:`Study.prepare`, on the machine that submits the sweep: is a generated
+  configuration usable, and what data does a worker need to run it (task data, trained
+  weights)? Workers therefore need no access to the sweep's files;
+- :meth:`Study.run`, on a worker: one row per seed.
+
+Rows are plain data: the seed, the study's metrics (:attr:`Study.metrics`), the hardware
+columns :data:`HARDWARE_METRICS` and any extra per-seed scalars the result exposes
+(:func:`seed_metrics`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from deephw import training
+from deephw.config import RunConfig, from_dict, load
+from deephw.controller import hardware_card
+from deephw.devices.cards import card_hash
+from deephw.errors import ConfigError, DeephwError, DivergenceError
+from deephw.rundir import load_run
+from deephw.validation import FieldError
+
+if TYPE_CHECKING:
+    from deephw.sweep.spec import SweepFile
+
+HARDWARE_METRICS = ("pulses", "energy_pJ", "chip_time_ns")
+"""Per-seed hardware columns every table has; empty (NA) until a run reports them."""
+
+_REGISTRY: dict[str, type[Study]] = {}
+
+
+@dataclass(frozen=True, eq=False)
+class Base:
+    """A configuration the sweep varies its axes around.
+
+    Attributes
+    ----------
+    data
+        Run-config data (nested mappings) the axes are assigned into.
+    base_dir
+        Folder relative paths of the config start from.
+    label
+        Value of the study's label column (e.g. the run directory as the sweep file
+        names it), or ``None``.
+    identity
+        Text hashed into every configuration key besides the config itself (e.g. the
+        hash of trained weights), so that results of other inputs are never reused.
+    inputs
+        Data every job made from this base needs (e.g. trained weights).
+    """
+
+    data: dict[str, Any]
+    base_dir: str
+    label: str | None = None
+    identity: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """What a worker needs to run one configuration: plain data, picklable.
+
+    Attributes
+    ----------
+    kind
+        The study's registered name.
+    config
+        The validated run config as data (``RunConfig.to_dict()``).
+    base_dir
+        Folder relative paths of the config start from.
+    inputs
+        The data :meth:`Study.prepare` returned.
+    """
+
+    kind: str
+    config: dict[str, Any]
+    base_dir: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def run_config(self) -> RunConfig:
+        """The job's validated run config."""
+        return from_dict(self.config, base_dir=self.base_dir)
+
+
+class Study(ABC):
+    """One kind of study: the bases of a sweep, the checks, and the per-seed rows."""
+
+    name: ClassVar[str] = ""
+    label_column: ClassVar[str | None] = None
+    """Table column holding :attr:`Base.label`, or ``None`` when bases carry no label."""
+    metrics: ClassVar[dict[str, str]] = {}
+    """Metric columns of a row and their table dtypes (``float64``, ``bool``, ``Int64``)."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Any] = {}
+        self._fingerprints: dict[str, dict[str, str]] = {}
+
+    def load_task(self, config: RunConfig) -> Any:
+        """The task a configuration names, read once per distinct task section."""
+        key = repr((config.task, config.base_dir))
+        if key not in self._tasks:
+            self._tasks[key] = training.load_task(config)
+        return self._tasks[key]
+
+    def fingerprint(self, config: RunConfig) -> dict[str, str]:
+        """Hashes of the content a configuration names but does not hold.
+
+        The files it reads (CSV data, adjacency) and the device card it runs on, with
+        its overrides applied: part of the configuration's key, so that results are
+        recomputed when a file or a card changes. Validates the card on the way.
+        """
+        key = repr((config.task, config.network, config.hardware, config.base_dir))
+        if key not in self._fingerprints:
+            out = {}
+            for name, value in (
+                ("task.csv", config.task.csv),
+                ("network.adjacency", config.network.adjacency),
+            ):
+                if value is not None:
+                    path = config.resolve(value)
+                    if not path.is_file():
+                        raise ConfigError("", name, value, "file does not exist")
+                    out[name] = file_digest(path)
+            out["hardware.card"] = card_hash(hardware_card(config))
+            self._fingerprints[key] = out
+        return self._fingerprints[key]
+
+    @abstractmethod
+    def check_spec(self, spec: SweepFile) -> None:
+        """Reject sweep-file keys this kind cannot use (raise ``FieldError``)."""
+
+    @abstractmethod
+    def bases(self, spec: SweepFile, folder: Path, source: str) -> list[Base]:
+        """The configurations to vary, read relative to the sweep file's ``folder``."""
+
+    @abstractmethod
+    def prepare(self, config: RunConfig, base: Base) -> dict[str, Any]:
+        """Check a generated configuration; return the inputs of its job.
+
+        Raises
+        ------
+        DeephwError
+            If the configuration cannot run (a missing file, a shape that does not fit).
+        """
+
+    @abstractmethod
+    def seeds(self, config: RunConfig, base: Base) -> tuple[int, ...]:
+        """The seeds a configuration's job reports, one row each."""
+
+    @abstractmethod
+    def run(self, job: Job) -> list[dict[str, Any]]:
+        """Run one configuration for all its seeds; one row (a mapping) per seed."""
+
+
+def register_study(name: str) -> Callable[[type[Study]], type[Study]]:
+    """Class decorator registering a study kind under ``name``."""
+
+    def decorate(cls: type[Study]) -> type[Study]:
+        _REGISTRY[name] = cls
+        cls.name = name
+        return cls
+
+    return decorate
+
+
+def get_study(name: str) -> Study:
+    """An instance of the study kind registered as ``name``."""
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown study kind {name!r} (known: {', '.join(study_names())})")
+    return _REGISTRY[name]()
+
+
+def study_names() -> list[str]:
+    """Names of the registered study kinds."""
+    return sorted(_REGISTRY)
+
+
+def run_job(job: Job) -> list[dict[str, Any]]:
+    """Run one job: one row per seed."""
+    return get_study(job.kind).run(job)
+
+
+def run_timed(job: Job) -> tuple[list[dict[str, Any]], float]:
+    """Run one job on a worker, the task submitted to Dask: its rows and its seconds."""
+    start = time.perf_counter()
+    rows = run_job(job)
+    return rows, time.perf_counter() - start
+
+
+def seed_metrics(result: Any, n_seeds: int) -> dict[str, list[float | None]]:
+    """Extra scalar metrics per seed that a result exposes, for the table.
+
+    Three sources, in this order (later names win):
+
+    - ``result.events``: a mapping of event counters (e.g. ``G+.set``, ``cell.transfers``,
+      ``energy_pJ``), each per seed (``(S,)``) or cumulative per epoch and seed
+      (``(epochs, S)``, whose last row is taken); the ``*.set`` and ``*.reset`` counts
+      of the devices (every group but ``cell``) add up to ``pulses``;
+    - ``result.chip_time_s``: the chip clock (a scalar, per epoch, or per epoch and
+      seed), whose final value becomes ``chip_time_ns``;
+    - ``result.seed_metrics``: a mapping of name to ``(S,)`` values, or a method
+      returning one: the hook for any other per-seed scalar.
+
+    The names of :data:`HARDWARE_METRICS` fill the table's standard hardware columns;
+    other names add columns. Values of other shapes are left out.
+
+    Parameters
+    ----------
+    result
+        A training or evaluation result.
+    n_seeds
+        The number of seeds ``S``.
+    """
+    values: dict[str, np.ndarray] = {}
+    events = getattr(result, "events", None)
+    if isinstance(events, Mapping):
+        for name, array in events.items():
+            final = _final(array, n_seeds)
+            if final is not None:
+                values[str(name)] = final
+        pulses = [
+            v
+            for k, v in values.items()
+            if k.endswith((".set", ".reset")) and not k.startswith("cell.")
+        ]
+        if pulses:
+            values["pulses"] = np.sum(pulses, axis=0)
+    clock = getattr(result, "chip_time_s", None)
+    if clock is not None:
+        clock = np.asarray(clock, dtype=float)
+        if clock.ndim <= 1 and clock.size:  # one clock for all seeds, per epoch
+            values["chip_time_ns"] = np.full(n_seeds, clock.reshape(-1)[-1] * 1e9)
+        elif clock.ndim == 2 and clock.shape[1] == n_seeds and len(clock):
+            values["chip_time_ns"] = clock[-1] * 1e9
+    hook = getattr(result, "seed_metrics", None)
+    if hook is not None:
+        for name, array in dict(hook() if callable(hook) else hook).items():
+            final = _final(array, n_seeds)
+            if final is None:
+                raise DeephwError(f"per-seed metric {name!r} does not have {n_seeds} values")
+            values[str(name)] = final
+    return {
+        name: [float(v) if math.isfinite(v) else None for v in array]
+        for name, array in values.items()
+    }
+
+
+def _final(values: Any, n_seeds: int) -> np.ndarray | None:
+    """Final per-seed values of a scalar, ``(S,)`` or ``(epochs, S)`` array, else ``None``."""
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if array.ndim == 0:
+        return np.full(n_seeds, float(array))
+    if array.ndim == 1 and array.shape[0] == n_seeds:
+        return array
+    if array.ndim == 2 and array.shape[1] == n_seeds and len(array):
+        return array[-1]
+    return None
+
+
+def _number(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _rows(
+    seeds: np.ndarray, columns: Mapping[str, Any], extra: Mapping[str, list]
+) -> list[dict[str, Any]]:
+    rows = []
+    for k, seed in enumerate(seeds):
+        row: dict[str, Any] = {"seed": int(seed)}
+        row.update({name: values[k] for name, values in columns.items()})
+        row.update({name: values[k] for name, values in extra.items()})
+        rows.append(row)
+    return rows
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, in hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@register_study("train")
+class TrainStudy(Study):
+    """Train every configuration from scratch, all seeds batched in one array program.
+
+    A configuration whose batch diverges is trained again seed by seed (a seed trains
+    the same alone or batched), so the seeds that stay finite keep their results and
+    each diverged seed gets a row with ``diverged`` true and the epoch it diverged at.
+    """
+
+    metrics: ClassVar[dict[str, str]] = {
+        "final_mse": "float64",
+        "accuracy": "float64",
+        "converged": "bool",
+        "correct": "bool",
+        "sparsity": "float64",
+        "epochs_to_converge": "Int64",
+        "diverged": "bool",
+        "diverged_epoch": "Int64",
+    }
+
+    def check_spec(self, spec: SweepFile) -> None:
+        """A train study needs ``base`` and takes no ``runs``."""
+        if spec.base is None:
+            raise FieldError("base", None, "a train study needs a base run config")
+        if spec.runs:
+            raise FieldError("runs", list(spec.runs), "only an evaluate study takes runs")
+
+    def bases(self, spec: SweepFile, folder: Path, source: str) -> list[Base]:
+        """The sweep's base run config (a file, or inline), with its seeds overridden."""
+        if isinstance(spec.base, str):
+            try:
+                config = load(folder / spec.base)
+            except ConfigError as exc:
+                raise ConfigError(source, "base", spec.base, str(exc)) from None
+        else:
+            try:
+                config = from_dict(spec.base or {}, "", folder)
+            except ConfigError as exc:
+                raise ConfigError(source, f"base.{exc.field}", exc.value, exc.reason) from None
+        data = config.to_dict()
+        if spec.seeds is not None:
+            data["training"]["seeds"] = spec.seeds
+        if spec.seed is not None:
+            data["training"]["seed"] = spec.seed
+        return [Base(data, config.base_dir)]
+
+    def prepare(self, config: RunConfig, base: Base) -> dict[str, Any]:
+        """Load the task (sent to workers as data) and check that the graph builds."""
+        task = self.load_task(config)
+        training.build_topology(config, task)
+        return {"task": task}
+
+    def seeds(self, config: RunConfig, base: Base) -> tuple[int, ...]:
+        """``training.seed`` to ``training.seed + training.seeds - 1``."""
+        return tuple(int(s) for s in training.seed_list(config))
+
+    def run(self, job: Job) -> list[dict[str, Any]]:
+        """Train all seeds in one batch; fall back to one seed at a time on divergence."""
+        config = job.run_config()
+        task = job.inputs.get("task")
+        try:
+            return self._result_rows(training.train(config, task=task))
+        except DivergenceError:
+            pass
+        rows = []
+        for seed in training.seed_list(config):
+            alone = config.replace(training={"seed": int(seed), "seeds": 1})
+            try:
+                rows.extend(self._result_rows(training.train(alone, task=task)))
+            except DivergenceError as exc:
+                rows.append(self._diverged_row(int(seed), exc.epoch))
+        return rows
+
+    def _result_rows(self, result: training.TrainResult) -> list[dict[str, Any]]:
+        epochs = result.epochs_to_converge
+        columns = {
+            "final_mse": [_number(v) for v in result.final_mse],
+            "accuracy": [_number(v) for v in result.final_accuracy],
+            "converged": [bool(v) for v in result.converged],
+            "correct": [bool(v) for v in result.correct],
+            "sparsity": [_number(v) for v in result.sparsity],
+            "epochs_to_converge": [int(v) if v >= 0 else None for v in epochs],
+            "diverged": [False] * len(result.seeds),
+            "diverged_epoch": [None] * len(result.seeds),
+        }
+        return _rows(result.seeds, columns, seed_metrics(result, len(result.seeds)))
+
+    def _diverged_row(self, seed: int, epoch: int) -> dict[str, Any]:
+        row: dict[str, Any] = {"seed": seed}
+        row.update(dict.fromkeys(self.metrics))
+        row.update(converged=False, correct=False, diverged=True, diverged_epoch=epoch)
+        return row
+
+
+@register_study("evaluate")
+class EvaluateStudy(Study):
+    """Evaluate the trained networks of run directories under each configuration.
+
+    The axes change the run's own config (e.g. ``dynamics.free_steps``,
+    ``dynamics.extra_leak``, ``task.name``, ``engine.name``); the networks (weights, masks)
+    and seeds are the run's. A configuration whose graph differs from the one the run
+    was trained on is rejected.
+    """
+
+    label_column: ClassVar[str | None] = "run"
+    metrics: ClassVar[dict[str, str]] = {
+        "final_mse": "float64",
+        "accuracy": "float64",
+        "converged": "bool",
+        "correct": "bool",
+        "sparsity": "float64",
+        "diverged": "bool",
+    }
+
+    def check_spec(self, spec: SweepFile) -> None:
+        """An evaluate study needs ``runs`` and takes no ``base``, ``seeds`` or ``seed``."""
+        if not spec.runs:
+            raise FieldError("runs", [], "an evaluate study needs run directories")
+        for name in ("base", "seeds", "seed"):
+            value = getattr(spec, name)
+            if value is not None:
+                raise FieldError(name, value, "an evaluate study uses its runs' configs and seeds")
+
+    def bases(self, spec: SweepFile, folder: Path, source: str) -> list[Base]:
+        """One base per run directory: its config, seeds and trained networks."""
+        bases = []
+        for index, run in enumerate(spec.runs):
+            run_dir = folder / run
+            try:
+                config, arrays = load_run(run_dir)
+            except DeephwError as exc:
+                raise ConfigError(source, f"runs[{index}]", run, str(exc)) from None
+            inputs = {
+                "seeds": np.asarray(arrays["seeds"]),
+                "weights": np.asarray(arrays["weights"]),
+                "mask": np.asarray(arrays["mask"]),
+            }
+            if "structural_mask" in arrays:
+                inputs["structural_mask"] = np.asarray(arrays["structural_mask"])
+            identity = file_digest(run_dir / "weights.npz")
+            bases.append(Base(config.to_dict(), config.base_dir, run, identity, inputs))
+        return bases
+
+    def prepare(self, config: RunConfig, base: Base) -> dict[str, Any]:
+        """Load the task and the graph; check that they fit the run's networks."""
+        task = self.load_task(config)
+        topo = training.build_topology(config, task)
+        weights = base.inputs["weights"]
+        structural = base.inputs.get("structural_mask")
+        fits = weights.shape[1:] == (topo.n, topo.n)
+        if not fits or (structural is not None and not np.array_equal(structural, topo.mask)):
+            raise ConfigError(
+                "",
+                "network",
+                config.to_dict()["network"],
+                f"gives a graph ({topo.n} neurons, {topo.n_trainable} connections) other than "
+                f"the one the run's networks were trained on ({weights.shape[1]} neurons)",
+            )
+        return {**base.inputs, "task": task, "topology": topo}
+
+    def seeds(self, config: RunConfig, base: Base) -> tuple[int, ...]:
+        """The run's trained seeds."""
+        return tuple(int(s) for s in base.inputs["seeds"])
+
+    def run(self, job: Job) -> list[dict[str, Any]]:
+        """Free-phase MSE and accuracy of every trained network on the configured task."""
+        config = job.run_config()
+        topo, task = job.inputs["topology"], job.inputs["task"]
+        seeds, mask = job.inputs["seeds"], job.inputs["mask"]
+        with np.errstate(over="ignore", invalid="ignore"):
+            mse, accuracy, _ = training.evaluate(config, topo, task, job.inputs["weights"], seeds)
+        finite = np.isfinite(mse)
+        columns = {
+            "final_mse": [_number(v) for v in mse],
+            "accuracy": [
+                _number(v) if ok else None for v, ok in zip(accuracy, finite, strict=True)
+            ],
+            "converged": [bool(v) for v in (mse < config.training.converged_mse) & finite],
+            "correct": [bool(v) for v in (accuracy >= 1.0) & finite],
+            "sparsity": [_number(v) for v in 1.0 - mask.sum(axis=(1, 2)) / topo.n_trainable],
+            "diverged": [bool(v) for v in ~finite],
+        }
+        return _rows(seeds, columns, {})
