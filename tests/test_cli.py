@@ -278,3 +278,26 @@ def test_program_round_trip_through_the_command_line(tmp_path, capsys):
         seed = int(imported["seeds"][0])
         k = list(trained["seeds"]).index(seed)
         np.testing.assert_array_equal(imported["weights"][0], trained["weights"][k])
+
+
+def test_devices_commands(tmp_path, capsys):
+    from tests.test_devices_fit import sweep_csv
+
+    assert main(["devices", "list"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("ideal", "pcm_pair", "pcm_ambrogio2018", "reram_softbounds"):
+        assert name in listed
+    assert main(["devices", "show", "pcm_pair"]) == 0
+    from deephw.devices import card_hash, load_card
+
+    assert card_hash(load_card("pcm_pair")) in capsys.readouterr().out
+    data = sweep_csv(tmp_path / "sweeps.csv", np.random.default_rng(0), cycles=5, pulses=60)
+    card = tmp_path / "mine.yaml"
+    assert main(["devices", "fit", str(data), "--out", str(card)]) == 0
+    assert main(["devices", "check", str(card)]) == 0
+    assert "valid card" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(card.read_text().replace("model: lookup", "model: lookup\n  g_max_uz: 3"))
+    assert main(["devices", "check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "device.g_max_uz = 3" in err
