@@ -15,12 +15,12 @@ Run: ``python benchmarks/bench_brian2.py [--repeats 5] [--more]``.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
 
 import numpy as np
+from timing import median_time
 
 import deephw
 from deephw.config import RunConfig, from_dict
@@ -37,17 +37,6 @@ HARDWARE = {
     "pcm_ambrogio2018 card, hybrid scheme": {"card": "pcm_ambrogio2018", "scheme": "hybrid"},
 }
 """The chips the training is timed on (``hardware`` sections of the run config)."""
-
-
-def median_time(run: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``run()`` over ``repeats`` calls, after one warm-up call."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def first_calls(engine: Brian2Engine) -> float:

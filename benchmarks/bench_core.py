@@ -12,27 +12,15 @@ Run: ``python benchmarks/bench_core.py [--repeats 5]``.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
+from timing import median_time
 
 import deephw
 from deephw.config import from_dict
 from deephw.tasks import Task
 
 M0, MB = 100, 10
-
-
-def median_time(run, repeats: int) -> float:
-    """Median wall time of ``run()`` over ``repeats`` calls, after one warm-up call."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def xor_training() -> None:

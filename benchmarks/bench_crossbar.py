@@ -12,27 +12,15 @@ Run: ``python benchmarks/bench_crossbar.py [--repeats 7] [--cards pcm_pair ...]`
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
+from timing import median_time
 
 from deephw.crossbar import Crossbar
 from deephw.engines import get_engine
 from deephw.topology import complete
 
 N = 512
-
-
-def median_time(run, repeats: int) -> float:
-    """Median wall time of ``run()`` over ``repeats`` calls, after one warm-up call."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

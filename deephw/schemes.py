@@ -24,33 +24,28 @@ from deephw import model
 from deephw.crossbar import ROUNDINGS, Crossbar
 from deephw.devices import Card, draws
 from deephw.errors import ConfigError
+from deephw.registry import Registry
 
-_REGISTRY: dict[str, type[UpdateScheme]] = {}
+SCHEMES: Registry[type] = Registry("scheme")
 
 
 def register_scheme(name: str) -> Callable[[type], type]:
     """Class decorator registering an update scheme under ``name``."""
-
-    def decorate(cls: type) -> type:
-        _REGISTRY[name] = cls
-        cls.name = name
-        return cls
-
-    return decorate
+    return SCHEMES.register(name)
 
 
 def get_scheme(name: str, **options: object) -> UpdateScheme:
     """Instantiate the update scheme registered as ``name`` with its options."""
-    if name not in _REGISTRY:
-        raise ConfigError(
-            "", "scheme", name, f"unknown scheme (known: {', '.join(scheme_names())})"
-        )
-    return _REGISTRY[name](**options)
+    try:
+        cls = SCHEMES.get(name)
+    except KeyError as exc:
+        raise ConfigError("", "scheme", name, exc.args[0]) from None
+    return cls(**options)
 
 
 def scheme_names() -> list[str]:
     """Names of the registered update schemes."""
-    return sorted(_REGISTRY)
+    return SCHEMES.names()
 
 
 class UpdateScheme(ABC):

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from deephw.registry import Registry
 from deephw.validation import check
 
 STUCK_NONE, STUCK_MIN, STUCK_MAX = 0, 1, 2
@@ -206,27 +207,19 @@ class DeviceModel(ABC):
         """The conductance change of one typical pulse (µS), as the periphery assumes it."""
 
 
-_REGISTRY: dict[str, type[DeviceModel]] = {}
+DEVICE_MODELS: Registry[type] = Registry("device model")
 
 
 def register_device(name: str) -> Callable[[type], type]:
     """Class decorator registering a device model under ``name``."""
-
-    def decorate(cls: type) -> type:
-        _REGISTRY[name] = cls
-        cls.name = name
-        return cls
-
-    return decorate
+    return DEVICE_MODELS.register(name)
 
 
 def get_device_model(name: str) -> type[DeviceModel]:
     """The device model class registered as ``name``."""
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown device model {name!r} (known: {', '.join(sorted(_REGISTRY))})")
-    return _REGISTRY[name]
+    return DEVICE_MODELS.get(name)
 
 
 def device_model_names() -> list[str]:
     """Names of the registered device models."""
-    return sorted(_REGISTRY)
+    return DEVICE_MODELS.names()

@@ -22,30 +22,23 @@ from deephw.devices.cards import Card
 from deephw.devices.periphery import Periphery
 from deephw.devices.tuning import digital_read, tune_pair
 from deephw.errors import DeephwError
+from deephw.registry import Registry
 
 D2D_STREAM = 2
 """Second entropy word of every device-to-device draw: role ``k`` of chip ``seed``
 draws from ``default_rng([seed, D2D_STREAM, k])``."""
 
-_REGISTRY: dict[str, type[UnitCell]] = {}
+CELLS: Registry[type] = Registry("cell kind", attribute="kind")
 
 
 def register_cell(kind: str) -> Callable[[type], type]:
     """Class decorator registering a unit cell under ``kind``."""
-
-    def decorate(cls: type) -> type:
-        _REGISTRY[kind] = cls
-        cls.kind = kind
-        return cls
-
-    return decorate
+    return CELLS.register(kind)
 
 
 def get_cell(kind: str) -> type[UnitCell]:
     """The unit-cell class registered as ``kind``."""
-    if kind not in _REGISTRY:
-        raise KeyError(f"unknown cell kind {kind!r} (known: {', '.join(sorted(_REGISTRY))})")
-    return _REGISTRY[kind]
+    return CELLS.get(kind)
 
 
 class UnitCell(ABC):

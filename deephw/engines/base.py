@@ -20,32 +20,26 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from deephw.registry import Registry
+
 T = TypeVar("T")
 
-_REGISTRY: dict[str, Callable[..., Engine]] = {}
+ENGINES: Registry[type] = Registry("engine")
 
 
 def register_engine(name: str) -> Callable[[type], type]:
     """Class decorator registering an engine under ``name``."""
-
-    def decorate(cls: type) -> type:
-        _REGISTRY[name] = cls
-        cls.name = name
-        return cls
-
-    return decorate
+    return ENGINES.register(name)
 
 
 def get_engine(name: str, **options: object) -> Engine:
     """Instantiate the engine registered as ``name``."""
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown engine {name!r} (known: {', '.join(sorted(_REGISTRY))})")
-    return _REGISTRY[name](**options)
+    return ENGINES.get(name)(**options)
 
 
 def engine_names() -> list[str]:
     """Names of the registered engines."""
-    return sorted(_REGISTRY)
+    return ENGINES.names()
 
 
 @dataclass(frozen=True, eq=False)
