@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from deephw import __version__, atomic, devices, reproduce, rundir, tasks, training
 from deephw import config as config_module
+from deephw.arguments import non_negative, positive
 from deephw.engines import engine_names
 from deephw.errors import ConfigError, DeephwError, DivergenceError
 from deephw.program.cli import add_commands as add_program_commands
@@ -31,31 +32,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict]:
     return changes
 
 
-def _integer_at_least(low: int, name: str):
-    """An argparse type: an integer >= ``low`` (``name`` is what argparse calls it)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
-        return value
-
-    parse.__name__ = name
-    return parse
-
-
-_positive = _integer_at_least(1, "positive integer")
-_non_negative = _integer_at_least(0, "non-negative integer")
-
-
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=engine_names(), help="engine to run the dynamics")
-    parser.add_argument("--epochs", type=_positive, help="override training.epochs")
-    parser.add_argument("--seeds", type=_positive, help="override training.seeds")
-    parser.add_argument("--seed", type=_non_negative, help="override the first seed")
+    parser.add_argument("--epochs", type=positive, help="override training.epochs")
+    parser.add_argument("--seeds", type=positive, help="override training.seeds")
+    parser.add_argument("--seed", type=non_negative, help="override the first seed")
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -18,25 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from deephw.arguments import non_negative, positive
 from deephw.engines import engine_names
 from deephw.program.export import CSV_CHOICES, export_program
 from deephw.program.importing import import_program
 from deephw.program.store import open_program
 from deephw.program.verify import verify_program
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 def _size(path: Path) -> int:
@@ -147,10 +134,10 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
         "--groups", metavar="GROUPS.yaml", help="device groups (default: one per tile and role)"
     )
     export.add_argument("--out", required=True, metavar="DIR", help="program directory to write")
-    export.add_argument("--tile-rows", type=_positive, metavar="R", help="rows per tile")
-    export.add_argument("--tile-cols", type=_positive, metavar="C", help="columns per tile")
+    export.add_argument("--tile-rows", type=positive, metavar="R", help="rows per tile")
+    export.add_argument("--tile-cols", type=positive, metavar="C", help="columns per tile")
     export.add_argument(
-        "--seed", type=_non_negative, help="the run's seed to export (default: lowest MSE)"
+        "--seed", type=non_negative, help="the run's seed to export (default: lowest MSE)"
     )
     export.add_argument("--card", help="device card to program (default: the run's)")
     export.add_argument(
@@ -160,9 +147,9 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
 
     verify = actions.add_parser("verify", help="execute a program on simulated chips")
     verify.add_argument("program", metavar="DIR", help="program directory")
-    verify.add_argument("--seed", type=_non_negative, default=0, help="seed of the first chip")
+    verify.add_argument("--seed", type=non_negative, default=0, help="seed of the first chip")
     verify.add_argument(
-        "--chips", type=_positive, default=1, help="chips to sample (seed, seed+1, ...)"
+        "--chips", type=positive, default=1, help="chips to sample (seed, seed+1, ...)"
     )
     verify.add_argument("--engine", choices=engine_names(), help="engine evaluating the network")
     verify.add_argument("--force", action="store_true", help="verify even if the card changed")
