@@ -225,6 +225,26 @@ def test_verify_without_noise_has_zero_error_and_the_trained_accuracy(trained, t
     assert names == {"report.json", "groups.csv", "drift.csv", "drift.png", "measured.csv"}
 
 
+def test_verify_for_a_study_writes_nothing_and_takes_another_config(trained, tmp_path) -> None:
+    run, summary = trained
+    k, seed = best_seed(summary)
+    program = export_program(run, tmp_path / "program", tile_rows=4)
+    config = rundir.load_run(run)[0].replace(task={"name": "OR"}, dynamics={"free_steps": 30})
+    task = deephw.tasks.builtin("OR")
+    result = verify_program(program, seed=5, chips=3, config=config, task=task, write=False)
+    assert result.out_dir is None and sorted(p.name for p in tmp_path.iterdir()) == ["program"]
+    report = result.report
+    assert report["chip_seeds"] == [5, 6, 7]
+    with np.load(run / "weights.npz") as arrays:
+        topo = deephw.training.build_topology(config, task)
+        mse, accuracy, _ = deephw.evaluate(config, topo, task, arrays["weights"][k : k + 1], [seed])
+    assert report["trained"] == {"mse": mse[0], "accuracy": accuracy[0]}
+    assert {row["mse"] for row in report["drift"]} == {mse[0]}  # ideal chips: exact, no drift
+    totals = report["totals"]
+    for key in ("verified", "within_tolerance", "failed", "stuck", "pulses"):
+        assert len(totals[f"{key}_per_chip"]) == 3 and sum(totals[f"{key}_per_chip"]) == totals[key]
+
+
 def test_verify_on_noisy_chips_reports_groups_failures_and_drift(tmp_path) -> None:
     topo = topology.complete(2, 97, 1)  # 101 neurons, 9 900 cells
     rng = np.random.default_rng(11)

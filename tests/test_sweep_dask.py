@@ -250,12 +250,18 @@ def test_an_evaluate_study_on_the_cluster(tmp_path, client):
     assert "epochs_to_converge" not in frame.columns
     run_config, arrays = deephw.rundir.load_run(tmp_path / "runs" / "and")
     rows = frame[(frame["dynamics.free_steps"] == 20) & (frame["task.name"] == "OR")]
+    assert rows["seed"].tolist() == [0, 1, 2]  # one chip per seed of the run
+    k = list(arrays["seeds"]).index(rows["network_seed"].iloc[0])
     changed = run_config.replace(dynamics={"free_steps": 20}, task={"name": "OR"})
     task = deephw.tasks.builtin("OR")
     topo = deephw.training.build_topology(changed, task)
-    mse, _, _ = deephw.evaluate(changed, topo, task, arrays["weights"], arrays["seeds"])
-    assert rows.sort_values("seed")["final_mse"].tolist() == mse.tolist()
+    mse, _, _ = deephw.evaluate(changed, topo, task, arrays["weights"][k : k + 1], [k])
+    assert rows["final_mse"].tolist() == [mse[0]] * 3  # programmed exactly on ideal chips
     assert "run=runs/and" in report.summary_text(frame, description)
+    again = execute.run_sweep(
+        plan.load_sweep(sweep_file), tmp_path / "out", client=client, progress=False
+    )
+    assert (again.reused, again.computed, again.complete) == (4, 0, True)
 
 
 def test_an_unreachable_scheduler_is_an_error_that_writes_nothing(tmp_path, monkeypatch, capsys):

@@ -4,6 +4,8 @@ the study kinds run in-process, and the ``sweep`` command line's parsing."""
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,8 @@ import pytest
 import yaml
 
 import deephw
+from deephw.devices import card_to_yaml
+from deephw.devices.cards import noiseless
 from deephw.errors import ConfigError, DivergenceError
 from deephw.sweep import paths, plan, studies
 from deephw.sweep.cli import add_commands, main
@@ -239,8 +243,8 @@ def test_more_sweep_errors(tmp_path, change, expected):
 def test_an_evaluate_study_needs_readable_runs(tmp_path):
     error = error_of(tmp_path, {"kind": "evaluate", "runs": ["nowhere"]})
     assert error.field == "runs[0]" and "run directory" in str(error)
-    error = error_of(tmp_path, {"kind": "evaluate", "runs": ["r"], "seeds": 3})
-    assert error.field == "seeds"
+    error = error_of(tmp_path, {"kind": "evaluate", "runs": ["r"], "base": "x.yaml"})
+    assert error.field == "base"
 
 
 def test_a_bad_sweep_writes_nothing(tmp_path, capsys):
@@ -319,20 +323,125 @@ def trained_run(tmp_path: Path) -> Path:
     return run
 
 
-def test_evaluate_rows_equal_a_direct_evaluation(tmp_path):
+def test_evaluate_rows_equal_a_direct_evaluation_on_ideal_devices(tmp_path):
     trained_run(tmp_path)
     data = {"kind": "evaluate", "runs": ["runs/and"], "axes": {"task.name": ["AND", "OR"]}}
     sweep = plan.load_sweep(write_sweep(tmp_path, data))
     assert sweep.columns == ("run", "task.name")
     assert sweep.points[1].values == {"run": "runs/and", "task.name": "OR"}
+    assert sweep.points[1].seeds == (0, 1, 2)  # as many chips as the run has seeds
     config, arrays = deephw.rundir.load_run(tmp_path / "runs" / "and")
-    topo = deephw.training.build_topology(config, deephw.tasks.builtin("OR"))
-    mse, accuracy, _ = deephw.evaluate(
-        config, topo, deephw.tasks.builtin("OR"), arrays["weights"], arrays["seeds"]
-    )
     rows = studies.run_job(sweep.points[1].job)
-    assert [row["final_mse"] for row in rows] == mse.tolist()
-    assert [row["accuracy"] for row in rows] == accuracy.tolist()
+    k = list(arrays["seeds"]).index(rows[0]["network_seed"])  # the run's seeds are 0, 1, 2
+    changed = config.replace(task={"name": "OR"})
+    topo = deephw.training.build_topology(changed, deephw.tasks.builtin("OR"))
+    mse, accuracy, _ = deephw.evaluate(
+        changed, topo, deephw.tasks.builtin("OR"), arrays["weights"][k : k + 1], [k]
+    )
+    assert [row["seed"] for row in rows] == [0, 1, 2]
+    assert {row["final_mse"] for row in rows} == {row["trained_mse"] for row in rows} == {mse[0]}
+    assert {row["accuracy"] for row in rows} == {row["accuracy_1year_gdc"] for row in rows}
+    assert rows[0]["accuracy"] == accuracy[0] and rows[0]["within_tolerance"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def xor_trained(tmp_path_factory) -> Path:
+    """XOR trained on ideal devices; seed 0 of 2 gets every pattern right."""
+    config = deephw.config.from_dict(
+        {"task": {"name": "XOR"}, "training": {"epochs": 600, "seeds": 2}}
+    )
+    return deephw.rundir.write_run(deephw.train(config), tmp_path_factory.mktemp("xor") / "run")
+
+
+@pytest.fixture
+def xor_run(tmp_path, xor_trained) -> tuple[Path, dict[str, str]]:
+    """A copy of the XOR run in ``runs/xor``, and ``fixed`` values naming a card file of a
+    noise-free PCM pair (no programming, read or drift noise, no variation)."""
+    run = Path(shutil.copytree(xor_trained, tmp_path / "runs" / "xor"))
+    card = tmp_path / "quiet_pair.yaml"
+    card.write_text(card_to_yaml(noiseless("pcm_pair", name="quiet_pair")))
+    return run, {"hardware.card": str(card)}
+
+
+def test_a_hardware_axis_changes_what_an_evaluate_study_measures(tmp_path, xor_run):
+    run, fixed = xor_run
+    noise = "hardware.card_overrides.device.read_noise_uS"
+    data = {"kind": "evaluate", "runs": ["runs/xor"], "fixed": fixed, "axes": {noise: [0.0, 20.0]}}
+    sweep = plan.load_sweep(write_sweep(tmp_path, {**data, "seeds": 4, "seed": 10}))
+    quiet, noisy = sweep.points
+    assert quiet.seeds == noisy.seeds == (10, 11, 12, 13) and quiet.key != noisy.key
+    summary = json.loads((run / "summary.json").read_text())
+    best = int(np.argmin(summary["final_mse_per_seed"]))
+    assert summary["accuracy_per_seed"][best] == 1.0
+    # A noise-free card reproduces the trained network exactly, on every chip, at all times.
+    for row in studies.run_job(quiet.job):
+        assert row["network_seed"] == summary["seed_values"][best]
+        assert row["accuracy"] == row["trained_accuracy"] == 1.0
+        assert row["final_mse"] == row["trained_mse"] == summary["final_mse_per_seed"][best]
+        assert all(row[name] == 1.0 for _, names in studies.DRIFT_COLUMNS for name in names[::2])
+        assert row["within_tolerance"] == 1.0 and row["failed_devices"] == 0
+    # Huge read noise (20 uS on a 25 uS device) spoils write-verify and inference.
+    rows = studies.run_job(noisy.job)
+    assert np.mean([row["accuracy"] for row in rows]) < 0.9
+    assert np.mean([row["accuracy_1year"] for row in rows]) < 0.9
+    assert all(row["within_tolerance"] < 1.0 and row["pulses"] > 0 for row in rows)
+    assert all(row["trained_accuracy"] == 1.0 for row in rows)
+
+
+def test_an_evaluate_sweep_run_again_reuses_its_rows_until_the_card_changes(tmp_path, xor_run):
+    from deephw.sweep import execute, figures, table
+    from deephw.sweep.store import ResultStore
+
+    _, fixed = xor_run
+    data = {
+        "kind": "evaluate",
+        "runs": ["runs/xor"],
+        "fixed": fixed,
+        "axes": {"hardware.card_overrides.device.drift_nu_std_clip": [[0.0, 0.0], [0.2, 0.2]]},
+        "seeds": 2,
+    }
+    path = write_sweep(tmp_path, data)
+    sweep = plan.load_sweep(path)
+    execute.prepare_directory(tmp_path / "out", sweep)
+    store = ResultStore(tmp_path / "out" / execute.RESULTS)
+    for point in sweep.points:  # what the workers would compute and the executor store
+        store.write(point, studies.run_job(point.job), 0.0)
+    again = plan.load_sweep(path)  # exported again: the same keys
+    assert [p.key for p in again.points] == [p.key for p in sweep.points]
+    outcome = execute.run_sweep(again, tmp_path / "out", progress=False)  # needs no cluster
+    assert (outcome.reused, outcome.computed, outcome.complete) == (2, 0, True)
+    frame, description = table.read(tmp_path / "out")
+    assert len(frame) == 4 and frame["accuracy_1year"].dtype == float
+    drifting = frame[frame["seed"] == 0]["accuracy_1year"].tolist()
+    assert drifting[0] == 1.0 and drifting[1] < 1.0  # drift exponents spread by 0.2
+    names = {p.name for p in outcome.figures}
+    axis = "hardware.card_overrides.device.drift_nu_std_clip"
+    assert {f"vs_{axis}.png", f"drift_accuracy_vs_{axis}.png"} <= names
+    assert "accuracy_1year" not in figures.metrics_of(frame, description)
+    card = Path(fixed["hardware.card"])
+    card.write_text(card.read_text().replace("g_max_uS: 25.0", "g_max_uS: 24.0"))
+    changed = plan.load_sweep(path)
+    assert not {p.key for p in changed.points} & {p.key for p in sweep.points}
+
+
+@pytest.mark.parametrize(
+    ("axis", "values", "bad", "expected"),
+    [
+        ("program.tile_rows", [4, 0], 0, "must be >= 1"),
+        ("program.network_seed", [0, 7], 7, "no network (seeds: 0, 1)"),
+        ("program.tiles", [4], 4, "unknown key"),
+        ("program.groups", ["none.yaml"], "none.yaml", "none.yaml"),
+        ("hardware.card_overrides.device.g_max_uS", [25.0, 2.0], 2.0, "outside the device"),
+    ],
+)
+def test_evaluate_options_and_unexportable_cards_are_reported_before_anything_runs(
+    tmp_path, xor_run, axis, values, bad, expected
+):
+    _, fixed = xor_run
+    data = {"kind": "evaluate", "runs": ["runs/xor"], "fixed": fixed, "axes": {axis: values}}
+    error = error_of(tmp_path, data)
+    assert (error.field, error.value) == (f"axes.{axis}", bad)
+    assert expected in str(error) and "(run runs/xor)" in str(error)
 
 
 def test_evaluate_rejects_a_graph_other_than_the_runs(tmp_path):
@@ -387,8 +496,23 @@ def test_report_of_an_unfinished_sweep_is_an_error(tmp_path, capsys):
 EXAMPLES = sorted((Path(__file__).parents[1] / "examples" / "sweeps").glob("*.yaml"))
 
 
+def short_runs(path: Path, tmp_path: Path) -> Path:
+    """A copy of an evaluate example at the same depth under ``tmp_path``, its runs
+    trained briefly from ``examples/program/RUN.yaml`` (as its header says)."""
+    copy = tmp_path / "examples" / "sweeps" / path.name
+    copy.parent.mkdir(parents=True)
+    shutil.copyfile(path, copy)
+    for run in yaml.safe_load(path.read_text())["runs"]:
+        config = deephw.config.load(path.parents[1] / "program" / f"{Path(run).name}.yaml")
+        short = config.replace(training={"epochs": 10, "seeds": 2})
+        deephw.rundir.write_run(deephw.train(short), copy.parent / run)
+    return copy
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
-def test_example_sweeps_are_valid(path):
+def test_example_sweeps_are_valid(path, tmp_path):
+    if yaml.safe_load(path.read_text()).get("kind") == "evaluate":
+        path = short_runs(path, tmp_path)
     sweep = plan.load_sweep(path)
     assert sweep.points and sweep.n_rows >= len(sweep.points)
 

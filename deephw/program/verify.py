@@ -7,6 +7,10 @@ without global drift compensation), ``drift.png`` (accuracy and MSE vs time) and
 programs of at most :data:`~deephw.program.export.CSV_AUTO_LIMIT` devices,
 ``measured.csv``: the first chip's conductances read through the ADC right after
 programming, in the format ``deephw program import`` takes.
+
+Studies call :func:`verify_program` with ``write=False`` (nothing written, the report
+returned) and their own run config (e.g. a sweep's evaluate study, which varies the
+card, the dynamics or the engine around a trained run).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from deephw import atomic, plotting, training
+from deephw import atomic, plotting, tasks, training
+from deephw.config import RunConfig
 from deephw.errors import DeephwError
 from deephw.program.chip import ProgrammedChip, program_chip, read_devices
 from deephw.program.drift import drift_study
@@ -31,9 +36,10 @@ from deephw.program.tables import measured_csv_bytes
 
 @dataclass
 class VerifyResult:
-    """Where the report went, and its content (as in ``report.json``)."""
+    """Where the report went (``None`` if not written), and its content (as in
+    ``report.json``)."""
 
-    out_dir: Path
+    out_dir: Path | None
     report: dict[str, Any]
 
 
@@ -50,6 +56,10 @@ def verify_program(
     engine: str | None = None,
     force: bool = False,
     out: str | Path | None = None,
+    *,
+    config: RunConfig | None = None,
+    task: tasks.Task | None = None,
+    write: bool = True,
 ) -> VerifyResult:
     """Program simulated chips with a program and report how well it went.
 
@@ -68,19 +78,29 @@ def verify_program(
         Verify even if the named card changed since export (its hash differs).
     out
         Report directory (default :func:`default_out`); must not exist.
+    config
+        Run config evaluating the network (task, graph, dynamics, engine); default the
+        one the program carries (that of the run it came from). Its graph must have the
+        program's neurons.
+    task
+        The task to evaluate on, if already loaded (default: the config's).
+    write
+        Write the report directory; with ``False`` nothing is written (no figure drawn)
+        and only the report is returned (``out_dir`` is ``None``).
     """
     program_dir = Path(program_dir)
     if chips < 1:
         raise DeephwError(f"chips must be >= 1, got {chips}")
-    out = default_out(program_dir, seed, chips) if out is None else Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise DeephwError(f"{out}: output directory already exists and is not empty")
+    if write:
+        out = default_out(program_dir, seed, chips) if out is None else Path(out)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise DeephwError(f"{out}: output directory already exists and is not empty")
     program = open_program(program_dir)
     card, card_note = program.chip_card(force)
-    config = program.config()
+    config = program.config() if config is None else config
     if engine is not None:
         config = config.replace(engine={"name": engine})
-    task = training.load_task(config)
+    task = training.load_task(config) if task is None else task
     topo = training.build_topology(config, task)
     if topo.n != program.n:
         raise DeephwError(
@@ -115,6 +135,8 @@ def verify_program(
         "groups": groups,
         "drift": drift,
     }
+    if not write:
+        return VerifyResult(None, report)
     with atomic.new_directory(out) as tmp:
         atomic.write_text(tmp / "report.json", json.dumps(report, indent=2) + "\n")
         atomic.write_text(tmp / "groups.csv", groups_csv(groups))
@@ -135,12 +157,25 @@ def verify_program(
 
 
 def _totals(groups: list[dict[str, Any]], chip: ProgrammedChip) -> dict[str, Any]:
-    """Sums over groups: ``devices`` per chip, the other counts over every chip; and the
+    """Sums over groups: ``devices`` per chip, the other counts over every chip; the
+    same counts chip by chip (``*_per_chip``, in the order of ``chip_seeds``); and the
     energy and serial time of programming per chip (from the card's costs per event)."""
     keys = ("devices", "verified", "within_tolerance", "failed", "failed_stuck", "stuck")
     totals: dict[str, Any] = {k: int(sum(g[k] for g in groups)) for k in keys}
     totals["chips"] = int(chip.seeds.size)
     totals["pulses"] = int(sum(g["pulses"]["total"] for g in groups))
+    per_chip = {key: np.zeros(chip.seeds.size, dtype=np.int64) for key in keys[1:]}
+    per_chip["pulses"] = np.zeros(chip.seeds.size, dtype=np.int64)
+    for o in chip.outcomes:
+        failed = o.verified & ~o.within
+        per_chip["verified"] += o.verified.sum(axis=1)
+        per_chip["within_tolerance"] += (o.verified & o.within).sum(axis=1)
+        per_chip["failed"] += failed.sum(axis=1)
+        per_chip["failed_stuck"] += (failed & o.stuck).sum(axis=1)
+        per_chip["stuck"] += o.stuck.sum(axis=1)
+        per_chip["pulses"] += o.pulses.sum(axis=1)
+    for key, values in per_chip.items():
+        totals[f"{key}_per_chip"] = [int(v) for v in values]
     cost = chip.crossbar.cost()
     totals["energy_pJ_per_chip"] = [float(v) for v in cost["energy_pJ"]]
     totals["serial_time_ns_per_chip"] = [float(v) for v in cost["time_ns"]]

@@ -2,11 +2,13 @@
 
 A sweep file (:mod:`deephw.sweep.spec`) varies any field of a run config by dotted path
 (:mod:`deephw.sweep.paths`), as a grid or a zipped list, around a base config (a
-``train`` study) or around trained run directories (an ``evaluate`` study;
-:mod:`deephw.sweep.studies`). :mod:`deephw.sweep.plan` generates and validates every
-configuration before anything runs; :mod:`deephw.sweep.execute` runs one Dask task per
-configuration with all its seeds batched, storing each result atomically as it
-completes (:mod:`deephw.sweep.store`), so an interrupted sweep resumes where it stopped;
+``train`` study) or around trained run directories (an ``evaluate`` study, which exports
+a run's network as a weight program for each configuration's device card and verifies it
+on simulated chips; :mod:`deephw.sweep.studies`). :mod:`deephw.sweep.plan` generates and
+validates every configuration before anything runs; :mod:`deephw.sweep.execute` runs
+one Dask task per configuration with all its seeds batched, storing each result
+atomically as it completes (:mod:`deephw.sweep.store`), so an interrupted sweep resumes
+where it stopped;
 :mod:`deephw.sweep.table` writes the tidy table and :mod:`deephw.sweep.figures` the
 figures, which :func:`report` redraws from the table alone.
 

@@ -4,9 +4,12 @@
   seeds with a band from the first to the third quartile (for true/false metrics, the
   fraction of seeds), one line per combination of the other axes when there are at most
   :data:`MAX_LINES`, else pooled over them.
+- ``figures/GROUP_vs_AXIS.png``: the metrics a study draws together (its
+  ``figure_groups``, e.g. an evaluate study's accuracy at each drift time, without and
+  with drift compensation), two panels a row, drawn as ``vs_AXIS.png``;
 - ``figures/heatmap_AXIS1__AXIS2.png`` (grid sweeps with two or more axes): median final
-  MSE, fraction of seeds converged and median accuracy over two axes, pooled over seeds
-  and any other axes.
+  MSE, fraction of seeds converged and median accuracy over two axes (or the study's
+  ``heatmap`` metrics), pooled over seeds and any other axes.
 """
 
 from __future__ import annotations
@@ -53,11 +56,13 @@ def axes_of(frame: pd.DataFrame, description: dict[str, Any]) -> list[str]:
 def metrics_of(frame: pd.DataFrame, description: dict[str, Any]) -> list[str]:
     """The study's metrics and hardware columns worth a panel: present, not constant.
 
-    Extra columns (e.g. per-group event counts) stay in the table without a panel.
+    Extra columns (e.g. per-group event counts) stay in the table without a panel;
+    metrics of a figure group (:func:`groups_of`) are drawn in their group's figure.
     """
+    grouped = {name for group in groups_of(frame, description).values() for name in group}
     keep = []
     for name in [*description["metrics"], *description.get("hardware", [])]:
-        if name in SKIPPED or name not in frame.columns:
+        if name in SKIPPED or name in grouped or name not in frame.columns:
             continue
         column = frame[name]
         if column.isna().all() or not pd.api.types.is_numeric_dtype(column):
@@ -70,11 +75,29 @@ def metrics_of(frame: pd.DataFrame, description: dict[str, Any]) -> list[str]:
     return keep
 
 
+def groups_of(frame: pd.DataFrame, description: dict[str, Any]) -> dict[str, list[str]]:
+    """The study's figure groups, each with its metrics that the table holds (numbers,
+    not all missing; constant ones are kept, as a group compares its metrics)."""
+    out = {}
+    for name, group in (description.get("figure_groups") or {}).items():
+        present = [
+            metric
+            for metric in group
+            if metric in frame.columns
+            and pd.api.types.is_numeric_dtype(frame[metric])
+            and not frame[metric].isna().all()
+        ]
+        if present:
+            out[name] = present
+    return out
+
+
 def draw_all(frame: pd.DataFrame, description: dict[str, Any], out_dir: str | Path) -> list[Path]:
     """Draw every figure of a sweep into ``out_dir/figures``; returns the files."""
     folder = Path(out_dir) / FOLDER
     axes = axes_of(frame, description)
     metrics = metrics_of(frame, description)
+    groups = groups_of(frame, description)
     written = []
     for axis in axes:
         others = [name for name in axes if name != axis]
@@ -82,9 +105,15 @@ def draw_all(frame: pd.DataFrame, description: dict[str, Any], out_dir: str | Pa
         path = folder / f"vs_{_safe(axis)}.png"
         save(fig, path)
         written.append(path)
+        for name, group in groups.items():
+            fig = metric_figure(frame, axis, others, group, n_cols=2, title=name)
+            path = folder / f"{_safe(name)}_vs_{_safe(axis)}.png"
+            save(fig, path)
+            written.append(path)
+    heatmap = [tuple(pair) for pair in description.get("heatmap") or HEATMAP_METRICS]
     if description.get("combine") == "grid":
         for first, second in itertools.combinations(axes, 2):
-            fig = heatmap_figure(frame, first, second)
+            fig = heatmap_figure(frame, first, second, heatmap)
             path = folder / f"heatmap_{_safe(first)}__{_safe(second)}.png"
             save(fig, path)
             written.append(path)
@@ -144,11 +173,24 @@ def _ylabel(metric: str, column: pd.Series) -> str:
     return metric
 
 
+def _is_mse(metric: str) -> bool:
+    """Whether a column holds MSE values (drawn on a symmetric log scale)."""
+    return metric == "final_mse" or metric.startswith("mse_") or metric.endswith("_mse")
+
+
 def metric_figure(
-    frame: pd.DataFrame, axis: str, others: list[str], metrics: list[str]
+    frame: pd.DataFrame,
+    axis: str,
+    others: list[str],
+    metrics: list[str],
+    n_cols: int = 3,
+    title: str = "metrics",
 ) -> plt.Figure:
-    """Every metric against ``axis``: median and quartile band over seeds."""
-    n_cols = min(3, max(1, len(metrics)))
+    """Every metric against ``axis``: median and quartile band over seeds.
+
+    ``n_cols`` panels a row; ``title`` names the metrics in the figure's title.
+    """
+    n_cols = min(n_cols, max(1, len(metrics)))
     n_rows = max(1, math.ceil(len(metrics) / n_cols))
     fig, panels = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 3.2 * n_rows), squeeze=False)
     levels, positions, numeric = _levels(frame[axis])
@@ -163,7 +205,7 @@ def metric_figure(
             color = colors[index % len(colors)]
             ax.fill_between(positions, stats[:, 0], stats[:, 2], color=color, alpha=0.18, lw=0)
             ax.plot(positions, stats[:, 1], "o-", color=color, ms=3.5, lw=1.5, label=label or None)
-        if metric == "final_mse" and (frame[metric] > 0).any():
+        if _is_mse(metric) and (frame[metric] > 0).any():
             ax.set_yscale("symlog", linthresh=MSE_LINEAR_BELOW)
         if log_x:
             ax.set_xscale("log")
@@ -177,16 +219,22 @@ def metric_figure(
         ax.set_axis_off()
     if any(label for label, _ in groups):
         panels.flat[0].legend(fontsize=7, loc="best")
-    fig.suptitle(f"metrics vs {axis}: median over seeds, band q25-q75")
-    fig.tight_layout()
+    fig.suptitle(f"{title} vs {axis}: median over seeds, band q25-q75", fontsize="medium")
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.3 / fig.get_figheight()))  # room for the title
     return fig
 
 
-def heatmap_figure(frame: pd.DataFrame, first: str, second: str) -> plt.Figure:
-    """Median final MSE, fraction converged and median accuracy over two axes."""
+def heatmap_figure(
+    frame: pd.DataFrame,
+    first: str,
+    second: str,
+    metrics: list[tuple[str, str]] | tuple[tuple[str, str], ...] = HEATMAP_METRICS,
+) -> plt.Figure:
+    """``metrics`` (``(column, title)``; default median final MSE, fraction converged and
+    median accuracy) over two axes."""
     rows_levels, _, rows_numeric = _levels(frame[first])
     cols_levels, _, cols_numeric = _levels(frame[second])
-    shown = [(name, title) for name, title in HEATMAP_METRICS if name in frame.columns]
+    shown = [(name, title) for name, title in metrics if name in frame.columns]
     fig, panels = plt.subplots(1, len(shown), figsize=(4.6 * len(shown), 3.9), squeeze=False)
     for ax, (metric, title) in zip(panels.flat, shown, strict=True):
         grid = np.full((len(rows_levels), len(cols_levels)), np.nan)
@@ -197,10 +245,10 @@ def heatmap_figure(frame: pd.DataFrame, first: str, second: str) -> plt.Figure:
                 grid[i, j] = _summary(cell)[1]
         finite = grid[np.isfinite(grid)]
         norm = None
-        if metric == "final_mse" and len(finite) and finite.min() > 0:
+        if _is_mse(metric) and len(finite) and finite.min() > 0:
             norm = LogNorm(vmin=finite.min(), vmax=max(finite.max(), finite.min() * 1.0001))
         image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", norm=norm)
-        if norm is None and metric != "final_mse":
+        if norm is None and not _is_mse(metric):
             image.set_clim(0.0, 1.0)
         fig.colorbar(image, ax=ax, shrink=0.85)
         if grid.size <= 144:

@@ -7,10 +7,10 @@ run-config data by dotted path, and the result is validated with
 the axis (or the combination) and its value, and the reason.
 
 Each configuration gets a key, a stable hash of the study kind, its validated config
-data, its base's identity (e.g. trained weights) and the content of what the config
-names but does not hold (data files, the device card with its overrides). Keys name the
-result files, so a sweep that is run again finds what is already done, whatever order or
-sweep file it came from.
+data (and the study's options, if it takes any), its base's identity (e.g. trained
+weights) and the content of what the config names but does not hold (data files, the
+device card with its overrides). Keys name the result files, so a sweep that is run
+again finds what is already done, whatever order or sweep file it came from.
 """
 
 from __future__ import annotations
@@ -146,25 +146,29 @@ def _point(study: Study, spec: SweepFile, base: Base, combo: dict[str, Any], sou
             paths.assign(data, path, value)
         except paths.PathError as exc:
             raise _blame(source, path, spec, combo, base, str(exc)) from None
+    section = study.options_section
+    raw_options = (data.pop(section, None) or {}) if section else {}
     try:
         config = from_dict(data, "", base.base_dir)
-        inputs = study.prepare(config, base)
-        fingerprint = study.fingerprint(config)
+        options = study.options(raw_options, base) if section else {}
+        inputs = study.prepare(config, base, options)
+        fingerprint = study.fingerprint(config, options)
     except ConfigError as exc:
         raise _blame(source, exc.field, spec, combo, base, str(exc)) from None
     except (DeephwError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
         raise _blame(source, "", spec, combo, base, message) from None
     config_data = config.to_dict()
-    key = config_key(study.name, config_data, canonical([base.identity, fingerprint]))
+    keyed = {**config_data, section: options} if section else config_data
+    key = config_key(study.name, keyed, canonical([base.identity, fingerprint]))
     columns: dict[str, Any] = {}
     if study.label_column:
         columns[study.label_column] = base.label
     for path, raw in combo.items():
-        value = paths.get(config_data, path) if paths.has(config_data, path) else raw
+        value = paths.get(keyed, path) if paths.has(keyed, path) else raw
         columns[path] = column_value(value)
-    job = Job(study.name, config_data, config.base_dir, inputs)
-    return Point(key, columns, study.seeds(config, base), job)
+    job = Job(study.name, config_data, config.base_dir, inputs, options)
+    return Point(key, columns, study.seeds(config, base, options), job)
 
 
 def _blame(
@@ -175,12 +179,19 @@ def _blame(
     base: Base,
     reason: str,
 ) -> ConfigError:
-    """The sweep-file field a failed configuration comes from: an axis, fixed, or all."""
+    """The sweep-file field a failed configuration comes from: an axis, fixed, or all.
+
+    When several axes (or fixed values) lie on the failed field (e.g. two card fields
+    and an error about the whole card), their combination is named.
+    """
     where = f" (run {base.label})" if base.label else ""
     for section, values in (("axes", combo), ("fixed", spec.fixed)):
-        for path, value in values.items():
-            if failed and _overlaps(path, failed):
-                return ConfigError(source, f"{section}.{path}", value, reason + where)
+        found = {path: v for path, v in values.items() if failed and _overlaps(path, failed)}
+        if len(found) == 1:
+            ((path, value),) = found.items()
+            return ConfigError(source, f"{section}.{path}", value, reason + where)
+        if found:
+            return ConfigError(source, section, found, reason + where)
     if combo:
         return ConfigError(source, "axes", combo, reason + where)
     return ConfigError(source, "base" if spec.base is not None else "runs", None, reason + where)

@@ -14,11 +14,14 @@ A sweep file names a study kind, what to vary around, and the axes::
       learning.lr: [3.0, 10.0]
     combine: grid                # grid (cartesian product) or zip (i-th values together)
     seeds: 10                    # train: overrides the base's training.seeds ...
-    seed: 0                      # ... and training.seed
+    seed: 0                      # ... and training.seed; evaluate: chips and first chip
 
 A dotted path names any value of the run config's data, e.g. ``dynamics.beta``,
 ``training.batch_size`` or, in a section holding free-form fields,
-``hardware.card_overrides.read_noise_uS``. Errors name the file, the field and the value.
+``hardware.card_overrides.device.read_noise_uS``, or an option of the study kind (an
+evaluate study's ``program.tile_rows``, ``program.network_seed``...; see
+:class:`~deephw.sweep.studies.ProgramOptions`). Errors name the file, the field and the
+value.
 """
 
 from __future__ import annotations

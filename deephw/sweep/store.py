@@ -77,6 +77,7 @@ class ResultStore:
             "kind": point.job.kind,
             "values": point.values,
             "config": point.job.config,
+            "options": point.job.options,
             "deephw": __version__,
             "compute_s": compute_s,
             "rows": rows,

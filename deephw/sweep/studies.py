@@ -8,8 +8,13 @@ A study kind is one subclass of :class:`Study`, registered by name with
   trained run directory it names);
 - :meth:`Study.prepare`, on the machine that submits the sweep: is a generated
   configuration usable, and what data does a worker need to run it (task data, trained
-  weights)? Workers therefore need no access to the sweep's files;
+  weights, a weight program)? Workers therefore need no access to the sweep's files;
 - :meth:`Study.run`, on a worker: one row per seed.
+
+A study may also take options of its own besides the run config, in one section of the
+sweep's values (:attr:`Study.options_section`, e.g. ``program`` for an evaluate study):
+``fixed`` and ``axes`` set them by dotted path like config fields, :meth:`Study.options`
+validates them, and they are part of the configuration's key.
 
 Rows are plain data: the seed, the study's metrics (:attr:`Study.metrics`), the hardware
 columns :data:`HARDWARE_METRICS` and any extra per-seed scalars the result exposes
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -34,8 +40,10 @@ from deephw.config import RunConfig, from_dict, load
 from deephw.controller import hardware_card
 from deephw.devices.cards import card_hash
 from deephw.errors import ConfigError, DeephwError, DivergenceError
+from deephw.program import export_program, load_groups, open_program, verify_program
+from deephw.program.drift import DRIFT_TIMES
 from deephw.rundir import load_run
-from deephw.validation import FieldError
+from deephw.validation import FieldError, as_dict, build, check
 
 if TYPE_CHECKING:
     from deephw.sweep.spec import SweepFile
@@ -87,12 +95,15 @@ class Job:
         Folder relative paths of the config start from.
     inputs
         The data :meth:`Study.prepare` returned.
+    options
+        The study's validated options (:meth:`Study.options`), as data.
     """
 
     kind: str
     config: dict[str, Any]
     base_dir: str
     inputs: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
 
     def run_config(self) -> RunConfig:
         """The job's validated run config."""
@@ -107,6 +118,15 @@ class Study(ABC):
     """Table column holding :attr:`Base.label`, or ``None`` when bases carry no label."""
     metrics: ClassVar[dict[str, str]] = {}
     """Metric columns of a row and their table dtypes (``float64``, ``bool``, ``Int64``)."""
+    options_section: ClassVar[str | None] = None
+    """Section of the sweep's values holding the study's own options rather than run
+    config (validated by :meth:`options`), or ``None``."""
+    figure_groups: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """Metrics drawn together in a figure of their own per axis
+    (``figures/NAME_vs_AXIS.png``, two panels a row) instead of in ``vs_AXIS.png``."""
+    heatmap_metrics: ClassVar[tuple[tuple[str, str], ...] | None] = None
+    """``(metric, title)`` of the heatmap panels; ``None``: final MSE, converged,
+    accuracy."""
 
     def __init__(self) -> None:
         self._tasks: dict[str, Any] = {}
@@ -119,12 +139,15 @@ class Study(ABC):
             self._tasks[key] = training.load_task(config)
         return self._tasks[key]
 
-    def fingerprint(self, config: RunConfig) -> dict[str, str]:
+    def fingerprint(
+        self, config: RunConfig, options: Mapping[str, Any] | None = None
+    ) -> dict[str, str]:
         """Hashes of the content a configuration names but does not hold.
 
         The files it reads (CSV data, adjacency) and the device card it runs on, with
         its overrides applied: part of the configuration's key, so that results are
         recomputed when a file or a card changes. Validates the card on the way.
+        Studies whose options name files add their hashes.
         """
         key = repr((config.task, config.network, config.hardware, config.base_dir))
         if key not in self._fingerprints:
@@ -150,8 +173,20 @@ class Study(ABC):
     def bases(self, spec: SweepFile, folder: Path, source: str) -> list[Base]:
         """The configurations to vary, read relative to the sweep file's ``folder``."""
 
+    def options(self, data: dict[str, Any], base: Base) -> dict[str, Any]:
+        """Validate the :attr:`options_section` of a configuration; its options as data.
+
+        Raises
+        ------
+        deephw.errors.ConfigError
+            Naming the option by its dotted path (``SECTION.FIELD``).
+        """
+        if data:
+            raise ConfigError("", self.options_section or "", data, "this study takes no options")
+        return {}
+
     @abstractmethod
-    def prepare(self, config: RunConfig, base: Base) -> dict[str, Any]:
+    def prepare(self, config: RunConfig, base: Base, options: Mapping[str, Any]) -> dict[str, Any]:
         """Check a generated configuration; return the inputs of its job.
 
         Raises
@@ -161,7 +196,7 @@ class Study(ABC):
         """
 
     @abstractmethod
-    def seeds(self, config: RunConfig, base: Base) -> tuple[int, ...]:
+    def seeds(self, config: RunConfig, base: Base, options: Mapping[str, Any]) -> tuple[int, ...]:
         """The seeds a configuration's job reports, one row each."""
 
     @abstractmethod
@@ -349,13 +384,13 @@ class TrainStudy(Study):
             data["training"]["seed"] = spec.seed
         return [Base(data, config.base_dir)]
 
-    def prepare(self, config: RunConfig, base: Base) -> dict[str, Any]:
+    def prepare(self, config: RunConfig, base: Base, options: Mapping[str, Any]) -> dict[str, Any]:
         """Load the task (sent to workers as data) and check that the graph builds."""
         task = self.load_task(config)
         training.build_topology(config, task)
         return {"task": task}
 
-    def seeds(self, config: RunConfig, base: Base) -> tuple[int, ...]:
+    def seeds(self, config: RunConfig, base: Base, options: Mapping[str, Any]) -> tuple[int, ...]:
         """``training.seed`` to ``training.seed + training.seeds - 1``."""
         return tuple(int(s) for s in training.seed_list(config))
 
@@ -397,17 +432,71 @@ class TrainStudy(Study):
         return row
 
 
+def _time_suffix(label: str) -> str:
+    """Column suffix of a drift time label: ``1 h`` → ``1h``."""
+    return label.replace(" ", "")
+
+
+DRIFT_COLUMNS: tuple[tuple[str, tuple[str, str, str, str]], ...] = tuple(
+    (
+        label,
+        tuple(
+            f"{metric}_{_time_suffix(label)}{gdc}"
+            for gdc in ("", "_gdc")
+            for metric in ("accuracy", "mse")
+        ),
+    )
+    for label, _ in DRIFT_TIMES
+)
+"""Per drift time label: its columns ``accuracy_T``, ``mse_T``, ``accuracy_T_gdc``,
+``mse_T_gdc`` (``T``: ``now``, ``1s``, ``1h``, ``1day``, ``1month``, ``1year``)."""
+
+
+@dataclass(frozen=True)
+class ProgramOptions:
+    """The ``program`` options of an evaluate study: how a run's network becomes a weight
+    program, and on which simulated chips it is verified (as ``deephw program export``
+    and ``deephw program verify`` do). Set them in ``fixed`` or sweep them in ``axes`` as
+    ``program.FIELD``; the sweep's ``seeds`` and ``seed`` set ``chips`` and ``chip_seed``.
+    """
+
+    chips: int = field(default=1, metadata=check(ge=1, doc="chips per configuration, a row each"))
+    chip_seed: int = field(default=0, metadata=check(ge=0, doc="seed of the first chip"))
+    network_seed: int | None = field(
+        default=None, metadata=check(ge=0, doc="the run's network to export; default best MSE")
+    )
+    tile_rows: int | None = field(default=None, metadata=check(ge=1))
+    tile_cols: int | None = field(default=None, metadata=check(ge=1))
+    groups: str | None = field(
+        default=None, metadata=check(doc="a groups file, relative to the sweep file")
+    )
+
+
 @register_study("evaluate")
 class EvaluateStudy(Study):
-    """Evaluate the trained networks of run directories under each configuration.
+    """Program the trained network of run directories onto simulated chips, and score it.
 
-    The axes change the run's own config (e.g. ``dynamics.free_steps``,
-    ``dynamics.extra_leak``, ``task.name``, ``engine.name``); the networks (weights, masks)
-    and seeds are the run's. A configuration whose graph differs from the one the run
-    was trained on is rejected.
+    For each configuration, the run's network (the one of lowest MSE, or
+    ``program.network_seed``) is exported as a weight program
+    (:func:`deephw.program.export_program`) for the configuration's device card, with
+    its ``hardware.card_overrides`` (any card field: read noise, drift exponents,
+    programming noise, stuck devices, ADC bits, tolerance of the write-verify...), on the
+    submitting machine and before anything runs; a worker executes it on
+    ``program.chips`` freshly sampled chips (seeds ``program.chip_seed``, +1, ...) with
+    :func:`deephw.program.verify_program` and evaluates the programmed network with the
+    configuration's run config (task, dynamics, engine; the graph must be the run's).
+
+    One row per chip (``seed`` is the chip's seed): ``final_mse``, ``accuracy``,
+    ``converged`` and ``correct`` right after programming; the same scores at every
+    drift time, without and with global drift compensation (:data:`DRIFT_COLUMNS`);
+    ``within_tolerance`` (fraction of the written devices), ``failed_devices`` and
+    ``stuck_devices``; programming ``pulses``, ``energy_pJ`` and serial time
+    (``chip_time_ns``); and the exported network's seed, sparsity and scores with its
+    target weights (``trained_mse``, ``trained_accuracy``).
     """
 
     label_column: ClassVar[str | None] = "run"
+    options_section: ClassVar[str | None] = "program"
     metrics: ClassVar[dict[str, str]] = {
         "final_mse": "float64",
         "accuracy": "float64",
@@ -415,19 +504,48 @@ class EvaluateStudy(Study):
         "correct": "bool",
         "sparsity": "float64",
         "diverged": "bool",
+        "network_seed": "Int64",
+        "trained_mse": "float64",
+        "trained_accuracy": "float64",
+        "within_tolerance": "float64",
+        "failed_devices": "Int64",
+        "stuck_devices": "Int64",
+        **{name: "float64" for _, names in DRIFT_COLUMNS for name in names},
     }
+    figure_groups: ClassVar[dict[str, tuple[str, ...]]] = {
+        f"drift_{metric}": tuple(
+            f"{metric}_{_time_suffix(label)}{gdc}"
+            for label, _ in DRIFT_TIMES
+            for gdc in ("", "_gdc")
+        )
+        for metric in ("accuracy", "mse")
+    }
+    heatmap_metrics: ClassVar[tuple[tuple[str, str], ...] | None] = (
+        ("accuracy", "median accuracy right after programming"),
+        (DRIFT_COLUMNS[-1][1][0], f"median accuracy after {DRIFT_TIMES[-1][0]}"),
+        (DRIFT_COLUMNS[-1][1][2], f"after {DRIFT_TIMES[-1][0]}, drift compensated"),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._folder = Path()
+        self._programs: dict[tuple, tuple[dict[str, bytes], dict[str, Any]]] = {}
 
     def check_spec(self, spec: SweepFile) -> None:
-        """An evaluate study needs ``runs`` and takes no ``base``, ``seeds`` or ``seed``."""
+        """An evaluate study needs ``runs`` and takes no ``base``."""
         if not spec.runs:
             raise FieldError("runs", [], "an evaluate study needs run directories")
-        for name in ("base", "seeds", "seed"):
-            value = getattr(spec, name)
-            if value is not None:
-                raise FieldError(name, value, "an evaluate study uses its runs' configs and seeds")
+        if spec.base is not None:
+            raise FieldError("base", spec.base, "an evaluate study uses its runs' configs")
 
     def bases(self, spec: SweepFile, folder: Path, source: str) -> list[Base]:
-        """One base per run directory: its config, seeds and trained networks."""
+        """One base per run directory: its config and trained networks.
+
+        The ``program`` options start from ``chips``: the sweep's ``seeds`` (default:
+        the run's number of seeds) and ``chip_seed``: the sweep's ``seed`` (default: the
+        run's first seed).
+        """
+        self._folder = folder
         bases = []
         for index, run in enumerate(spec.runs):
             run_dir = folder / run
@@ -436,9 +554,13 @@ class EvaluateStudy(Study):
             except DeephwError as exc:
                 raise ConfigError(source, f"runs[{index}]", run, str(exc)) from None
             inputs = {
+                "run_dir": str(run_dir),
                 "seeds": np.asarray(arrays["seeds"]),
                 "weights": np.asarray(arrays["weights"]),
-                "mask": np.asarray(arrays["mask"]),
+                "defaults": {
+                    "chips": spec.seeds if spec.seeds is not None else config.training.seeds,
+                    "chip_seed": spec.seed if spec.seed is not None else config.training.seed,
+                },
             }
             if "structural_mask" in arrays:
                 inputs["structural_mask"] = np.asarray(arrays["structural_mask"])
@@ -446,8 +568,36 @@ class EvaluateStudy(Study):
             bases.append(Base(config.to_dict(), config.base_dir, run, identity, inputs))
         return bases
 
-    def prepare(self, config: RunConfig, base: Base) -> dict[str, Any]:
-        """Load the task and the graph; check that they fit the run's networks."""
+    def options(self, data: dict[str, Any], base: Base) -> dict[str, Any]:
+        """Validate the ``program`` options (see :class:`ProgramOptions`); ``chips`` and
+        ``chip_seed`` default to the base's (the sweep's ``seeds`` and ``seed``)."""
+        section = self.options_section or ""
+        options = build(ProgramOptions, {**base.inputs["defaults"], **data}, "", section)
+        seeds = base.inputs["seeds"]
+        if options.network_seed is not None and options.network_seed not in seeds:
+            known = ", ".join(str(int(s)) for s in seeds)
+            raise ConfigError(
+                "", f"{section}.network_seed", options.network_seed, f"no network (seeds: {known})"
+            )
+        if options.groups is not None:
+            try:
+                load_groups(self._folder / options.groups)
+            except (ConfigError, OSError) as exc:
+                raise ConfigError("", f"{section}.groups", options.groups, str(exc)) from None
+        return as_dict(options)
+
+    def fingerprint(
+        self, config: RunConfig, options: Mapping[str, Any] | None = None
+    ) -> dict[str, str]:
+        """The base's hashes, and that of the groups file the options name."""
+        out = dict(super().fingerprint(config))
+        groups = (options or {}).get("groups")
+        if groups is not None:
+            out["program.groups"] = file_digest(self._folder / groups)
+        return out
+
+    def prepare(self, config: RunConfig, base: Base, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Check the graph against the run's; export the program (sent to workers)."""
         task = self.load_task(config)
         topo = training.build_topology(config, task)
         weights = base.inputs["weights"]
@@ -461,28 +611,108 @@ class EvaluateStudy(Study):
                 f"gives a graph ({topo.n} neurons, {topo.n_trainable} connections) other than "
                 f"the one the run's networks were trained on ({weights.shape[1]} neurons)",
             )
-        return {**base.inputs, "task": task, "topology": topo}
+        files, network = self._export(config, base, ProgramOptions(**options))
+        return {"task": task, "program": files, "network": network}
 
-    def seeds(self, config: RunConfig, base: Base) -> tuple[int, ...]:
-        """The run's trained seeds."""
-        return tuple(int(s) for s in base.inputs["seeds"])
+    def _export(
+        self, config: RunConfig, base: Base, options: ProgramOptions
+    ) -> tuple[dict[str, bytes], dict[str, Any]]:
+        """The program's files (relative path: bytes) and what it holds, exported once
+        per run, card content and export options."""
+        card = hardware_card(config)
+        key = (
+            base.inputs["run_dir"],
+            card_hash(card),
+            options.network_seed,
+            options.tile_rows,
+            options.tile_cols,
+            options.groups,
+        )
+        if key not in self._programs:
+            groups = None if options.groups is None else self._folder / options.groups
+            with tempfile.TemporaryDirectory(prefix="deephw-evaluate-") as tmp:
+                try:
+                    folder = export_program(
+                        base.inputs["run_dir"],
+                        Path(tmp) / "program",
+                        groups=groups,
+                        tile_rows=options.tile_rows,
+                        tile_cols=options.tile_cols,
+                        seed=options.network_seed,
+                        card=card,
+                        csv="never",
+                    )
+                except DeephwError as exc:
+                    raise ConfigError("", "hardware", card.name, f"cannot export: {exc}") from None
+                files = {
+                    path.relative_to(folder).as_posix(): path.read_bytes()
+                    for path in sorted(folder.rglob("*"))
+                    if path.is_file()
+                }
+                manifest = open_program(folder).manifest
+            net = manifest.network
+            sparsity = 1.0 - net.programmed_cells / net.cells if net.cells else 0.0
+            self._programs[key] = (files, {"seed": manifest.run.seed, "sparsity": sparsity})
+        return self._programs[key]
+
+    def seeds(self, config: RunConfig, base: Base, options: Mapping[str, Any]) -> tuple[int, ...]:
+        """The chips' seeds: ``program.chip_seed`` and the next ``program.chips - 1``."""
+        return tuple(options["chip_seed"] + k for k in range(options["chips"]))
 
     def run(self, job: Job) -> list[dict[str, Any]]:
-        """Free-phase MSE and accuracy of every trained network on the configured task."""
+        """Verify the program on the configuration's chips; one row per chip."""
         config = job.run_config()
-        topo, task = job.inputs["topology"], job.inputs["task"]
-        seeds, mask = job.inputs["seeds"], job.inputs["mask"]
-        with np.errstate(over="ignore", invalid="ignore"):
-            mse, accuracy, _ = training.evaluate(config, topo, task, job.inputs["weights"], seeds)
-        finite = np.isfinite(mse)
-        columns = {
-            "final_mse": [_number(v) for v in mse],
-            "accuracy": [
-                _number(v) if ok else None for v, ok in zip(accuracy, finite, strict=True)
-            ],
-            "converged": [bool(v) for v in (mse < config.training.converged_mse) & finite],
-            "correct": [bool(v) for v in (accuracy >= 1.0) & finite],
-            "sparsity": [_number(v) for v in 1.0 - mask.sum(axis=(1, 2)) / topo.n_trainable],
-            "diverged": [bool(v) for v in ~finite],
-        }
-        return _rows(seeds, columns, {})
+        options = ProgramOptions(**job.options)
+        with tempfile.TemporaryDirectory(prefix="deephw-evaluate-") as tmp:
+            folder = Path(tmp) / "program"
+            for name, data in job.inputs["program"].items():
+                path = folder / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            with np.errstate(over="ignore", invalid="ignore"):
+                result = verify_program(
+                    folder,
+                    seed=options.chip_seed,
+                    chips=options.chips,
+                    config=config,
+                    task=job.inputs.get("task"),
+                    write=False,
+                )
+        return self._rows(result.report, config, job.inputs["network"])
+
+    def _rows(
+        self, report: dict[str, Any], config: RunConfig, network: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        drift = {(row["time"], row["chip_seed"]): row for row in report["drift"]}
+        totals = report["totals"]
+        first = DRIFT_TIMES[0][0]
+        rows = []
+        for k, seed in enumerate(report["chip_seeds"]):
+            now = drift[(first, seed)]
+            mse, accuracy = _number(now["mse"]), _number(now["accuracy"])
+            verified = totals["verified_per_chip"][k]
+            within = totals["within_tolerance_per_chip"][k]
+            row: dict[str, Any] = {
+                "seed": int(seed),
+                "final_mse": mse,
+                "accuracy": accuracy if mse is not None else None,
+                "converged": mse is not None and mse < config.training.converged_mse,
+                "correct": mse is not None and accuracy is not None and accuracy >= 1.0,
+                "sparsity": _number(network["sparsity"]),
+                "diverged": mse is None,
+                "network_seed": int(network["seed"]),
+                "trained_mse": _number(report["trained"]["mse"]),
+                "trained_accuracy": _number(report["trained"]["accuracy"]),
+                "within_tolerance": within / verified if verified else None,
+                "failed_devices": totals["failed_per_chip"][k],
+                "stuck_devices": totals["stuck_per_chip"][k],
+                "pulses": float(totals["pulses_per_chip"][k]),
+                "energy_pJ": _number(totals["energy_pJ_per_chip"][k]),
+                "chip_time_ns": _number(totals["serial_time_ns_per_chip"][k]),
+            }
+            for label, names in DRIFT_COLUMNS:
+                point = drift[(label, seed)]
+                values = (point["accuracy"], point["mse"], point["accuracy_gdc"], point["mse_gdc"])
+                row.update({name: _number(v) for name, v in zip(names, values, strict=True)})
+            rows.append(row)
+        return rows

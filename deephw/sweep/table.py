@@ -45,6 +45,10 @@ def info(sweep: Sweep) -> dict[str, Any]:
         "metrics": dict(study.metrics),
         "hardware": list(HARDWARE_METRICS),
         "configurations": len(sweep.points),
+        "figure_groups": {name: list(group) for name, group in study.figure_groups.items()},
+        "heatmap": None
+        if study.heatmap_metrics is None
+        else [list(pair) for pair in study.heatmap_metrics],
     }
 
 
