@@ -16,7 +16,6 @@ cycle-to-cycle noise), per direction.
 from __future__ import annotations
 
 import csv
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ import yaml
 from deephw import atomic
 from deephw.devices.cards import card_from_dict
 from deephw.errors import ConfigError
+from deephw.hashing import sha256_file
 
 UP_WORDS = {"up", "+1", "1", "+", "set", "potentiate"}
 DOWN_WORDS = {"down", "-1", "-", "reset", "depress"}
@@ -117,7 +117,7 @@ def fit_card(csv_path: str | Path, out_path: str | Path, n_bins: int = 16) -> di
     g, dg, up = read_steps(csv_path)
     table = fit_table(g, dg, up, n_bins)
     low, high = table.pop("g_min_uS"), table.pop("g_max_uS")
-    digest = hashlib.sha256(csv_path.read_bytes()).hexdigest()
+    digest = sha256_file(csv_path)
     card = {
         "name": out_path.name.rsplit(".", 1)[0],
         "source": (

@@ -25,6 +25,7 @@ from deephw import __version__, atomic, rundir, training
 from deephw.controller import hardware_card
 from deephw.devices import Card, card_from_dict, card_hash, card_to_yaml, get_cell, load_card
 from deephw.errors import ConfigError, DeephwError
+from deephw.hashing import sha256_bytes, sha256_file
 from deephw.program import groups as groups_module
 from deephw.program.layout import TileGeometry
 from deephw.program.manifest import (
@@ -42,8 +43,6 @@ from deephw.program.manifest import (
     RunRef,
     TileInfo,
     manifest_text,
-    sha256_bytes,
-    sha256_file,
 )
 from deephw.program.plan import RESET, plan_devices
 from deephw.program.store import PRUNED_COLUMNS

@@ -21,8 +21,9 @@ import numpy as np
 from deephw import atomic, rundir, training
 from deephw.devices import Card, get_cell
 from deephw.errors import DeephwError
+from deephw.hashing import sha256_file
 from deephw.program.groups import describe_device
-from deephw.program.manifest import MANIFEST, sha256_file
+from deephw.program.manifest import MANIFEST
 from deephw.program.plan import RESET
 from deephw.program.store import Program, open_program
 from deephw.program.tables import DeviceTable, read_measured_csv

@@ -9,7 +9,6 @@ the pruned-cell list, the run's config and the groups file the program was made 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,20 +21,6 @@ FORMAT = "deephw-weight-program"
 FORMAT_VERSION = 1
 MANIFEST = "program.yaml"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def sha256_bytes(data: bytes) -> str:
-    """Hex SHA-256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _check_sha(name: str, value: str | None) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from deephw.config import RunConfig, from_dict
 from deephw.devices import Card, card_hash, check_card, load_card
 from deephw.errors import ConfigError, DeephwError
+from deephw.hashing import sha256_file
 from deephw.program.layout import TileGeometry
 from deephw.program.manifest import (
     MANIFEST,
@@ -24,7 +25,6 @@ from deephw.program.manifest import (
     GroupRef,
     Manifest,
     read_manifest,
-    sha256_file,
 )
 from deephw.program.tables import DeviceTable, make_table, read_npz
 from deephw.validation import read_yaml

@@ -19,18 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from deephw.errors import DeephwError, DivergenceError
+from deephw.arguments import positive
 
 REPORT = "report"
 DEFAULT_ROOT = "sweeps"
 """Folder of sweep directories when ``--out`` is not given (``sweeps/NAME``)."""
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def add_commands(subparsers: Any) -> argparse.ArgumentParser:
@@ -68,7 +61,7 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     where.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster")
     where.add_argument(
         "--workers",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="worker processes of the embedded cluster (default: one per core)",
     )
@@ -150,23 +143,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sweep`` on its own (``python -m deephw.sweep ARGS``); returns the exit code.
+    """Run ``sweep`` on its own (``python -m deephw.sweep ARGS``): ``deephw sweep ARGS``."""
+    from deephw.cli import main as deephw_main  # deephw.cli imports this module
 
-    Exit codes as ``deephw``'s: 0 success, 1 the sweep failed (a configuration raised),
-    2 invalid input, 130 interrupted.
-    """
-    parser = argparse.ArgumentParser(prog="deephw")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except DivergenceError as exc:
-        print(f"deephw: error: {exc}", file=sys.stderr)
-        return 1
-    except (DeephwError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
-        print(f"deephw: invalid input: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("deephw: interrupted", file=sys.stderr)
-        return 130
+    return deephw_main(["sweep", *(sys.argv[1:] if argv is None else argv)])

@@ -23,7 +23,6 @@ columns :data:`HARDWARE_METRICS` and any extra per-seed scalars the result expos
 
 from __future__ import annotations
 
-import hashlib
 import math
 import tempfile
 import time
@@ -40,8 +39,10 @@ from deephw.config import RunConfig, from_dict, load
 from deephw.controller import hardware_card
 from deephw.devices.cards import card_hash
 from deephw.errors import ConfigError, DeephwError, DivergenceError
+from deephw.hashing import sha256_file
 from deephw.program import export_program, load_groups, open_program, verify_program
 from deephw.program.drift import DRIFT_TIMES
+from deephw.registry import Registry
 from deephw.rundir import load_run
 from deephw.validation import FieldError, as_dict, build, check
 
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 HARDWARE_METRICS = ("pulses", "energy_pJ", "chip_time_ns")
 """Per-seed hardware columns every table has; empty (NA) until a run reports them."""
 
-_REGISTRY: dict[str, type[Study]] = {}
+STUDIES: Registry[type] = Registry("study kind")
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,7 +161,7 @@ class Study(ABC):
                     path = config.resolve(value)
                     if not path.is_file():
                         raise ConfigError("", name, value, "file does not exist")
-                    out[name] = file_digest(path)
+                    out[name] = sha256_file(path)
             out["hardware.card"] = card_hash(hardware_card(config))
             self._fingerprints[key] = out
         return self._fingerprints[key]
@@ -206,25 +207,17 @@ class Study(ABC):
 
 def register_study(name: str) -> Callable[[type[Study]], type[Study]]:
     """Class decorator registering a study kind under ``name``."""
-
-    def decorate(cls: type[Study]) -> type[Study]:
-        _REGISTRY[name] = cls
-        cls.name = name
-        return cls
-
-    return decorate
+    return STUDIES.register(name)
 
 
 def get_study(name: str) -> Study:
     """An instance of the study kind registered as ``name``."""
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown study kind {name!r} (known: {', '.join(study_names())})")
-    return _REGISTRY[name]()
+    return STUDIES.get(name)()
 
 
 def study_names() -> list[str]:
     """Names of the registered study kinds."""
-    return sorted(_REGISTRY)
+    return STUDIES.names()
 
 
 def run_job(job: Job) -> list[dict[str, Any]]:
@@ -327,15 +320,6 @@ def _rows(
         row.update({name: values[k] for name, values in extra.items()})
         rows.append(row)
     return rows
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes, in hex."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @register_study("train")
@@ -564,7 +548,7 @@ class EvaluateStudy(Study):
             }
             if "structural_mask" in arrays:
                 inputs["structural_mask"] = np.asarray(arrays["structural_mask"])
-            identity = file_digest(run_dir / "weights.npz")
+            identity = sha256_file(run_dir / "weights.npz")
             bases.append(Base(config.to_dict(), config.base_dir, run, identity, inputs))
         return bases
 
@@ -593,7 +577,7 @@ class EvaluateStudy(Study):
         out = dict(super().fingerprint(config))
         groups = (options or {}).get("groups")
         if groups is not None:
-            out["program.groups"] = file_digest(self._folder / groups)
+            out["program.groups"] = sha256_file(self._folder / groups)
         return out
 
     def prepare(self, config: RunConfig, base: Base, options: Mapping[str, Any]) -> dict[str, Any]:
