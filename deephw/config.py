@@ -130,8 +130,8 @@ class HardwareConfig:
     ``card_overrides`` is merged into the card section by section (e.g.
     ``{device: {read_noise_uS: 0.2}}``). ``scheme`` is ``digital`` (accumulate, then
     pulses), ``in_situ`` (pulse coincidences at every nudged step) or ``hybrid`` (updates
-    on the fast device of an Ambrogio cell, periodic transfer). Chips are sampled from
-    ``chip_seed + k`` for the k-th seed, or from the training seeds when it is null.
+    on the fast device of an Ambrogio cell, periodic transfer). The chip of training
+    seed ``s`` is sampled from ``chip_seed + s``, or from ``s`` when it is null.
     ``update_time_s`` is idle chip time added after each update (data loading, host
     latency), so that leaks and drift see realistic time.
     """

@@ -5,9 +5,11 @@ update scheme, the DAC that drives the clamped rows, the ADC that latches states
 reads weights, the chip clock and the event counters. One epoch of a batch, in chip
 time: read the weights and measure the row sums (the leak) → drive the inputs (DAC) →
 free phase (``M0`` circuit steps of ``dt * tau``) → latch ``s0`` (ADC) → nudged phase
-(``Mb`` steps) → program the update (pulses; row by row, the columns in parallel) →
-idle ``update_time_s`` → prune at the end of the epoch → transfer every K updates (hybrid
-scheme). Capacitor leak and PCM drift follow the chip clock.
+(``Mb`` steps) → program the update (pulses; row by row, the columns in parallel; its
+duration is counted per chip) → idle ``update_time_s`` → prune at the end of the epoch →
+transfer every K updates (hybrid scheme). Capacitor leak and PCM drift follow the chip
+clock, which the chips of a batch share: it advances by the circuit phases and the idle
+time, not by programming, whose duration differs from chip to chip.
 
 With the ``ideal`` card every read is exact and every update is ``W += dW`` exactly, so
 the controller reproduces the NumPy core bit for bit.
@@ -60,6 +62,11 @@ def hardware_card(config: RunConfig, source: str = "") -> Card:
         make_scheme(config).check_card(card)
     except ConfigError as exc:
         raise ConfigError(source, "hardware.scheme", hw.scheme, exc.reason) from None
+    in_situ = hw.scheme == "in_situ" or (hw.scheme == "hybrid" and hw.inner == "in_situ")
+    if in_situ and config.learning.rule != "deep":
+        reason = "in-situ pulses follow the nudged trajectory of learning.rule deep"
+        field = "hardware.scheme" if hw.scheme == "in_situ" else "hardware.inner"
+        raise ConfigError(source, field, "in_situ", reason)
     return card
 
 
@@ -110,7 +117,7 @@ class Controller:
         initial_weights: np.ndarray,
     ) -> None:
         hw = config.hardware
-        chip_seeds = seeds if hw.chip_seed is None else hw.chip_seed + np.arange(len(seeds))
+        chip_seeds = seeds if hw.chip_seed is None else hw.chip_seed + seeds
         self.crossbar = Crossbar(card, mask, chip_seeds)
         self.scheme = make_scheme(config)
         self.scheme.check(self.crossbar)
@@ -122,6 +129,7 @@ class Controller:
         update_device = type(self.crossbar.cell).update_model(card)
         self.pulse_s = update_device.params.costs.set_ns * 1e-9
         self.crossbar.write_weights(initial_weights, self.rngs)
+        self.programming_s = np.zeros(len(seeds))
 
     @property
     def time_s(self) -> float:
@@ -140,8 +148,7 @@ class Controller:
         """
         if not self.deep:
             return model.asym_ep_leak(weights)
-        measured = self.crossbar.read_weights(self.rngs, digital=True)
-        return model.deep_leak(measured, self.extra_leak)
+        return self.crossbar.read_leak(self.rngs) + self.extra_leak
 
     def drive(self, state: np.ndarray, n_inputs: int) -> np.ndarray:
         """Clamp the inputs through the DAC (in place); returns ``state``."""
@@ -165,14 +172,16 @@ class Controller:
     ) -> np.ndarray:
         """Program one update with the run's scheme; returns the signed pulses per cell.
 
-        The clock advances by the programming time (rows in sequence, each row's cells
-        in parallel, ``max |pulses|`` pulse durations per row) and ``update_time_s``.
+        Each chip's programming time (rows in sequence, each row's cells in parallel:
+        ``max |pulses|`` pulse durations per row) is added to ``programming_s``. The
+        shared clock advances by ``update_time_s`` only, so that no chip's clock depends
+        on the other chips of the batch (a seed trains the same alone or batched).
         """
         pulses = self.scheme.update(
             self.crossbar, self.rngs, delta=delta, trajectory=trajectory, lr=lr, l1=l1
         )
-        row_time = np.abs(pulses).max(axis=2).sum(axis=1).max() * self.pulse_s
-        self.crossbar.advance(float(row_time) + self.update_time_s)
+        self.programming_s += np.abs(pulses).max(axis=2).sum(axis=1) * self.pulse_s
+        self.crossbar.advance(self.update_time_s)
         return pulses
 
     def prune(
@@ -196,11 +205,13 @@ class Controller:
         """Cumulative events per device group and chip, energy (pJ) per chip.
 
         Keys are ``GROUP.EVENT`` (groups: the cell's device roles, e.g. ``G+``, ``G-``,
-        ``g``, and ``cell`` for transfers, refreshes and pruned cells) and ``energy_pJ``.
+        ``g``, and ``cell`` for transfers, refreshes and pruned cells), ``energy_pJ`` and
+        ``programming_s`` (each chip's programming time so far).
         """
         out = {}
         for group, counts in self.crossbar.counters().items():
             for event, values in counts.items():
                 out[f"{group}.{event}"] = np.asarray(values, dtype=float)
         out["energy_pJ"] = self.crossbar.cost()["energy_pJ"]
+        out["programming_s"] = self.programming_s.copy()
         return out

@@ -121,7 +121,9 @@ def portable_config(config: RunConfig, run_dir: Path) -> dict[str, Any]:
         if value is None:
             continue
         source = config.resolve(value)
-        relative = Path("data") / f"{section}_{source.name}"
+        relative = Path("data") / source.name
+        if (run_dir / relative).exists():  # two named files with one name
+            relative = Path("data") / f"{section}_{source.name}"
         (run_dir / "data").mkdir(exist_ok=True)
         shutil.copyfile(source, run_dir / relative)
         data[section][key] = relative.as_posix()

@@ -194,9 +194,7 @@ def test_a_run_directory_can_be_moved_with_its_data(tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", str(moved)]) == 0
     assert "blobs on the numpy engine" in capsys.readouterr().out
-    assert (
-        yaml.safe_load((moved / "config.yaml").read_text())["task"]["csv"] == "data/task_blobs.csv"
-    )
+    assert yaml.safe_load((moved / "config.yaml").read_text())["task"]["csv"] == "data/blobs.csv"
 
 
 @pytest.mark.parametrize(
@@ -301,3 +299,32 @@ def test_devices_commands(tmp_path, capsys):
     assert main(["devices", "check", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.yaml" in err and "device.g_max_uz = 3" in err
+
+
+def test_a_program_of_a_csv_task_run_carries_its_data(tmp_path, capsys):
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    config = tmp_path / "csv.yaml"
+    config.write_text((examples / "csv_task.yaml").read_text())
+    (tmp_path / "blobs.csv").write_text((examples / "blobs.csv").read_text())
+    run, program, back = tmp_path / "run", tmp_path / "program", tmp_path / "back"
+    assert main(["train", str(config), "--out", str(run), "--epochs", "30", "--seeds", "2"]) == 0
+    assert main(["program", "export", str(run), "--out", str(program)]) == 0
+    assert (program / "data" / "blobs.csv").is_file()
+    assert main(["program", "verify", str(program), "--out", str(tmp_path / "v")]) == 0
+    assert main(["program", "import", str(program), "--out", str(back)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(back)]) == 0
+    assert "blobs on the numpy engine" in capsys.readouterr().out
+    (program / "data" / "blobs.csv").write_text("x1,x2,x3,class_a,class_b\n")
+    assert main(["program", "verify", str(program), "--out", str(tmp_path / "v2")]) == 2
+    assert "blobs.csv" in capsys.readouterr().err
+
+
+def test_fitting_a_card_needs_both_directions(tmp_path, capsys):
+    data = tmp_path / "up_only.csv"
+    rows = ["cycle,direction,g_uS"] + [f"0,up,{1 + 0.1 * k:.2f}" for k in range(50)]
+    data.write_text("\n".join(rows) + "\n")
+    assert main(["devices", "fit", str(data), "--out", str(tmp_path / "card.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "up_only.csv" in err and "direction = 'down'" in err
+    assert not (tmp_path / "card.yaml").exists()

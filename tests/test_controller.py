@@ -99,9 +99,11 @@ def test_pcm_run_counts_pulses_and_advances_the_clock() -> None:
     assert (np.diff(sets, axis=0) >= 0).all() and (sets[-1] > 0).all()
     step_s = 0.5 * 100e-9
     circuit_s = 20 * 50 * step_s
-    # chip time: circuit phases + idle time + programming time (each pulse >= 100 ns)
-    assert result.chip_time_s[-1] >= circuit_s + 20 * 0.5
-    assert (np.diff(result.chip_time_s) > 0.5).all()
+    # the shared clock: circuit phases + idle time; programming time is counted per chip
+    np.testing.assert_allclose(result.chip_time_s[-1], circuit_s + 20 * 0.5)
+    programming = result.events["programming_s"][-1]
+    np.testing.assert_array_less(0.0, programming)
+    assert (programming <= sets[-1] * 100e-9 + 1e-15).all()  # at most one pulse time per SET
     card = deephw.devices.load_card("pcm_pair")
     per_set = card.device.costs.set_pJ
     assert (result.events["energy_pJ"][-1] >= sets[-1] * per_set).all()
@@ -144,3 +146,35 @@ def test_bad_hardware_names_the_config_field(tmp_path, hardware, field, value) -
         deephw.load(path)
     message = str(info.value)
     assert str(path) in message and field in message and value in message
+
+
+@pytest.mark.parametrize(
+    "hardware",
+    [
+        {"card": "pcm_pair"},
+        {"card": "pcm_ambrogio2018", "scheme": "hybrid", "transfer_every": 5},
+        {"card": "capacitor", "chip_seed": 40},
+    ],
+)
+def test_a_seed_trains_the_same_alone_or_batched_on_a_noisy_chip(hardware) -> None:
+    data = {"task": {"name": "XOR"}, "training": {"epochs": 40, "seeds": 3}, "hardware": hardware}
+    batched = deephw.train(from_dict(data))
+    alone = deephw.train(from_dict({**data, "training": {"epochs": 40, "seeds": 1, "seed": 1}}))
+    assert np.array_equal(batched.weights[1], alone.weights[0])
+    assert np.array_equal(batched.history["mse"][:, 1], alone.history["mse"][:, 0])
+    for name, values in alone.events.items():
+        assert np.array_equal(batched.events[name][:, 1], values[:, 0]), name
+    assert np.array_equal(batched.chip_time_s, alone.chip_time_s)
+
+
+def test_in_situ_pulses_need_the_deep_rule(tmp_path) -> None:
+    path = tmp_path / "run.yaml"
+    data = {
+        "task": {"name": "AND"},
+        "learning": {"rule": "asym_ep", "lr": 1.0},
+        "hardware": {"card": "capacitor", "scheme": "in_situ"},
+    }
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as info:
+        deephw.load(path)
+    assert str(path) in str(info.value) and "hardware.scheme = 'in_situ'" in str(info.value)

@@ -74,7 +74,7 @@ def _direction(text: str, source: str, row: int) -> bool:
 
 
 def fit_table(
-    g: np.ndarray, dg: np.ndarray, up: np.ndarray, n_bins: int = 16
+    g: np.ndarray, dg: np.ndarray, up: np.ndarray, n_bins: int = 16, source: str = ""
 ) -> dict[str, list[float]]:
     """Bin steps by conductance; mean and standard deviation per bin and direction.
 
@@ -89,7 +89,8 @@ def fit_table(
     for name, sel in (("up", up), ("down", ~up)):
         count = np.bincount(where[sel], minlength=n_bins)
         if (count >= 2).sum() < 1:
-            raise ValueError(f"too few {name} pulses to fit")
+            reason = f"too few {name} pulses to fit (need two or more in some conductance bin)"
+            raise ConfigError(source, "direction", name, reason)
         total = np.bincount(where[sel], dg[sel], minlength=n_bins)
         squares = np.bincount(where[sel], dg[sel] ** 2, minlength=n_bins)
         ok = count >= 2
@@ -115,7 +116,7 @@ def fit_card(csv_path: str | Path, out_path: str | Path, n_bins: int = 16) -> di
     """
     csv_path, out_path = Path(csv_path), Path(out_path)
     g, dg, up = read_steps(csv_path)
-    table = fit_table(g, dg, up, n_bins)
+    table = fit_table(g, dg, up, n_bins, str(csv_path))
     low, high = table.pop("g_min_uS"), table.pop("g_max_uS")
     digest = sha256_file(csv_path)
     card = {

@@ -247,6 +247,11 @@ def export_program(
                 )
             )
         config_ref = put("run_config.yaml", (run_dir / "config.yaml").read_bytes())
+        data_refs = tuple(  # the files the run's config names (task CSV, adjacency, card)
+            put(f"data/{path.name}", path.read_bytes())
+            for path in sorted((run_dir / "data").glob("*"))
+            if path.is_file()
+        )
         card_ref = put("card.yaml", card_to_yaml(card).encode())
         groups_text = (
             Path(groups).read_bytes()
@@ -263,6 +268,7 @@ def export_program(
                 config=config_ref,
                 weights_sha256=sha256_file(run_dir / "weights.npz"),
                 devices_sha256=devices_sha,
+                data=data_refs,
                 trained_mse=trained_mse,
                 trained_accuracy=trained_accuracy,
             ),

@@ -181,8 +181,12 @@ def import_program(
         "seed": prog.seed,
         "config_from": str(config_path.resolve()),
     }
+    config_dir = config_path.parent
     with atomic.new_directory(out_dir) as tmp:
         atomic.write_bytes(tmp / "config.yaml", config_path.read_bytes())
+        for path in sorted((config_dir / "data").glob("*")):  # files the config names
+            if path.is_file():
+                atomic.write_bytes(tmp / "data" / path.name, path.read_bytes())
         buffer = io.BytesIO()
         np.savez_compressed(
             buffer,

@@ -53,6 +53,7 @@ class RunRef:
     trained_mse: float
     trained_accuracy: float
     devices_sha256: str | None = None
+    data: tuple[FileRef, ...] = ()
 
     def __post_init__(self) -> None:
         _check_sha("weights_sha256", self.weights_sha256)
@@ -173,7 +174,7 @@ class Manifest:
 
     def files(self) -> list[FileRef]:
         """Every file the manifest lists."""
-        refs = [self.run.config, self.card.file, self.groups_file, self.pruned]
+        refs = [self.run.config, *self.run.data, self.card.file, self.groups_file, self.pruned]
         for group in self.groups:
             refs.append(group.table)
             if group.csv is not None:
