@@ -133,7 +133,11 @@ class HardwareConfig:
     on the fast device of an Ambrogio cell, periodic transfer). The chip of training
     seed ``s`` is sampled from ``chip_seed + s``, or from ``s`` when it is null.
     ``update_time_s`` is idle chip time added after each update (data loading, host
-    latency), so that leaks and drift see realistic time.
+    latency), so that leaks and drift see realistic time. ``update_management`` scales
+    the in-situ row and column probabilities per chip and step to keep both away from
+    saturation. ``in_engine`` (scheme ``in_situ`` only) has the engine accumulate the
+    coincidences during the nudged phase instead of returning the trajectory; inside
+    Brian2 this needs ``update_management: false``.
     """
 
     card: str = "ideal"
@@ -147,6 +151,8 @@ class HardwareConfig:
     transfer_every: int | None = field(default=None, metadata=check(ge=1))
     chip_seed: int | None = field(default=None, metadata=check(ge=0))
     update_time_s: float = field(default=0.0, metadata=check(ge=0))
+    update_management: bool = True
+    in_engine: bool = False
 
 
 @dataclass(frozen=True)

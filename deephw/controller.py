@@ -25,14 +25,18 @@ import numpy as np
 from deephw import model
 from deephw.crossbar import Crossbar
 from deephw.devices import Card, load_card, replace_card
+from deephw.engines.in_situ import InSituRequest
 from deephw.errors import ConfigError
-from deephw.schemes import UpdateScheme, get_scheme
+from deephw.schemes import InSitu, UpdateScheme, get_scheme
 
 if TYPE_CHECKING:
     from deephw.config import RunConfig
 
 NOISE_STREAM = 3
 """Second entropy word of the generators of device and periphery noise."""
+
+IN_SITU_STREAM = 4
+"""Second entropy word of the generator of the Brian2 engine's in-situ seeds."""
 
 DEVICE_EVENTS = ("set", "reset", "reads")
 CELL_EVENTS = ("transfers", "refreshes", "pruned")
@@ -62,6 +66,12 @@ def hardware_card(config: RunConfig, source: str = "") -> Card:
         make_scheme(config).check_card(card)
     except ConfigError as exc:
         raise ConfigError(source, "hardware.scheme", hw.scheme, exc.reason) from None
+    if hw.in_engine and hw.scheme != "in_situ":
+        reason = "the engine accumulates the coincidences of scheme in_situ only"
+        raise ConfigError(source, "hardware.in_engine", True, reason)
+    if hw.in_engine and hw.update_management and config.engine.name == "brian2":
+        reason = "inside Brian2 the coincidences need hardware.update_management: false"
+        raise ConfigError(source, "hardware.in_engine", True, reason)
     in_situ = hw.scheme == "in_situ" or (hw.scheme == "hybrid" and hw.inner == "in_situ")
     if in_situ and config.learning.rule != "deep":
         reason = "in-situ pulses follow the nudged trajectory of learning.rule deep"
@@ -80,12 +90,17 @@ def make_scheme(config: RunConfig) -> UpdateScheme:
     hw = config.hardware
     options = {
         "digital": {"rounding": hw.rounding},
-        "in_situ": {"bit_length": hw.bit_length},
+        "in_situ": {
+            "bit_length": hw.bit_length,
+            "update_management": hw.update_management,
+            "accumulate_in_engine": hw.in_engine,
+        },
         "hybrid": {
             "inner": hw.inner,
             "transfer_every": hw.transfer_every,
             "rounding": hw.rounding,
             "bit_length": hw.bit_length,
+            "update_management": hw.update_management,
         },
     }[hw.scheme]
     return get_scheme(hw.scheme, **options)
@@ -122,6 +137,8 @@ class Controller:
         self.scheme = make_scheme(config)
         self.scheme.check(self.crossbar)
         self.rngs = [np.random.default_rng([int(s), NOISE_STREAM]) for s in seeds]
+        self.in_engine = isinstance(self.scheme, InSitu) and self.scheme.accumulate_in_engine
+        self._in_situ_seeds = np.random.default_rng([int(seeds[0]), IN_SITU_STREAM])
         self.step_s = config.dynamics.dt * config.engine.tau_ns * 1e-9
         self.update_time_s = hw.update_time_s
         self.extra_leak = config.dynamics.extra_leak
@@ -163,12 +180,20 @@ class Controller:
         """Advance the chip clock by ``n_steps`` circuit steps."""
         self.crossbar.advance(n_steps * self.step_s)
 
+    def in_situ_request(self, n_steps: int, batch: int, lr: float) -> InSituRequest:
+        """The engine request accumulating the in-situ coincidences of a nudged phase
+        (``hardware.in_engine``): the chips' noise generators for the NumPy engine's
+        draws, a fresh seed for Brian2's."""
+        seed = int(self._in_situ_seeds.integers(2**31 - 1))
+        return self.scheme.request(self.crossbar, n_steps, batch, lr, self.rngs, seed)
+
     def program(
         self,
         lr: float,
         l1: float,
         trajectory: np.ndarray | None = None,
         delta: np.ndarray | None = None,
+        counts: np.ndarray | None = None,
     ) -> np.ndarray:
         """Program one update with the run's scheme; returns the signed pulses per cell.
 
@@ -177,9 +202,10 @@ class Controller:
         shared clock advances by ``update_time_s`` only, so that no chip's clock depends
         on the other chips of the batch (a seed trains the same alone or batched).
         """
-        pulses = self.scheme.update(
-            self.crossbar, self.rngs, delta=delta, trajectory=trajectory, lr=lr, l1=l1
-        )
+        update = {"delta": delta, "trajectory": trajectory, "lr": lr, "l1": l1}
+        if counts is not None:
+            update["counts"] = counts  # engine-accumulated in-situ coincidences
+        pulses = self.scheme.update(self.crossbar, self.rngs, **update)
         self.programming_s += np.abs(pulses).max(axis=2).sum(axis=1) * self.pulse_s
         self.crossbar.advance(self.update_time_s)
         return pulses

@@ -23,6 +23,7 @@ import numpy as np
 from deephw import model
 from deephw.crossbar import ROUNDINGS, Crossbar
 from deephw.devices import Card, draws
+from deephw.engines.in_situ import InSituRequest, coincidences
 from deephw.errors import ConfigError
 from deephw.registry import Registry
 
@@ -160,13 +161,40 @@ class InSitu(UpdateScheme):
     is DEEP's rule (eq. 2) while no probability saturates. ``update_management`` picks
     ``c_x / c_d = max|d| / max s`` per chip and step, which keeps both factors equally
     far from saturation. Up and down coincidences of a step are applied in turn.
+
+    With ``accumulate_in_engine`` the engine draws and sums the coincidences during the
+    nudged phase (:meth:`request` builds its :class:`~deephw.engines.InSituRequest`) and
+    :meth:`update` gets the ``(2, S, N, N)`` up/down ``counts``: all up pulses, then all
+    down pulses, are applied once per update instead of step by step (the same pulses
+    on a linear device), from the unlatched analog states.
     """
 
-    def __init__(self, bit_length: int = 10, update_management: bool = True) -> None:
+    def __init__(
+        self,
+        bit_length: int = 10,
+        update_management: bool = True,
+        accumulate_in_engine: bool = False,
+    ) -> None:
         if not isinstance(bit_length, int) or bit_length < 1:
             raise ConfigError("", "scheme.bit_length", bit_length, "must be an integer >= 1")
         self.bit_length = bit_length
         self.update_management = bool(update_management)
+        self.accumulate_in_engine = bool(accumulate_in_engine)
+
+    def request(
+        self,
+        crossbar: Crossbar,
+        n_steps: int,
+        batch: int,
+        lr: float,
+        rng: draws.RNG | None = None,
+        seed: int | None = None,
+    ) -> InSituRequest:
+        """The engine request accumulating this scheme's coincidences over a nudged phase
+        of ``n_steps`` steps and ``batch`` samples (``rng``: NumPy engine draws, ``seed``:
+        Brian2's)."""
+        gain = lr / (n_steps * batch * self.bit_length * crossbar.dw_min)
+        return InSituRequest(self.bit_length, gain, self.update_management, rng, seed)
 
     def update(
         self,
@@ -177,11 +205,32 @@ class InSitu(UpdateScheme):
         trajectory: np.ndarray | None = None,
         lr: float = 1.0,
         l1: float = 0.0,
+        counts: np.ndarray | None = None,
     ) -> np.ndarray:
+        """Program one update; with ``accumulate_in_engine``, from the engine's ``counts``."""
         self.check(crossbar)
-        pulses = self.coincide(crossbar, rng, trajectory, lr, l1)
+        if self.accumulate_in_engine:
+            pulses = self.apply_counts(crossbar, rng, counts, l1)
+        else:
+            pulses = self.coincide(crossbar, rng, trajectory, lr, l1)
         crossbar.count_update()
         return pulses
+
+    def apply_counts(
+        self, crossbar: Crossbar, rng: draws.RNG, counts: np.ndarray | None, l1: float
+    ) -> np.ndarray:
+        """Apply an engine's ``(2, S, N, N)`` up/down counts, then the L1 shrink."""
+        if counts is None:
+            reason = "accumulate_in_engine needs the engine's coincidence counts"
+            raise ConfigError("", "scheme", self.name, reason)
+        up, down = np.asarray(counts, dtype=np.int64)
+        crossbar.apply_pulses(up, rng)
+        crossbar.apply_pulses(-down, rng)
+        total = (up - down) * crossbar.enabled
+        if l1:
+            weights = crossbar.read_weights(rng, digital=True)
+            total += crossbar.program(-l1 * np.sign(weights), rng, "stochastic")
+        return total
 
     def coincide(
         self,
@@ -202,15 +251,7 @@ class InSitu(UpdateScheme):
         total = np.zeros(crossbar.shape, dtype=np.int64)
         for m in range(1, n_steps + 1):
             x, d = trajectory[m], trajectory[m] - trajectory[m - 1]
-            c_x, c_d = self._factors(x, d, gain)
-            p_row = np.clip(c_x[:, None, None] * x, 0.0, 1.0)
-            p_col = np.clip(c_d[:, None, None] * np.abs(d), 0.0, 1.0)
-            rows = draws.uniform(rng, (n_chips, batch, slots, n)) < p_row[:, :, None, :]
-            cols = draws.uniform(rng, (n_chips, batch, slots, n)) < p_col[:, :, None, :]
-            rows = rows.reshape(n_chips, batch * slots, n).transpose(0, 2, 1).astype(np.int64)
-            sign = np.broadcast_to(np.sign(d)[:, :, None, :], cols.shape)
-            up = rows @ (cols & (sign > 0)).reshape(n_chips, batch * slots, n).astype(np.int64)
-            down = rows @ (cols & (sign < 0)).reshape(n_chips, batch * slots, n).astype(np.int64)
+            up, down = coincidences(x, d, gain, slots, self.update_management, rng)
             crossbar.apply_pulses(up, rng)
             crossbar.apply_pulses(-down, rng)
             total += (up - down) * crossbar.enabled
@@ -218,19 +259,6 @@ class InSitu(UpdateScheme):
             weights = crossbar.read_weights(rng, digital=True)
             total += crossbar.program(-l1 * np.sign(weights), rng, "stochastic")
         return total
-
-    def _factors(self, x: np.ndarray, d: np.ndarray, gain: float) -> tuple[np.ndarray, np.ndarray]:
-        """Per-chip row and column factors ``c_x, c_d`` with ``c_x c_d = gain``."""
-        n_chips = x.shape[0]
-        if not self.update_management:
-            root = np.full(n_chips, np.sqrt(gain))
-            return root, root
-        x_max = x.reshape(n_chips, -1).max(axis=1)
-        d_max = np.abs(d).reshape(n_chips, -1).max(axis=1)
-        ok = (x_max > 0) & (d_max > 0)
-        ratio = np.divide(d_max, x_max, out=np.ones(n_chips), where=ok)
-        c_x = np.sqrt(gain * ratio)
-        return c_x, gain / c_x
 
 
 @register_scheme("hybrid")

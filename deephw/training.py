@@ -327,7 +327,12 @@ def training(
             right += acc * share
             rails += rail_fraction(latched, p) * share
             nudged = Relax(weights, leak, s0, p, dyn.nudged_steps, dyn.dt, dyn.beta, y)
-            if learn.rule == "deep":
+            if learn.rule == "deep" and chip.in_engine:
+                request = chip.in_situ_request(dyn.nudged_steps, state.shape[1], learn.lr)
+                counts = yield dataclasses.replace(nudged, in_situ=request)
+                chip.elapse(dyn.nudged_steps)
+                _program(chip, epoch, seeds, learn, counts=counts)
+            elif learn.rule == "deep":
                 trajectory = yield dataclasses.replace(nudged, record=True)
                 chip.elapse(dyn.nudged_steps)
                 _check_finite(trajectory.swapaxes(0, 1), epoch, seeds, "nudged-phase state")

@@ -178,3 +178,16 @@ def test_in_situ_pulses_need_the_deep_rule(tmp_path) -> None:
     with pytest.raises(ConfigError) as info:
         deephw.load(path)
     assert str(path) in str(info.value) and "hardware.scheme = 'in_situ'" in str(info.value)
+
+
+def test_in_engine_coincidences_on_brian2_need_update_management_off(tmp_path) -> None:
+    hardware = {"card": "capacitor", "scheme": "in_situ", "in_engine": True}
+    data = {"task": {"name": "AND"}, "hardware": hardware, "engine": {"name": "brian2"}}
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as info:
+        deephw.load(path)
+    assert "hardware.in_engine = True" in str(info.value) and "update_management" in str(info.value)
+    data["hardware"] = {**hardware, "update_management": False}
+    path.write_text(yaml.safe_dump(data))
+    assert deephw.load(path).hardware.update_management is False

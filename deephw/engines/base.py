@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from deephw.engines.in_situ import InSituRequest
 from deephw.registry import Registry
 
 T = TypeVar("T")
@@ -47,7 +48,8 @@ class Relax:
     """One request to the analog core: the arguments of :meth:`Engine.relax`.
 
     A controller is a generator that yields ``Relax`` requests and receives each result
-    (the final state, or the trajectory if ``record``); see :meth:`Engine.run`.
+    (the final state, the trajectory if ``record``, or the in-situ coincidence counts if
+    ``in_situ``); see :meth:`Engine.run`.
     """
 
     weights: np.ndarray
@@ -59,6 +61,7 @@ class Relax:
     beta: float = 0.0
     targets: np.ndarray | None = None
     record: bool = False
+    in_situ: InSituRequest | None = None
 
 
 Program = Generator[Relax, np.ndarray, T]
@@ -80,7 +83,7 @@ class Engine(ABC):
         try:
             request = next(program)
             while True:
-                request = program.send(self.relax(**vars(request)))
+                request = program.send(self.relax(**_arguments(request)))
         except StopIteration as stop:
             return stop.value
 
@@ -96,6 +99,7 @@ class Engine(ABC):
         beta: float = 0.0,
         targets: np.ndarray | None = None,
         record: bool = False,
+        in_situ: InSituRequest | None = None,
     ) -> np.ndarray:
         """Run ``n_steps`` Euler steps of the clipped dynamics.
 
@@ -118,4 +122,18 @@ class Engine(ABC):
         record
             Return the whole trajectory ``(n_steps + 1, S, B, N)`` (index 0 is the
             initial state) instead of the final state ``(S, B, N)``.
+        in_situ
+            Accumulate the in-situ coincidences of every step (see
+            :mod:`deephw.engines.in_situ`) and return their ``(2, S, N, N)`` int64 up and
+            down counts, summed over the steps and the batch, instead of the state.
+            Not with ``record``.
         """
+
+
+def _arguments(request: Relax) -> dict[str, Any]:
+    """Keyword arguments of ``relax`` for ``request`` (``in_situ`` only when asked for,
+    so that engines without the capability answer every other request)."""
+    arguments = dict(vars(request))
+    if arguments["in_situ"] is None:
+        del arguments["in_situ"]
+    return arguments

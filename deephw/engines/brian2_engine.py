@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from deephw.engines.base import Engine, register_engine
+from deephw.engines.in_situ import InSituRequest
 from deephw.errors import DeephwError
 
 CODE_TARGETS = ("numpy", "cython")
@@ -77,13 +78,18 @@ v_max : 1
 """
 
 
-def circuit_equations(noise: bool = False) -> str:
+def circuit_equations(noise: bool = False, bit_length: int = 0) -> str:
     """The neuron-circuit equation in Brian2 syntax (time constant ``tau``).
 
     Parameters
     ----------
     noise
         Add the white-noise term ``sigma * xi / sqrt(tau)``.
+    bit_length
+        With ``bit_length > 0``, the variables of the in-situ coincidences: the previous
+        step's activity ``v_prev``, its change ``d``, the factor ``c_in`` (``c_x = c_d``
+        of the neuron's chip) and one row-fire ``fx{k}`` and column-fire ``fd{k}`` per
+        time slot ``k``.
 
     Returns
     -------
@@ -93,7 +99,25 @@ def circuit_equations(noise: bool = False) -> str:
     drift = "(i_in - leak*v + nudge*(target - v)) / tau"
     if noise:
         drift += " + sigma*xi*tau**-0.5"
-    return f"dv/dt = {drift} : 1\n{_PARAMETERS}"
+    in_situ = ""
+    if bit_length:
+        fires = "".join(f"fx{k} : 1\nfd{k} : 1\n" for k in range(bit_length))
+        in_situ = f"v_prev : 1\nd : 1\nc_in : 1\n{fires}"
+    return f"dv/dt = {drift} : 1\n{_PARAMETERS}{in_situ}"
+
+
+def fire_code(bit_length: int) -> str:
+    """Neuron code of one step's in-situ slots: ``fx{k}`` row fires with probability
+    ``clip(c_in v, 0, 1)``, ``fd{k}`` column fires with ``clip(c_in |d|, 0, 1)``."""
+    rows = [f"fx{k} = int(rand() < clip(c_in*v, 0, 1))" for k in range(bit_length)]
+    cols = [f"fd{k} = int(rand() < clip(c_in*abs(d), 0, 1))" for k in range(bit_length)]
+    return "\n".join(["d = v - v_prev", *rows, *cols, "v_prev = v"])
+
+
+def coincidence_code(bit_length: int) -> str:
+    """Synapse code adding one step's coincidences to ``up`` (``d_post > 0``) or ``down``."""
+    hits = " + ".join(f"fx{k}_pre*fd{k}_post" for k in range(bit_length))
+    return f"hits = {hits}\nup += hits*int(d_post > 0)\ndown += hits*int(d_post < 0)"
 
 
 def default_cache_dir() -> Path:
@@ -108,7 +132,7 @@ class Circuit:
     Attributes
     ----------
     shape
-        ``(S, B, N, n_clamped)``.
+        ``(S, B, N, n_clamped, bit_length)``; ``bit_length`` 0: no in-situ objects.
     network, clock, neurons, synapses, monitor
         The Brian2 objects; ``monitor`` records ``v`` after every step while active.
     pre, post
@@ -121,7 +145,7 @@ class Circuit:
         Per ``record`` flag, the active objects in the order a ``Network.run`` ran them.
     """
 
-    shape: tuple[int, int, int, int]
+    shape: tuple[int, int, int, int, int]
     network: Any
     clock: Any
     neurons: Any
@@ -209,7 +233,7 @@ class Brian2Engine(Engine):
         self.cache_dir = Path(cache_dir).resolve() if cache_dir else default_cache_dir()
         self.builds = 0
         self._rng = np.random.default_rng(seed)
-        self._circuits: dict[tuple[int, int, int, int], Circuit] = {}
+        self._circuits: dict[tuple[int, int, int, int, int], Circuit] = {}
         if target == "cython":
             _check_compiler()
         self._b2, self._codeobj_class = _import_brian2(target, self.cache_dir)
@@ -225,8 +249,17 @@ class Brian2Engine(Engine):
         beta: float = 0.0,
         targets: np.ndarray | None = None,
         record: bool = False,
+        in_situ: InSituRequest | None = None,
     ) -> np.ndarray:
-        """Run ``n_steps`` Euler steps of the neuron circuits; see :meth:`Engine.relax`."""
+        """Run ``n_steps`` Euler steps of the neuron circuits; see :meth:`Engine.relax`.
+
+        With ``in_situ``, the coincidences are drawn and summed by Brian2 code during the
+        run: at the end of every step a neuron ``run_regularly`` sets the slots' row and
+        column fires with ``rand()``, and a synapse ``run_regularly`` adds their
+        coincidences to the synaptic counters ``up`` and ``down``. ``rand()`` is seeded
+        with ``in_situ.seed``. Update management (per-chip maxima at every step) is not
+        available here: ``in_situ.update_management`` must be false.
+        """
         state = np.asarray(state, dtype=float)
         weights = np.asarray(weights, dtype=float)
         leak = np.asarray(leak, dtype=float)
@@ -253,19 +286,46 @@ class Brian2Engine(Engine):
                     f"targets must be (S, B, O) = ({n_copies}, {batch}, O) with "
                     f"1 <= O <= {n - n_clamped}, got {targets.shape}"
                 )
+        bit_length = 0
+        if in_situ is not None:
+            if record:
+                raise ValueError("in_situ returns coincidence counts, not a trajectory: no record")
+            if in_situ.update_management:
+                raise ValueError(
+                    "the brian2 engine accumulates in-situ coincidences without update "
+                    "management only (it needs per-chip maxima at every step): set "
+                    "update_management=False, or accumulate outside the engine"
+                )
+            bit_length = int(in_situ.bit_length)
+            gain = in_situ.gains(n_copies)
         if n_steps == 0:
+            if in_situ is not None:
+                return np.zeros((2, n_copies, n, n), dtype=np.int64)
             return state[None].copy() if record else state.copy()
 
-        circuit = self.circuit((n_copies, batch, n, n_clamped))
+        circuit = self.circuit((n_copies, batch, n, n_clamped, bit_length))
         self._set_dt(circuit, float(dt))
         self._load(circuit, weights, leak, state, beta, targets)
         circuit.monitor.active = record
         if record:
             circuit.monitor.resize(0)
-        if self.noise_sigma:
-            self._b2.seed(int(self._rng.integers(2**31 - 1)))
+        noise_seed = int(self._rng.integers(2**31 - 1)) if self.noise_sigma else None
+        if in_situ is not None:
+            _array(circuit.neurons, "v_prev")[:] = state.ravel()
+            c_in = np.broadcast_to(np.sqrt(gain)[:, None, None], state.shape)
+            _array(circuit.neurons, "c_in")[:] = c_in.ravel()
+            _array(circuit.synapses, "up")[:] = 0.0
+            _array(circuit.synapses, "down")[:] = 0.0
+            words = [0 if in_situ.seed is None else int(in_situ.seed)]
+            if noise_seed is not None:
+                words.append(noise_seed)
+            self._b2.seed(int(np.random.SeedSequence(words).generate_state(1)[0] >> 1))
+        elif noise_seed is not None:
+            self._b2.seed(noise_seed)
         self._advance(circuit, n_steps, record)
 
+        if in_situ is not None:
+            return self._counts(circuit)
         final = _array(circuit.neurons, "v").reshape(state.shape).copy()
         if not record:
             return final
@@ -278,19 +338,22 @@ class Brian2Engine(Engine):
         circuit.monitor.resize(0)
         return trajectory
 
-    def circuit(self, shape: tuple[int, int, int, int]) -> Circuit:
-        """The circuit of shape ``(S, B, N, n_clamped)``, built on first use and kept.
+    def circuit(self, shape: tuple[int, ...]) -> Circuit:
+        """The circuit of shape ``(S, B, N, n_clamped[, bit_length])``, built on first use
+        and kept.
 
         Parameters
         ----------
         shape
-            ``(S, B, N, n_clamped)``.
+            ``(S, B, N, n_clamped)``, optionally with the in-situ ``bit_length`` (default
+            0: no in-situ objects).
 
         Returns
         -------
         Circuit
             The circuit whose Brian2 network every relax call of that shape reuses.
         """
+        shape = (*shape, 0) if len(shape) == 4 else tuple(shape)
         circuit = self._circuits.get(shape)
         if circuit is None:
             circuit = self._build(shape)
@@ -306,17 +369,26 @@ class Brian2Engine(Engine):
         """Chip time of ``n_steps`` Euler steps of dimensionless size ``dt``, in ns."""
         return n_steps * dt * self.tau_ns
 
-    def _build(self, shape: tuple[int, int, int, int]) -> Circuit:
+    def _counts(self, circuit: Circuit) -> np.ndarray:
+        """``(2, S, N, N)`` int64 up/down coincidences of the last call, summed over the batch."""
+        n_copies, batch, n, _, _ = circuit.shape
+        counts = np.zeros((2, n_copies, n, n), dtype=np.int64)
+        for row, name in enumerate(("up", "down")):
+            values = np.rint(_array(circuit.synapses, name)).astype(np.int64)
+            counts[row][:, circuit.pre, circuit.post] = values.reshape(n_copies, batch, -1).sum(1)
+        return counts
+
+    def _build(self, shape: tuple[int, int, int, int, int]) -> Circuit:
         """Build the Brian2 network of one circuit shape."""
         b2, codeobj_class = self._b2, self._codeobj_class
-        n_copies, batch, n, n_clamped = shape
+        n_copies, batch, n, n_clamped, bit_length = shape
         copies = n_copies * batch
         tau = self.tau_ns * b2.nsecond
         dt = 0.5
         clock = b2.Clock(dt=dt * tau, name=f"{OBJECT_PREFIX}_clock")
         neurons = b2.NeuronGroup(
             copies * n,
-            circuit_equations(noise=self.noise_sigma > 0),
+            circuit_equations(noise=self.noise_sigma > 0, bit_length=bit_length),
             method="euler",
             clock=clock,
             namespace={"tau": tau},
@@ -334,10 +406,13 @@ class Brian2Engine(Engine):
         pre, post = pre.ravel(), post.ravel()
         offsets = (np.arange(copies) * n)[:, None]
         pre_all, post_all = (offsets + pre).ravel(), (offsets + post).ravel()
+        synapse_model = "w : 1\ni_in_post = w*v_pre : 1 (summed)"
+        if bit_length:
+            synapse_model += "\nup : 1\ndown : 1"
         synapses = b2.Synapses(
             neurons,
             neurons,
-            "w : 1\ni_in_post = w*v_pre : 1 (summed)",
+            synapse_model,
             clock=clock,
             codeobj_class=codeobj_class,
             name=f"{OBJECT_PREFIX}_synapses",
@@ -348,6 +423,22 @@ class Brian2Engine(Engine):
             and np.array_equal(_array(synapses, "_synaptic_post"), post_all)
         ):
             raise RuntimeError("Brian2 reordered the synapses; the weights cannot be mapped")
+        if bit_length:
+            # After the rails, before the monitor: fires of this step, then coincidences.
+            neurons.run_regularly(
+                fire_code(bit_length),
+                when="end",
+                order=-2,
+                codeobj_class=codeobj_class,
+                name=f"{OBJECT_PREFIX}_fires",
+            )
+            synapses.run_regularly(
+                coincidence_code(bit_length),
+                when="end",
+                order=-1,
+                codeobj_class=codeobj_class,
+                name=f"{OBJECT_PREFIX}_coincidences",
+            )
         monitor = b2.StateMonitor(
             neurons,
             "v",
@@ -387,7 +478,7 @@ class Brian2Engine(Engine):
         targets: np.ndarray | None,
     ) -> None:
         """Write one call's weights, leaks, states, nudges and targets into the circuit."""
-        n_copies, batch, n, n_clamped = circuit.shape
+        n_copies, batch, n, n_clamped, _ = circuit.shape
         weight = weights[:, circuit.pre, circuit.post]
         _array(circuit.synapses, "w")[:] = np.broadcast_to(
             weight[:, None, :], (n_copies, batch, weight.shape[1])

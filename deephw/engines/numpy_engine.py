@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from deephw.engines.base import Engine, register_engine
+from deephw.engines.in_situ import InSituRequest, coincidences
 
 
 @register_engine("numpy")
@@ -26,7 +27,10 @@ class NumpyEngine(Engine):
         beta: float = 0.0,
         targets: np.ndarray | None = None,
         record: bool = False,
+        in_situ: InSituRequest | None = None,
     ) -> np.ndarray:
+        if in_situ is not None and record:
+            raise ValueError("in_situ returns coincidence counts, not a trajectory: no record")
         s = np.array(state, dtype=float, copy=True)
         p = n_clamped
         w_free = np.ascontiguousarray(weights[:, :, p:])
@@ -42,6 +46,10 @@ class NumpyEngine(Engine):
             traj[0] = s
         free = s[..., p:]
         velocity = np.empty_like(free)
+        if in_situ is not None:
+            counts = np.zeros((2, s.shape[0], s.shape[-1], s.shape[-1]), dtype=np.int64)
+            gain = in_situ.gains(s.shape[0])
+            previous = s.copy()
         for m in range(n_steps):
             np.matmul(s, w_free, out=velocity)
             velocity -= free * leak_free
@@ -52,4 +60,18 @@ class NumpyEngine(Engine):
             np.clip(velocity, 0.0, 1.0, out=free)
             if record:
                 traj[m + 1] = s
+            if in_situ is not None:
+                up, down = coincidences(
+                    s,
+                    s - previous,
+                    gain,
+                    in_situ.bit_length,
+                    in_situ.update_management,
+                    in_situ.rngs,
+                )
+                counts[0] += up
+                counts[1] += down
+                previous[...] = s
+        if in_situ is not None:
+            return counts
         return traj if record else s
