@@ -322,6 +322,16 @@ def _rows(
     return rows
 
 
+SCORE_METRICS = {
+    "final_mse": "float64",
+    "accuracy": "float64",
+    "converged": "bool",
+    "correct": "bool",
+    "sparsity": "float64",
+}
+"""Columns every study reports per seed (with their pandas dtypes), first in the table."""
+
+
 @register_study("train")
 class TrainStudy(Study):
     """Train every configuration from scratch, all seeds batched in one array program.
@@ -332,11 +342,7 @@ class TrainStudy(Study):
     """
 
     metrics: ClassVar[dict[str, str]] = {
-        "final_mse": "float64",
-        "accuracy": "float64",
-        "converged": "bool",
-        "correct": "bool",
-        "sparsity": "float64",
+        **SCORE_METRICS,
         "epochs_to_converge": "Int64",
         "diverged": "bool",
         "diverged_epoch": "Int64",
@@ -482,11 +488,7 @@ class EvaluateStudy(Study):
     label_column: ClassVar[str | None] = "run"
     options_section: ClassVar[str | None] = "program"
     metrics: ClassVar[dict[str, str]] = {
-        "final_mse": "float64",
-        "accuracy": "float64",
-        "converged": "bool",
-        "correct": "bool",
-        "sparsity": "float64",
+        **SCORE_METRICS,
         "diverged": "bool",
         "network_seed": "Int64",
         "trained_mse": "float64",
