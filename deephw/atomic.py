@@ -4,11 +4,18 @@
 permissions a plain ``open`` or ``mkdir`` would give them instead (0666 and 0777 less the
 process umask), so that they can be shared. A file that replaces another keeps the old
 file's permissions, as writing into it would.
+
+Temporary names carry the writer's process id (``.NAME.PID.XXXX.tmp``), so that a later
+writer of the same name removes what a killed writer left behind. An output location is
+checked before any work starts (:func:`check_output_location`: writable, a directory,
+enough free space), and :func:`claim` keeps two deephw processes from writing one path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
 import shutil
 import stat
@@ -59,7 +66,8 @@ def write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = _mode(path, 0o666)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             os.chmod(tmp, mode)
@@ -96,13 +104,155 @@ def new_directory(path: str | Path) -> Iterator[Path]:
     check_new_directory(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = _mode(path, 0o777)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    remove_stale_temporaries(path)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent))
     try:
         os.chmod(tmp, mode)
         yield tmp
         if path.exists():
-            path.rmdir()
+            try:
+                path.rmdir()
+            except OSError:
+                raise DeephwError(
+                    f"{path}: another process wrote this directory meanwhile; "
+                    "nothing was written, choose another output path"
+                ) from None
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}.{os.getpid()}."
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove the temporaries of ``path`` whose writer process is gone; return them.
+
+    Only names of the form ``.NAME.PID.XXXX.tmp`` next to ``path`` are considered, and
+    only those whose PID is not a live process: a writer still at work keeps its files.
+    """
+    path = Path(path)
+    removed = []
+    prefix = f".{path.name}."
+    try:
+        candidates = list(path.parent.glob(f"{glob_escape(prefix)}*.tmp"))
+    except OSError:
+        return removed
+    for candidate in candidates:
+        pid_text = candidate.name[len(prefix) :].split(".", 1)[0]
+        if not pid_text.isdigit() or _process_alive(int(pid_text)):
+            continue
+        if candidate.is_dir() and not candidate.is_symlink():
+            shutil.rmtree(candidate, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+        removed.append(candidate)
+    return removed
+
+
+def glob_escape(text: str) -> str:
+    """``text`` with the glob metacharacters ``*?[`` made literal."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+OUTPUT_MARGIN_BYTES = 16 * 2**20
+"""Free space kept in reserve beyond an output's estimated size."""
+
+
+def check_output_location(
+    path: str | Path, needed_bytes: int = 0, *, must_be_new: bool = True
+) -> None:
+    """Check, before any work, that ``path`` can receive an output of ``needed_bytes``.
+
+    The path must be free for a new directory (unless ``must_be_new`` is false, for
+    outputs that are resumed in place), its nearest existing ancestor must be a directory
+    that this process can write into (checked by creating and removing a file there), and
+    the file system must hold ``needed_bytes`` plus :data:`OUTPUT_MARGIN_BYTES`.
+    Raises :class:`DeephwError` with one line naming the path otherwise.
+    """
+    path = Path(path)
+    if must_be_new:
+        check_new_directory(path)
+    elif path.exists() and not path.is_dir():
+        raise DeephwError(f"{path}: exists and is not a directory; choose another output path")
+    ancestor = path
+    while not ancestor.exists():
+        if ancestor.is_symlink():  # a dangling symlink on the way
+            raise DeephwError(f"{path}: {ancestor} is a broken symbolic link")
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise DeephwError(f"{path}: {ancestor} is not a directory; choose another output path")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=ancestor)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise DeephwError(f"{path}: cannot write into {ancestor} ({reason})") from None
+    free = shutil.disk_usage(ancestor).free
+    if free < needed_bytes + OUTPUT_MARGIN_BYTES:
+        raise DeephwError(
+            f"{path}: not enough free space in {ancestor}: the output needs about "
+            f"{format_bytes(needed_bytes)} and {format_bytes(free)} is free"
+        )
+
+
+def format_bytes(count: float) -> str:
+    """``count`` bytes in a short human form: ``512 B``, ``3.2 MB``, ``1.5 TB``."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if abs(count) < 1000 or unit == "PB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.3g} {unit}"
+        count /= 1000
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def claim(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive claim on writing ``path`` for the duration of the block.
+
+    The claim is an advisory lock (``flock``) on ``.NAME.lock`` beside ``path``; the
+    operating system releases it when the holder dies, so a killed writer never blocks
+    the next one. A second claim, from this process or another, raises
+    :class:`DeephwError` naming the path.
+    """
+    path = Path(path)
+    lock_path = path.parent / f".{path.name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        handle = open(lock_path, "a+b")  # noqa: SIM115 - closed below
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.close()
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise DeephwError(
+                    f"{path}: another deephw process is writing this output; "
+                    "wait for it or choose another path"
+                ) from None
+            raise
+        try:  # the holder before us may have removed the file after we opened it
+            same = os.fstat(handle.fileno()).st_ino == os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        handle.close()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock_path)
+        handle.close()

@@ -2,6 +2,25 @@
 
 from __future__ import annotations
 
+QUOTE_LIMIT = 200
+"""The most characters of a value that an error message quotes."""
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for error messages.
+
+    A value read from a hostile file can be huge; a message quotes its start and says
+    how long it was. Containers are summarised before ``repr`` walks them, so quoting
+    never costs more than a bounded amount of work.
+    """
+    if isinstance(value, (list, tuple, dict, set)) and len(value) > limit:
+        kind = type(value).__name__
+        return f"<{kind} of {len(value)} items>"
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
+
 
 class DeephwError(Exception):
     """Base class of every error deephw raises on purpose."""
@@ -21,7 +40,7 @@ class ConfigError(DeephwError, ValueError):
         self.value = value
         self.reason = reason
         where = f"{source}: " if source else ""
-        what = f"{field} = {value!r}: " if field else ""
+        what = f"{field} = {quote(value)}: " if field else ""
         super().__init__(f"{where}{what}{reason}")
 
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from deephw.errors import ConfigError
+from deephw.errors import ConfigError, quote
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ class FieldError(ValueError):
 
     def __init__(self, field: str, value: Any, reason: str) -> None:
         self.field, self.value, self.reason = field, value, reason
-        super().__init__(f"{field} = {value!r}: {reason}")
+        super().__init__(f"{field} = {quote(value)}: {reason}")
 
 
 def check(
@@ -89,11 +89,21 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_implicit_resolver(_FLOAT_TAG, _YAML12_FLOAT, list("-+0123456789."))
 
 
+MAX_YAML_NODES = 100_000
+"""The most nodes a YAML document may hold once its aliases are expanded.
+
+Aliases share structure, so a few nested anchors (an "alias bomb") describe a document
+of billions of nodes; anything that walks or prints it as plain data would hang. Real
+configs, cards, sweeps and programs hold a few hundred nodes.
+"""
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping safely; every error is one line that names the file.
 
-    Floats are read as in YAML 1.2 (``1e-3`` is a number, not a string), and a key given
-    twice in one mapping is an error rather than "the last one wins".
+    Floats are read as in YAML 1.2 (``1e-3`` is a number, not a string), a key given
+    twice in one mapping is an error rather than "the last one wins", and a document
+    whose aliases expand past :data:`MAX_YAML_NODES` nodes is refused.
     """
     path = Path(path)
     source = str(path)
@@ -105,10 +115,16 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, "", source, f"cannot read the file ({exc})") from None
+    return parse_yaml(text, source)
+
+
+def parse_yaml(text: str, source: str) -> dict[str, Any]:
+    """Parse YAML text as :func:`read_yaml` reads a file; ``source`` names it in errors."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is not None:
+            _check_expanded_size(node, source)
             _reject_duplicate_keys(node, source)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
@@ -116,6 +132,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         reason = " ".join(str(exc).split())
         raise ConfigError(source, "", source, f"not valid YAML: {reason}") from None
+    except RecursionError:
+        raise ConfigError(source, "", source, "not valid YAML: nested too deeply") from None
     finally:
         loader.dispose()
     if data is None:
@@ -124,6 +142,38 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         reason = f"the top level must be a mapping of keys to values, not a {_kind(data)}"
         raise ConfigError(source, "", data, reason)
     return data
+
+
+def _check_expanded_size(root: yaml.Node, source: str) -> None:
+    """Raise ConfigError if ``root`` expands to more than :data:`MAX_YAML_NODES` nodes.
+
+    Each distinct node is sized once (aliases are shared nodes), so the check costs time
+    in proportion to the text, whatever the expansion.
+    """
+    size: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # post-order without recursion: children are sized before their parent
+        node, children_done = stack.pop()
+        if children_done:
+            total = 1 + sum(size[id(child)] for child in _children(node))
+            size[id(node)] = min(total, MAX_YAML_NODES + 1)
+        elif id(node) not in size:
+            size[id(node)] = -1  # entered; a cycle back to it is not valid YAML data
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node) if id(child) not in size)
+    if size[id(root)] > MAX_YAML_NODES:
+        reason = (
+            f"its aliases expand to more than {MAX_YAML_NODES} values (an alias bomb?); refused"
+        )
+        raise ConfigError(source, "", source, reason)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
