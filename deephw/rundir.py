@@ -105,6 +105,17 @@ def hardware_totals(result: TrainResult) -> dict[str, Any]:
     }
 
 
+def named_files(config: RunConfig) -> list[tuple[str, str, str]]:
+    """``(section, key, path)`` of every file the config names: the task's CSV, the
+    adjacency file, a card file (paths as written, relative to the config's folder)."""
+    named = (
+        ("task", "csv", config.task.csv),
+        ("network", "adjacency", config.network.adjacency),
+        ("hardware", "card", config.hardware.card if is_card_file(config.hardware.card) else None),
+    )
+    return [(section, key, value) for section, key, value in named if value is not None]
+
+
 def portable_config(config: RunConfig, run_dir: Path) -> dict[str, Any]:
     """The config as data, with copies of the files it names inside ``run_dir/data/``.
 
@@ -112,14 +123,7 @@ def portable_config(config: RunConfig, run_dir: Path) -> dict[str, Any]:
     at the copies with paths relative to the run directory, so the run can be moved.
     """
     data = config.to_dict()
-    named = (
-        ("task", "csv", config.task.csv),
-        ("network", "adjacency", config.network.adjacency),
-        ("hardware", "card", config.hardware.card if is_card_file(config.hardware.card) else None),
-    )
-    for section, key, value in named:
-        if value is None:
-            continue
+    for section, key, value in named_files(config):
         source = config.resolve(value)
         relative = Path("data") / source.name
         if (run_dir / relative).exists():  # two named files with one name

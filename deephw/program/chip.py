@@ -83,8 +83,8 @@ def program_chip(program: Program, card: Card, seeds: Sequence[int]) -> Programm
     """
     seeds = np.asarray(seeds, dtype=np.int64)
     chips, n = seeds.size, program.n
-    tables = [(ref, program.table(ref)) for ref in program.manifest.groups]
-    structural, enabled = program.masks([table for _, table in tables])
+    tables = list(zip(program.manifest.groups, program.tables(), strict=True))
+    structural, enabled = program.masks()
     xbar = Crossbar(card, np.broadcast_to(structural, (chips, n, n)), seeds)
     xbar.disable(np.broadcast_to(structural & ~enabled, (chips, n, n)))
     rngs = [np.random.default_rng([int(s), PROGRAM_STREAM]) for s in seeds]

@@ -5,7 +5,8 @@
     deephw program export RUN [--groups GROUPS.yaml] --out DIR
                           [--tile-rows R --tile-cols C] [--seed N] [--card CARD]
                           [--csv auto|always|never]
-    deephw program verify DIR [--seed N] [--chips K] [--engine NAME] [--force] [--out DIR]
+    deephw program verify DIR [--seed N] [--chips K] [--chip K] [--engine NAME] [--force]
+                          [--out DIR]
     deephw program import (DIR | MEASURED.csv) --out RUN [--run ORIGINAL_RUN]
                           [--program DIR]
 """
@@ -16,12 +17,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from deephw.arguments import non_negative, positive
 from deephw.engines import engine_names
-from deephw.program.export import CSV_CHOICES, export_program
+from deephw.program.export import CSV_AUTO_LIMIT, CSV_CHOICES, export_program
 from deephw.program.importing import import_program
+from deephw.program.report import summary_lines
 from deephw.program.store import open_program
 from deephw.program.verify import verify_program
 
@@ -71,33 +71,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
         engine=args.engine,
         force=args.force,
         out=args.out,
+        chip=args.chip,
     )
     report = result.report
-    print(f"report written to {result.out_dir} ({report['card_check']})")
-    print(
-        f"{'group':<20} {'devices':>8} {'within tol.':>12} {'failed':>7} {'stuck':>6} "
-        f"{'|res| p90 µS':>13} {'iter. mean':>10} {'pulses':>8}"
-    )
-    for g in report["groups"]:
-        within = f"{g['within_tolerance']}/{g['verified']}" if g["verified"] else "held"
+    print(f"report written to {result.out_dir} (card: {report['card_check']})")
+    print("\n".join(summary_lines(report)))
+    if result.measured is None:
         print(
-            f"{g['group']:<20} {g['devices'] * g['chips']:>8} {within:>12} {g['failed']:>7} "
-            f"{g['stuck']:>6} {g['residual_uS'].get('abs_p90', float('nan')):>13.3g} "
-            f"{g['iterations']['mean']:>10.2f} {g['pulses']['total']:>8}"
+            f"measured conductances not written: more than {CSV_AUTO_LIMIT} devices "
+            f"({report['totals']['devices']})"
         )
-    trained = report["trained"]
-    print(f"trained network: MSE {trained['mse']:.4g}, accuracy {100 * trained['accuracy']:.1f} %")
-    print(f"{'time':<8} {'MSE':>10} {'accuracy':>9} {'MSE (GDC)':>10} {'acc. (GDC)':>10}")
-    times = dict.fromkeys(row["time"] for row in report["drift"])
-    for label in times:
-        rows = [r for r in report["drift"] if r["time"] == label]
-
-        def med(key: str, rows: list[dict[str, Any]] = rows) -> float:
-            return float(np.median([r[key] for r in rows]))
-
+    else:
+        k = result.measured_chip
         print(
-            f"{label:<8} {med('mse'):>10.4g} {100 * med('accuracy'):>8.1f}% "
-            f"{med('mse_gdc'):>10.4g} {100 * med('accuracy_gdc'):>9.1f}%"
+            f"measured conductances of chip {k} (seed {report['chip_seeds'][k]}), read right "
+            f"after programming: {result.measured}\n  (another chip: --chip K; import with: "
+            f"deephw program import {result.measured} --program {args.program} --out RUN)"
         )
     return 0
 
@@ -151,8 +140,19 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     verify.add_argument(
         "--chips", type=positive, default=1, help="chips to sample (seed, seed+1, ...)"
     )
+    verify.add_argument(
+        "--chip",
+        type=non_negative,
+        default=0,
+        metavar="K",
+        help="chip whose conductances go to measured.csv (0 to chips-1; default 0)",
+    )
     verify.add_argument("--engine", choices=engine_names(), help="engine evaluating the network")
-    verify.add_argument("--force", action="store_true", help="verify even if the card changed")
+    verify.add_argument(
+        "--force",
+        action="store_true",
+        help="verify even if the card changed, or past the work limit (never the memory limit)",
+    )
     verify.add_argument("--out", metavar="DIR", help="report directory (default: beside DIR)")
     verify.set_defaults(parser=verify, func=cmd_verify)
 

@@ -3,6 +3,7 @@
 A program directory holds::
 
     program.yaml        the manifest (see deephw.program.manifest)
+    program.sha256      the manifest's SHA-256 (see deephw.program.files)
     groups/NNN_NAME.npz one device table per group (see deephw.program.tables)
     groups/NNN_NAME.csv the same table as CSV (small programs, or on request)
     pruned.csv          the cells left unprogrammed (pruned connections)
@@ -10,8 +11,11 @@ A program directory holds::
     run_config.yaml     the config of the run it came from (task, graph, dynamics)
     groups.yaml         the groups file it was made with
 
-The directory is written under a temporary name and renamed when complete: on any
-error (a target out of range, an invalid groups file) nothing is left behind.
+The output location is checked (writable, room for the program) and claimed before any
+work; the directory is written under a temporary name and renamed when complete: on any
+error (a target out of range, an invalid groups file) nothing is left behind. The run's
+``data/`` files are copied only if they are regular files (a symbolic link is refused),
+and only if every file the run's config names is one of them.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from deephw.devices import Card, card_from_dict, card_hash, card_to_yaml, get_ce
 from deephw.errors import ConfigError, DeephwError
 from deephw.hashing import sha256_bytes, sha256_file
 from deephw.program import groups as groups_module
+from deephw.program.checks import PRUNED_COLUMNS
+from deephw.program.cost import export_bytes
+from deephw.program.files import DIGEST, digest_text, run_data_files
 from deephw.program.layout import TileGeometry
 from deephw.program.manifest import (
     FORMAT,
@@ -45,8 +52,8 @@ from deephw.program.manifest import (
     manifest_text,
 )
 from deephw.program.plan import RESET, plan_devices
-from deephw.program.store import PRUNED_COLUMNS
 from deephw.program.tables import DeviceTable, csv_bytes, npz_bytes
+from deephw.validation import parse_yaml
 
 DEFAULT_TILE = 256
 """Rows and columns of a tile when neither the CLI nor the groups file gives them."""
@@ -75,7 +82,7 @@ def _run_card(run_dir: Path, config, mask: np.ndarray) -> tuple[Card, str | None
         raise DeephwError(f"{path}: cannot read the crossbar state ({exc})") from None
     if enabled.shape != mask.shape or not np.array_equal(enabled, mask):
         raise DeephwError(f"{path}: enabled cells differ from weights.npz's mask")
-    card = card_from_dict(yaml.safe_load(card_yaml), str(path))
+    card = card_from_dict(parse_yaml(card_yaml, f"{path} (card_yaml)"), str(path))
     return card, sha256_file(path)
 
 
@@ -189,9 +196,9 @@ def export_program(
     if csv not in CSV_CHOICES:
         raise ValueError(f"csv must be one of {CSV_CHOICES}, got {csv!r}")
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise DeephwError(f"{out_dir}: output directory already exists and is not empty")
+    atomic.check_new_directory(out_dir)
     config, arrays = rundir.load_run(run_dir)
+    data_files = run_data_files(run_dir, config)
     weights, mask = arrays["weights"], np.asarray(arrays["mask"], dtype=bool)
     task = training.load_task(config)
     topo = training.build_topology(config, task)
@@ -201,104 +208,111 @@ def export_program(
         raise DeephwError(f"{run_dir}: weights.npz's mask has cells outside the graph")
     run_card, devices_sha = _run_card(run_dir, config, mask)
     card = run_card if card is None else load_card(card)
-    spec = groups_module.default_groups() if groups is None else groups_module.load_groups(groups)
-    rows = tile_rows or (spec.tile.rows if spec.tile else DEFAULT_TILE)
-    cols = tile_cols or (spec.tile.cols if spec.tile else DEFAULT_TILE)
-    geometry = TileGeometry(rows, cols, topo.n)
+    cells = int(mask.reshape(mask.shape[0], -1).sum(axis=1).max(initial=0))
+    n_roles = len(get_cell(card.cell.kind).roles)
+    extra = sum(path.stat().st_size for path in [run_dir / "config.yaml", *data_files])
+    atomic.check_output_location(out_dir, export_bytes(cells * n_roles, csv != "never", extra))
+    with atomic.claim(out_dir):
+        spec = (
+            groups_module.default_groups() if groups is None else groups_module.load_groups(groups)
+        )
+        rows = tile_rows or (spec.tile.rows if spec.tile else DEFAULT_TILE)
+        cols = tile_cols or (spec.tile.cols if spec.tile else DEFAULT_TILE)
+        geometry = TileGeometry(rows, cols, topo.n)
 
-    k, trained_mse, trained_accuracy = _pick_network(config, run_dir, arrays, seed)
-    network_seed = int(arrays["seeds"][k])
-    enabled = mask[k]
-    where = f"{run_dir} (seed {network_seed}): "
-    table = plan_devices(card, weights[k] * enabled, enabled, geometry, where)
-    if not len(table):
-        raise DeephwError(f"{where}no connection left to program")
-    cell = get_cell(card.cell.kind)
-    tolerance = card.cell.tune_tolerance_uS
-    iterations = card.cell.tune_max_iterations
-    resolved = groups_module.assign_groups(spec, table, geometry, tolerance, iterations)
-    _schedule(table, resolved)
-    pruned_pre, pruned_post = np.nonzero(topo.mask & ~enabled)
-    write_csv = csv == "always" or (csv == "auto" and len(table) <= CSV_AUTO_LIMIT)
+        k, trained_mse, trained_accuracy = _pick_network(config, run_dir, arrays, seed)
+        network_seed = int(arrays["seeds"][k])
+        enabled = mask[k]
+        where = f"{run_dir} (seed {network_seed}): "
+        table = plan_devices(card, weights[k] * enabled, enabled, geometry, where)
+        if not len(table):
+            raise DeephwError(f"{where}no connection left to program")
+        cell = get_cell(card.cell.kind)
+        tolerance = card.cell.tune_tolerance_uS
+        iterations = card.cell.tune_max_iterations
+        resolved = groups_module.assign_groups(spec, table, geometry, tolerance, iterations)
+        _schedule(table, resolved)
+        pruned_pre, pruned_post = np.nonzero(topo.mask & ~enabled)
+        write_csv = csv == "always" or (csv == "auto" and len(table) <= CSV_AUTO_LIMIT)
 
-    with atomic.new_directory(out_dir) as tmp:
+        with atomic.new_directory(out_dir) as tmp:
 
-        def put(name: str, data: bytes) -> FileRef:
-            atomic.write_bytes(tmp / name, data)
-            return FileRef(name, sha256_bytes(data))
+            def put(name: str, data: bytes) -> FileRef:
+                atomic.write_bytes(tmp / name, data)
+                return FileRef(name, sha256_bytes(data))
 
-        group_refs = []
-        for index, group in enumerate(resolved):
-            part = table.subset(group.rows)
-            stem = f"groups/{index:03d}_{group.name}"
-            roles = sorted(
-                {part.role_names[r] for r in np.unique(part["role"])}, key=cell.roles.index
-            )
-            group_refs.append(
-                GroupRef(
-                    name=group.name,
-                    devices=len(part),
-                    roles=tuple(roles),
-                    tiles=tuple(int(t) for t in np.unique(part["tile"])),
-                    tolerance_uS=group.tolerance_uS,
-                    max_iterations=group.max_iterations,
-                    table=put(f"{stem}.npz", npz_bytes(part)),
-                    csv=put(f"{stem}.csv", csv_bytes(part)) if write_csv else None,
+            group_refs = []
+            for index, group in enumerate(resolved):
+                part = table.subset(group.rows)
+                stem = f"groups/{index:03d}_{group.name}"
+                roles = sorted(
+                    {part.role_names[r] for r in np.unique(part["role"])}, key=cell.roles.index
                 )
+                group_refs.append(
+                    GroupRef(
+                        name=group.name,
+                        devices=len(part),
+                        roles=tuple(roles),
+                        tiles=tuple(int(t) for t in np.unique(part["tile"])),
+                        tolerance_uS=group.tolerance_uS,
+                        max_iterations=group.max_iterations,
+                        table=put(f"{stem}.npz", npz_bytes(part)),
+                        csv=put(f"{stem}.csv", csv_bytes(part)) if write_csv else None,
+                    )
+                )
+            config_ref = put("run_config.yaml", (run_dir / "config.yaml").read_bytes())
+            data_refs = tuple(  # the files the run's config names (task CSV, adjacency, card)
+                put(f"data/{path.name}", path.read_bytes()) for path in data_files
             )
-        config_ref = put("run_config.yaml", (run_dir / "config.yaml").read_bytes())
-        data_refs = tuple(  # the files the run's config names (task CSV, adjacency, card)
-            put(f"data/{path.name}", path.read_bytes())
-            for path in sorted((run_dir / "data").glob("*"))
-            if path.is_file()
-        )
-        card_ref = put("card.yaml", card_to_yaml(card).encode())
-        groups_text = (
-            Path(groups).read_bytes()
-            if groups is not None
-            else _default_groups_yaml(geometry).encode()
-        )
-        manifest = Manifest(
-            format=FORMAT,
-            format_version=FORMAT_VERSION,
-            created_with=f"deephw {__version__}",
-            run=RunRef(
-                path=str(run_dir.resolve()),
-                seed=network_seed,
-                config=config_ref,
-                weights_sha256=sha256_file(run_dir / "weights.npz"),
-                devices_sha256=devices_sha,
-                data=data_refs,
-                trained_mse=trained_mse,
-                trained_accuracy=trained_accuracy,
-            ),
-            network=NetworkInfo(
-                neurons=topo.n,
-                inputs=topo.n_inputs,
-                outputs=topo.n_outputs,
-                bias_neuron=topo.bias_index,
-                cells=int(topo.mask.sum()),
-                programmed_cells=int(enabled.sum()),
-                pruned_cells=int(pruned_pre.size),
-                devices=len(table),
-            ),
-            card=CardRef(card.name, card_hash(card), _is_shipped(card), card_ref),
-            mapping=MappingInfo(
-                cell=card.cell.kind,
-                roles=cell.roles,
-                g_ref_uS=card.cell.g_ref_uS,
-                F=float(getattr(cell, "nominal_gain", lambda _: 1.0)(card)),
-                g_offset_uS=card.cell.g_offset_uS,
-                weight=WEIGHT_FORMULAS.get(card.cell.kind, ""),
-            ),
-            geometry=_geometry_info(geometry, table, topo.bias_index, enabled),
-            tolerance_uS=spec.tolerance_uS or tolerance,
-            max_iterations=spec.max_iterations or iterations,
-            groups=tuple(group_refs),
-            groups_file=put("groups.yaml", groups_text),
-            pruned=put("pruned.csv", _pruned_csv(pruned_pre, pruned_post, geometry)),
-        )
-        atomic.write_text(tmp / MANIFEST, manifest_text(manifest))
+            card_ref = put("card.yaml", card_to_yaml(card).encode())
+            groups_text = (
+                Path(groups).read_bytes()
+                if groups is not None
+                else _default_groups_yaml(geometry).encode()
+            )
+            manifest = Manifest(
+                format=FORMAT,
+                format_version=FORMAT_VERSION,
+                created_with=f"deephw {__version__}",
+                run=RunRef(
+                    path=str(run_dir.resolve()),
+                    seed=network_seed,
+                    config=config_ref,
+                    weights_sha256=sha256_file(run_dir / "weights.npz"),
+                    devices_sha256=devices_sha,
+                    data=data_refs,
+                    trained_mse=trained_mse,
+                    trained_accuracy=trained_accuracy,
+                ),
+                network=NetworkInfo(
+                    neurons=topo.n,
+                    inputs=topo.n_inputs,
+                    outputs=topo.n_outputs,
+                    bias_neuron=topo.bias_index,
+                    cells=int(topo.mask.sum()),
+                    programmed_cells=int(enabled.sum()),
+                    pruned_cells=int(pruned_pre.size),
+                    devices=len(table),
+                ),
+                card=CardRef(card.name, card_hash(card), _is_shipped(card), card_ref),
+                mapping=MappingInfo(
+                    cell=card.cell.kind,
+                    roles=cell.roles,
+                    g_ref_uS=card.cell.g_ref_uS,
+                    F=float(getattr(cell, "nominal_gain", lambda _: 1.0)(card)),
+                    g_offset_uS=card.cell.g_offset_uS,
+                    weight=WEIGHT_FORMULAS.get(card.cell.kind, ""),
+                ),
+                geometry=_geometry_info(geometry, table, topo.bias_index, enabled),
+                tolerance_uS=spec.tolerance_uS or tolerance,
+                max_iterations=spec.max_iterations or iterations,
+                groups=tuple(group_refs),
+                groups_file=put("groups.yaml", groups_text),
+                pruned=put("pruned.csv", _pruned_csv(pruned_pre, pruned_post, geometry)),
+            )
+            text = manifest_text(manifest).encode()
+            atomic.write_bytes(tmp / MANIFEST, text)
+            atomic.write_text(tmp / DIGEST, digest_text(text, MANIFEST))
     return out_dir
 
 

@@ -8,6 +8,11 @@ pruned cells stay out of the mask. The run directory written holds ``config.yaml
 original run's config), ``weights.npz`` (``seeds``, ``weights``, ``mask``,
 ``structural_mask``) and ``import.json`` (where the weights came from), so that
 ``deephw eval RUN`` evaluates it on any task and engine.
+
+Only the program's listed files are read and copied (its config and the data files it
+lists, see :mod:`deephw.program.files`); with ``--run``, the original run's config and
+the regular files of its ``data/`` folder. A measured conductance far outside its
+device's physical range is refused, naming the line and the device.
 """
 
 from __future__ import annotations
@@ -18,15 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from deephw import atomic, rundir, training
+from deephw import atomic, budget, rundir, training
 from deephw.devices import Card, get_cell
 from deephw.errors import DeephwError
-from deephw.hashing import sha256_file
+from deephw.hashing import sha256_bytes, sha256_file
+from deephw.program.checks import plausible_range
+from deephw.program.cost import import_bytes, import_estimate
+from deephw.program.files import read_sealed, run_data_files
 from deephw.program.groups import describe_device
 from deephw.program.manifest import MANIFEST
-from deephw.program.plan import RESET
+from deephw.program.plan import RESET, device_range
 from deephw.program.store import Program, open_program
-from deephw.program.tables import DeviceTable, read_measured_csv
+from deephw.program.tables import DeviceTable, Measured, read_measured_csv
 
 
 def weights_from_conductances(
@@ -43,7 +51,7 @@ def weights_from_conductances(
         rows = devices["role"] == code
         grid[devices["pre"][rows], devices["post"][rows]] = values_uS[rows]
         conductances[role] = grid
-    _, enabled = program.masks([devices])
+    _, enabled = program.masks()
     return np.where(enabled, cell.nominal_weights(card, conductances), 0.0)
 
 
@@ -72,6 +80,7 @@ def measured_values(program: Program, devices: DeviceTable, path: Path) -> np.nd
             f"column {measured.column[k]} is outside the program's tiles"
         )
     code = np.array([roles.index(r) for r in measured.role], dtype=np.int64)
+    _check_plausible(program, measured, code, path)
     n, n_roles = program.n, len(roles)
     key = (pre * n + post) * n_roles + code
     want = (devices["pre"].astype(np.int64) * n + devices["post"]) * n_roles + devices["role"]
@@ -79,7 +88,7 @@ def measured_values(program: Program, devices: DeviceTable, path: Path) -> np.nd
     sorted_want = want[order]
     at = np.searchsorted(sorted_want, key)
     found = (at < sorted_want.size) & (sorted_want[np.minimum(at, sorted_want.size - 1)] == key)
-    structural, _ = program.masks([devices])
+    structural, _ = program.masks()
     stray = ~found & ~structural[pre, post]
     if stray.any():
         k = int(np.flatnonzero(stray)[0])
@@ -108,6 +117,27 @@ def measured_values(program: Program, devices: DeviceTable, path: Path) -> np.nd
             f"({lacking.size} programmed devices are missing)"
         )
     return values
+
+
+def _check_plausible(program: Program, measured: Measured, code: np.ndarray, path: Path) -> None:
+    """Refuse a measured conductance outside its device's plausible range
+    (:func:`~deephw.program.checks.plausible_range`), naming the line and the device."""
+    card = program.card()
+    models = get_cell(card.cell.kind).models_for(card)
+    for k, role in enumerate(program.manifest.mapping.roles):
+        low, high = plausible_range(models[role])
+        value = measured.conductance_uS
+        bad = np.flatnonzero((code == k) & ~((value >= low) & (value <= high)))
+        if bad.size:
+            j = int(bad[0])
+            nominal = device_range(models[role])
+            raise DeephwError(
+                f"{path}: line {measured.line[j]}: device tile {measured.tile[j]} row "
+                f"{measured.row[j]} column {measured.column[j]} role {role}: conductance "
+                f"{float(value[j])!r} µS is far outside the device's physical range "
+                f"[{nominal[0]:g}, {nominal[1]:g}] µS of card {card.name!r} (accepted: "
+                f"[{low:g}, {high:g}] µS); {bad.size} such values of role {role}"
+            )
 
 
 def import_program(
@@ -154,47 +184,59 @@ def import_program(
             program = source.parent
         prog = open_program(program)
         measured = source
-    card = prog.card()
-    devices = prog.devices()
-    if measured is None:
-        values = devices["target_uS"]
-    else:
-        values = measured_values(prog, devices, measured)
-    weights = weights_from_conductances(prog, card, devices, values)
-    structural, enabled = prog.masks([devices])
+    manifest = prog.manifest
+    budget.enforce(
+        import_estimate(manifest),
+        source=str(prog.directory / MANIFEST),
+        field="network.neurons",
+        value=prog.n,
+    )
     if run is None:
-        config_path = prog.path(prog.manifest.run.config)
-        prog.config()  # validates it
+        config_bytes = prog.read(manifest.run.config)
+        config_from = prog.path(manifest.run.config)
+        prog.config()  # validates it, and that it names only the program's data files
+        data = {Path(ref.path).name: prog.read(ref) for ref in manifest.run.data}
     else:
         config, _ = rundir.load_run(run)
-        config_path = Path(run) / "config.yaml"
+        config_from = Path(run) / "config.yaml"
         topo = training.build_topology(config, training.load_task(config))
         if topo.n != prog.n:
             raise DeephwError(f"{run}: its networks have {topo.n} neurons, the program {prog.n}")
-    provenance = {
-        "program": str(prog.directory.resolve()),
-        "program_sha256": sha256_file(prog.directory / MANIFEST),
-        "source": str(source.resolve()),
-        "source_sha256": sha256_file(source) if measured is not None else None,
-        "kind": "measured conductances" if measured is not None else "program targets",
-        "card": prog.manifest.card.name,
-        "seed": prog.seed,
-        "config_from": str(config_path.resolve()),
-    }
-    config_dir = config_path.parent
-    with atomic.new_directory(out_dir) as tmp:
-        atomic.write_bytes(tmp / "config.yaml", config_path.read_bytes())
-        for path in sorted((config_dir / "data").glob("*")):  # files the config names
-            if path.is_file():
-                atomic.write_bytes(tmp / "data" / path.name, path.read_bytes())
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer,
-            seeds=np.array([prog.seed]),
-            weights=weights[None],
-            mask=enabled[None],
-            structural_mask=structural,
-        )
-        atomic.write_bytes(tmp / "weights.npz", buffer.getvalue())
-        atomic.write_text(tmp / "import.json", json.dumps(provenance, indent=2) + "\n")
+        config_bytes = config_from.read_bytes()
+        data = {path.name: path.read_bytes() for path in run_data_files(Path(run), config)}
+    extra = len(config_bytes) + sum(len(v) for v in data.values())
+    atomic.check_output_location(out_dir, import_bytes(manifest, extra))
+    with atomic.claim(out_dir):
+        card = prog.card()
+        devices = prog.devices()
+        if measured is None:
+            values = devices["target_uS"]
+        else:
+            values = measured_values(prog, devices, measured)
+        weights = weights_from_conductances(prog, card, devices, values)
+        structural, enabled = prog.masks()
+        provenance = {
+            "program": str(prog.directory.resolve()),
+            "program_sha256": sha256_bytes(read_sealed(prog.directory, MANIFEST)),
+            "source": str(source.resolve()),
+            "source_sha256": sha256_file(source) if measured is not None else None,
+            "kind": "measured conductances" if measured is not None else "program targets",
+            "card": manifest.card.name,
+            "seed": prog.seed,
+            "config_from": str(config_from.resolve()),
+        }
+        with atomic.new_directory(out_dir) as tmp:
+            atomic.write_bytes(tmp / "config.yaml", config_bytes)
+            for name, content in data.items():  # the files the config names
+                atomic.write_bytes(tmp / "data" / name, content)
+            buffer = io.BytesIO()
+            np.savez_compressed(
+                buffer,
+                seeds=np.array([prog.seed]),
+                weights=weights[None],
+                mask=enabled[None],
+                structural_mask=structural,
+            )
+            atomic.write_bytes(tmp / "weights.npz", buffer.getvalue())
+            atomic.write_text(tmp / "import.json", json.dumps(provenance, indent=2) + "\n")
     return out_dir

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from deephw.validation import FieldError, as_dict, build, check, read_yaml
+from deephw.errors import DeephwError
+from deephw.validation import FieldError, as_dict, build, check, parse_yaml, read_yaml
 
 FORMAT = "deephw-weight-program"
 FORMAT_VERSION = 1
@@ -191,3 +192,12 @@ def manifest_text(manifest: Manifest) -> str:
 def read_manifest(path: Path) -> Manifest:
     """Read and validate ``program.yaml``; errors name the file, the field and the value."""
     return build(Manifest, read_yaml(path), str(path))
+
+
+def parse_manifest(data: bytes, source: str) -> Manifest:
+    """Validate the bytes of a ``program.yaml`` read as ``source``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DeephwError(f"{source}: not a UTF-8 manifest ({exc})") from None
+    return build(Manifest, parse_yaml(text, source), source)

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from deephw.devices import Card, get_cell
+from deephw.devices import Card, DeviceModel, get_cell
 from deephw.errors import DeephwError
 from deephw.program.layout import TileGeometry
 from deephw.program.tables import METHOD_NAMES, DeviceTable, make_table
 
 WRITE_VERIFY, RESET = (METHOD_NAMES.index(name) for name in ("write_verify", "reset"))
+
+
+def device_range(model: DeviceModel) -> tuple[float, float]:
+    """The nominal conductance range ``(low, high)`` (µS) of a device model; an
+    unbounded side is infinite."""
+    params = model.params
+    low = -np.inf if params.g_min_uS is None else float(params.g_min_uS)
+    high = np.inf if params.g_max_uS is None else float(params.g_max_uS)
+    return low, high
 
 
 def held_roles(card: Card) -> tuple[str, ...]:
@@ -64,10 +73,9 @@ def plan_devices(
     steps = np.empty(shape)
     method = np.empty(shape, dtype=np.uint8)
     for code, role in enumerate(roles):
-        model, params = models[role], models[role].params
+        model = models[role]
         value = np.asarray(targets[role], dtype=float)
-        low = -np.inf if params.g_min_uS is None else params.g_min_uS
-        high = np.inf if params.g_max_uS is None else params.g_max_uS
+        low, high = device_range(model)
         bad = np.flatnonzero((value < low) | (value > high))
         if bad.size:
             k = bad[np.lexsort((post[bad], pre[bad]))[0]]

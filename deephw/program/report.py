@@ -184,3 +184,76 @@ def drift_figure(
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _group_line(g: dict[str, Any]) -> str:
+    devices = g["devices"] * g["chips"]
+    res = g["residual_uS"].get("abs_p90", float("nan"))
+    pulses = g["pulses"]["total"]
+    if not g["verified"]:
+        cells = ("held at reset", devices, "-", "-", g["stuck"], res, "-", pulses)
+    else:
+        within = f"{g['within_tolerance']}/{g['verified']}"
+        iterations = f"{g['iterations']['mean']:.2f}"
+        cells = ("write-verify", devices, within, g["failed"], g["stuck"], res, iterations, pulses)
+    method, devices, within, failed, stuck, res, iterations, pulses = cells
+    return (
+        f"{g['group']:<20} {method:<13} {devices:>8} {within:>12} {failed:>7} {stuck:>6} "
+        f"{res:>10.3g} {iterations:>6} {pulses:>9}"
+    )
+
+
+def _scores(values: list[dict[str, Any]], key: str) -> str:
+    accuracy = np.array([row[f"accuracy{key}"] for row in values])
+    mse = np.array([row[f"mse{key}"] for row in values])
+    right = f"{int((accuracy >= 1.0).sum())}/{accuracy.size}"
+    return (
+        f"{right:>9} {100 * accuracy.mean():>8.1f} % {100 * np.median(accuracy):>7.1f} % "
+        f"{np.median(mse):>9.3g}"
+    )
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """What ``deephw program verify`` prints: per group how programming went, then the
+    network's scores over the chips at each time after programming, with and without
+    global drift compensation; every column is headed and explained."""
+    chips = len(report["chip_seeds"])
+    lines = [
+        f"programming, per device group, over {chips} chip{'s' if chips > 1 else ''} "
+        f"(seeds {report['chip_seeds'][0]} to {report['chip_seeds'][-1]}):",
+        f"{'group':<20} {'method':<13} {'devices':>8} {'within tol.':>12} {'failed':>7} "
+        f"{'stuck':>6} {'|res| p90':>10} {'iter.':>6} {'pulses':>9}",
+    ]
+    lines += [_group_line(g) for g in report["groups"]]
+    lines += [
+        "  devices: the group's devices on all chips. write-verify: RESET, then programmed and",
+        "  read back until within tolerance or out of iterations; held at reset: RESET and kept",
+        "  there, never verified. within tol.: written devices whose last verify read was within",
+        "  tolerance; failed: the others (stuck ones included). |res| p90: 90th percentile of",
+        "  |conductance - target| in µS (true values, not reads). iter.: mean verify reads per",
+        "  written device. pulses: SET and RESET pulses.",
+    ]
+    trained = report["trained"]
+    lines.append(
+        f"trained network (its target weights): MSE {trained['mse']:.4g}, accuracy "
+        f"{100 * trained['accuracy']:.1f} %"
+    )
+    head = f"{'all right':>9} {'acc. mean':>10} {'acc. med.':>9} {'MSE med.':>9}"
+    lines += [
+        f"the programmed network on the {chips} chip{'s' if chips > 1 else ''}, by time after "
+        "programming:",
+        f"{'':<8}   {'without compensation':^40}   {'global drift compensation':^40}",
+        f"{'time':<8}   {head}   {head}",
+    ]
+    times = dict.fromkeys(row["time"] for row in report["drift"])
+    for label in times:
+        rows = [r for r in report["drift"] if r["time"] == label]
+        lines.append(f"{label:<8}   {_scores(rows, '')}   {_scores(rows, '_gdc')}")
+    lines += [
+        f"  all right: chips (of {chips}) whose network classifies every pattern right.",
+        "  acc. mean, acc. med.: accuracy (share of patterns right), mean and median over chips;",
+        "  MSE med.: free-phase MSE, median over chips. Global drift compensation scales each",
+        "  tile's outputs by a reference read right after programming over the same read now,",
+        "  undoing the mean conductance drift (not the device-to-device spread).",
+    ]
+    return [line.rstrip() for line in lines]

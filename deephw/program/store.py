@@ -1,46 +1,45 @@
-"""Opening a program directory: every listed file present and unchanged, then its data.
+"""Opening a program directory: every listed file present, unchanged and sane.
 
-:func:`open_program` refuses a program whose ``program.yaml`` is missing or invalid, a
-listed file that is missing, or a file whose SHA-256 differs from the manifest's (a
-changed byte): each error names the file.
+:func:`open_program` refuses a program whose ``program.yaml`` is missing, invalid or
+edited (its SHA-256 differs from ``program.sha256``), that holds a symbolic link, whose
+listed file is missing, not a regular file, or changed (its SHA-256 differs from the
+manifest's): each error names the file. Files are read only through
+:mod:`deephw.program.files` (never through a link, never outside the program), each time
+checked against its hash; what they hold is checked by :mod:`deephw.program.checks` when
+it is first used.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from deephw.config import RunConfig, from_dict
-from deephw.devices import Card, card_hash, check_card, load_card
+from deephw.devices import Card, card_from_dict, card_hash, get_cell, load_card
 from deephw.errors import ConfigError, DeephwError
-from deephw.hashing import sha256_file
+from deephw.hashing import sha256_bytes
+from deephw.program import checks
+from deephw.program.files import hash_inside, read_inside, read_sealed, refuse_links
 from deephw.program.layout import TileGeometry
-from deephw.program.manifest import (
-    MANIFEST,
-    FileRef,
-    GroupRef,
-    Manifest,
-    read_manifest,
-)
+from deephw.program.manifest import MANIFEST, FileRef, GroupRef, Manifest, parse_manifest
 from deephw.program.tables import DeviceTable, make_table, read_npz
-from deephw.validation import read_yaml
+from deephw.rundir import named_files
+from deephw.validation import parse_yaml
 
-PRUNED_COLUMNS = ("pre", "post", "tile", "row", "column")
-"""Columns of ``pruned.csv``: the cells left unprogrammed (their devices stay RESET and
-the cells are disabled)."""
+PRUNED_COLUMNS = checks.PRUNED_COLUMNS
 
 
 @dataclass
 class Program:
-    """A verified program directory (see :func:`open_program`); tables are read once."""
+    """An opened program directory (see :func:`open_program`); files are read once."""
 
     directory: Path
     manifest: Manifest
     _tables: dict[str, DeviceTable] = field(default_factory=dict, repr=False)
+    _cache: dict[str, object] = field(default_factory=dict, repr=False)
 
     @property
     def geometry(self) -> TileGeometry:
@@ -62,58 +61,97 @@ class Program:
         """Where a listed file lies."""
         return self.directory / ref.path
 
+    def read(self, ref: FileRef) -> bytes:
+        """The bytes of a listed file, read inside the program and checked against its
+        SHA-256 (the bytes used are the bytes checked)."""
+        data = read_inside(self.directory, ref.path)
+        _check_hash(self.path(ref), sha256_bytes(data), ref.sha256)
+        return data
+
     def table(self, group: GroupRef) -> DeviceTable:
-        """The device table of ``group``."""
+        """The device table of ``group``, checked (see :func:`checks.check_table`)."""
         if group.table.path in self._tables:
             return self._tables[group.table.path]
-        table = read_npz(self.path(group.table))
+        path = self.path(group.table)
+        table = read_npz(path, self.read(group.table))
         if len(table) != group.devices:
-            raise DeephwError(
-                f"{self.path(group.table)}: {len(table)} devices, program.yaml says {group.devices}"
-            )
+            raise DeephwError(f"{path}: {len(table)} devices, program.yaml says {group.devices}")
         if table.role_names != self.manifest.mapping.roles:
-            raise DeephwError(f"{self.path(group.table)}: roles {table.role_names} differ")
+            raise DeephwError(f"{path}: roles {table.role_names} differ")
+        checks.check_table(path, table, group, self.manifest, self.card())
         self._tables[group.table.path] = table
         return table
 
+    def tables(self) -> list[DeviceTable]:
+        """Every group's table, in the manifest's order, each device in exactly one."""
+        tables = [self.table(group) for group in self.manifest.groups]
+        if "tables" not in self._cache:
+            paths = [self.path(group.table) for group in self.manifest.groups]
+            checks.check_program_devices(paths, tables, self.manifest)
+            self._cache["tables"] = True
+        return tables
+
     def devices(self) -> DeviceTable:
         """Every device of the program, group after group."""
-        tables = [self.table(group) for group in self.manifest.groups]
+        tables = self.tables()
         merged = {k: np.concatenate([t[k] for t in tables]) for k in tables[0].columns}
         return make_table(merged, self.manifest.mapping.roles)
 
     def pruned(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(pre, post)`` of the pruned cells."""
-        path = self.path(self.manifest.pruned)
-        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
-        if not rows or tuple(rows[0]) != PRUNED_COLUMNS:
-            raise DeephwError(f"{path}: header must be {','.join(PRUNED_COLUMNS)}")
-        values = np.array([[int(v) for v in row[:2]] for row in rows[1:]], dtype=np.int64)
-        values = values.reshape(-1, 2)
-        return values[:, 0], values[:, 1]
+        """``(pre, post)`` of the pruned cells (checked, see :func:`checks.read_pruned`)."""
+        if "pruned" not in self._cache:
+            ref = self.manifest.pruned
+            enabled = self._programmed()
+            self._cache["pruned"] = checks.read_pruned(
+                self.path(ref), self.read(ref), self.manifest, enabled
+            )
+        return self._cache["pruned"]  # type: ignore[return-value]
 
-    def masks(self, tables: list[DeviceTable] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(structural, enabled)`` ``(N, N)`` masks: cells holding devices, and the
-        programmed ones (structural without the pruned cells). ``tables``: the group
-        tables, if already read."""
-        tables = [self.devices()] if tables is None else tables
+    def _programmed(self) -> np.ndarray:
         enabled = np.zeros((self.n, self.n), dtype=bool)
-        for table in tables:
+        for table in self.tables():
             enabled[table["pre"], table["post"]] = True
+        return enabled
+
+    def masks(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(structural, enabled)`` ``(N, N)`` masks: cells holding devices, and the
+        programmed ones (structural without the pruned cells)."""
+        enabled = self._programmed()
         structural = enabled.copy()
         pre, post = self.pruned()
         structural[pre, post] = True
         return structural, enabled
 
     def card(self) -> Card:
-        """The embedded card, checked against the manifest's content hash."""
+        """The embedded card, checked against the manifest's content hash and mapping."""
+        if "card" in self._cache:
+            return self._cache["card"]  # type: ignore[return-value]
         ref = self.manifest.card
-        card = check_card(self.path(ref.file))
+        path = self.path(ref.file)
+        try:
+            text = self.read(ref.file).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DeephwError(f"{path}: not a UTF-8 card file ({exc})") from None
+        card = card_from_dict(parse_yaml(text, str(path)), str(path), "card")
         if card_hash(card) != ref.sha256:
             raise DeephwError(
-                f"{self.path(ref.file)}: card content hash {card_hash(card)} differs from "
+                f"{path}: card content hash {card_hash(card)} differs from "
                 f"{MANIFEST}'s card.sha256 {ref.sha256}"
             )
+        mapping = self.manifest.mapping
+        roles = get_cell(card.cell.kind).roles
+        if (card.cell.kind, roles, card.cell.g_ref_uS) != (
+            mapping.cell,
+            mapping.roles,
+            mapping.g_ref_uS,
+        ):
+            raise DeephwError(
+                f"{self.directory / MANIFEST}: mapping (cell {mapping.cell}, roles "
+                f"{list(mapping.roles)}, G_ref {mapping.g_ref_uS:g} µS) is not that of its card "
+                f"{card.name!r} (cell {card.cell.kind}, roles {list(roles)}, G_ref "
+                f"{card.cell.g_ref_uS:g} µS)"
+            )
+        self._cache["card"] = card
         return card
 
     def chip_card(self, force: bool = False) -> tuple[Card, str]:
@@ -150,33 +188,56 @@ class Program:
         return named, f"shipped card {ref.name!r} (SHA-256 matches)"
 
     def config(self) -> RunConfig:
-        """The run config the program carries (that of the run it came from)."""
-        path = self.path(self.manifest.run.config)
-        return from_dict(read_yaml(path), str(path), self.directory)
+        """The run config the program carries (that of the run it came from).
+
+        Every file it names (task CSV, adjacency, card file) must be one of the program's
+        listed data files, so that evaluating never reads outside the program.
+        """
+        ref = self.manifest.run.config
+        path = self.path(ref)
+        try:
+            text = self.read(ref).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DeephwError(f"{path}: not a UTF-8 config file ({exc})") from None
+        config = from_dict(parse_yaml(text, str(path)), str(path), self.directory)
+        listed = {os.path.normpath(self.path(data)) for data in self.manifest.run.data}
+        for section, key, value in named_files(config):
+            if os.path.normpath(config.resolve(value)) not in listed:
+                raise ConfigError(
+                    str(path),
+                    f"{section}.{key}",
+                    value,
+                    "names a file that is not one of the program's data files listed in "
+                    f"{MANIFEST} (run.data); a program reads nothing outside itself",
+                )
+        return config
+
+
+def _check_hash(path: Path, actual: str, expected: str) -> None:
+    if actual != expected:
+        raise DeephwError(
+            f"{path}: SHA-256 {actual} differs from {MANIFEST}'s {expected}: the file "
+            f"was changed after export"
+        )
 
 
 def check_files(directory: Path, manifest: Manifest) -> None:
     """Raise DeephwError naming the first listed file that is missing or changed."""
     for ref in manifest.files():
-        path = directory / ref.path
-        if not path.is_file():
-            raise DeephwError(f"{path}: file listed in {MANIFEST} is missing")
-        actual = sha256_file(path)
-        if actual != ref.sha256:
-            raise DeephwError(
-                f"{path}: SHA-256 {actual} differs from {MANIFEST}'s {ref.sha256}: the file "
-                f"was changed after export"
-            )
+        _check_hash(directory / ref.path, hash_inside(directory, ref.path), ref.sha256)
 
 
 def open_program(directory: str | Path) -> Program:
-    """Open a program directory, checking every listed file's presence and hash."""
+    """Open a program directory: the manifest checked against ``program.sha256``, no
+    symbolic link, every listed file present, regular and unchanged."""
     directory = Path(directory)
     path = directory / MANIFEST
     if not directory.is_dir():
         raise DeephwError(f"{directory}: not a program directory")
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise DeephwError(f"{path}: missing ({directory} is not a program directory)")
-    manifest = read_manifest(path)
+    data = read_sealed(directory, MANIFEST)
+    manifest = parse_manifest(data, str(path))
+    refuse_links(directory, [ref.path for ref in manifest.files()])
     check_files(directory, manifest)
     return Program(directory, manifest)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,16 +118,32 @@ def npz_bytes(table: DeviceTable) -> bytes:
     return buffer.getvalue()
 
 
-def read_npz(path: Path) -> DeviceTable:
-    """Read a table written by :func:`npz_bytes`; errors name the file."""
+def read_npz(path: Path, data: bytes | None = None) -> DeviceTable:
+    """Read a table written by :func:`npz_bytes` (from ``data`` if given, the bytes of
+    ``path`` already read); errors name the file.
+
+    Every column must be one-dimensional and of the type :data:`COLUMNS` gives (no
+    silent cast: a float column read as integers would change the program).
+    """
+    source = io.BytesIO(data) if data is not None else path
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError) as exc:
+        with np.load(source, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DeephwError(f"{path}: cannot read the device table ({exc})") from None
     missing = [k for k in (*COLUMNS, *CATEGORIES.values()) if k not in arrays]
     if missing:
         raise DeephwError(f"{path}: not a device table (missing {', '.join(missing)})")
+    for name, kind in COLUMNS.items():
+        array = arrays[name]
+        if array.ndim != 1 or array.dtype != np.dtype(kind):
+            raise DeephwError(
+                f"{path}: column {name} is {array.dtype} of shape {array.shape}, expected a "
+                f"one-dimensional {np.dtype(kind)} column"
+            )
+    for key in CATEGORIES.values():
+        if arrays[key].ndim != 1 or arrays[key].dtype.kind != "U":
+            raise DeephwError(f"{path}: {key} must be a list of names, got {arrays[key].dtype}")
     for column, names in (("start", START_NAMES), ("method", METHOD_NAMES)):
         if tuple(arrays[CATEGORIES[column]]) != names:
             raise DeephwError(f"{path}: unknown {column} names {list(arrays[CATEGORIES[column]])}")
@@ -173,7 +190,9 @@ class Measured:
 def read_measured_csv(path: str | Path) -> Measured:
     """Read a CSV of measured conductances: ``tile, row, column, role, conductance``.
 
-    Other columns are ignored; every error names the file and the line.
+    Other columns are ignored; every error names the file and the line. Values are not
+    checked here (``nan`` and ``inf`` are read): the importer refuses those outside their
+    device's plausible range, naming the device.
     """
     path = Path(path)
     if not path.is_file():
@@ -205,8 +224,6 @@ def read_measured_csv(path: str | Path) -> Measured:
             parsed = [int(c) for c in cells[:3]] + [cells[3], float(cells[4])]
         except (IndexError, ValueError):
             raise DeephwError(f"{path}: line {number}: cannot read {row!r}") from None
-        if not np.isfinite(parsed[4]):
-            raise DeephwError(f"{path}: line {number}: conductance {cells[4]} is not finite")
         for column, value in zip(values, parsed, strict=True):
             column.append(value)
         lines.append(number)

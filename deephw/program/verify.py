@@ -5,8 +5,8 @@ group: devices within tolerance, residual error distribution, iterations, pulses
 failed and stuck devices), ``drift.csv`` (MSE and accuracy per time and chip, with and
 without global drift compensation), ``drift.png`` (accuracy and MSE vs time) and, for
 programs of at most :data:`~deephw.program.export.CSV_AUTO_LIMIT` devices,
-``measured.csv``: the first chip's conductances read through the ADC right after
-programming, in the format ``deephw program import`` takes.
+``measured.csv``: one chip's conductances (``chip``, default the first) read through the
+ADC right after programming, in the format ``deephw program import`` takes.
 
 Studies call :func:`verify_program` with ``write=False`` (nothing written, the report
 returned) and their own run config (e.g. a sweep's evaluate study, which varies the
@@ -22,25 +22,35 @@ from typing import Any
 
 import numpy as np
 
-from deephw import atomic, plotting, tasks, training
+from deephw import atomic, budget, plotting, tasks, training
 from deephw.config import RunConfig
+from deephw.devices import Card
 from deephw.errors import DeephwError
 from deephw.program.chip import ProgrammedChip, program_chip, read_devices
-from deephw.program.drift import drift_study
+from deephw.program.cost import verify_bytes, verify_estimate
+from deephw.program.drift import DRIFT_TIMES, DriftPoint, drift_study
 from deephw.program.export import CSV_AUTO_LIMIT
 from deephw.program.importing import weights_from_conductances
+from deephw.program.manifest import MANIFEST
 from deephw.program.report import drift_csv, drift_figure, drift_rows, group_summary, groups_csv
-from deephw.program.store import open_program
+from deephw.program.store import Program, open_program
 from deephw.program.tables import measured_csv_bytes
+
+MEASURED = "measured.csv"
+MAX_SEED = 2**63 - 1
+"""Chip seeds are int64."""
 
 
 @dataclass
 class VerifyResult:
-    """Where the report went (``None`` if not written), and its content (as in
-    ``report.json``)."""
+    """Where the report went (``None`` if not written), its content (as in
+    ``report.json``), and where the measured conductances of which chip were written
+    (``measured`` is ``None`` when not written: not writing, or too many devices)."""
 
     out_dir: Path | None
     report: dict[str, Any]
+    measured: Path | None = None
+    measured_chip: int = 0
 
 
 def default_out(program_dir: Path, seed: int, chips: int) -> Path:
@@ -57,6 +67,7 @@ def verify_program(
     force: bool = False,
     out: str | Path | None = None,
     *,
+    chip: int = 0,
     config: RunConfig | None = None,
     task: tasks.Task | None = None,
     write: bool = True,
@@ -71,13 +82,19 @@ def verify_program(
         Seed of the first simulated chip (device-to-device variation, stuck devices,
         programming and read noise); chip ``k`` uses ``seed + k``.
     chips
-        How many chips to sample and program.
+        How many chips to sample and program; refused in one line when the memory or
+        work it needs is past :mod:`deephw.budget`'s limits (work: unless ``force``).
     engine
         Engine evaluating the network (default: the run's).
     force
-        Verify even if the named card changed since export (its hash differs).
+        Verify even if the named card changed since export (its hash differs), or if
+        the work is past the limit.
     out
-        Report directory (default :func:`default_out`); must not exist.
+        Report directory (default :func:`default_out`); must not exist. It is checked
+        (writable, room for the report) and claimed before any work.
+    chip
+        The chip (``0`` to ``chips - 1``, seed ``seed + chip``) whose conductances are
+        written to ``measured.csv``.
     config
         Run config evaluating the network (task, graph, dynamics, engine); default the
         one the program carries (that of the run it came from). Its graph must have the
@@ -90,31 +107,84 @@ def verify_program(
     """
     program_dir = Path(program_dir)
     if chips < 1:
-        raise DeephwError(f"chips must be >= 1, got {chips}")
-    if write:
-        out = default_out(program_dir, seed, chips) if out is None else Path(out)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise DeephwError(f"{out}: output directory already exists and is not empty")
+        raise DeephwError(f"--chips must be >= 1, got {chips}")
+    if not 0 <= chip < chips:
+        raise DeephwError(f"--chip = {chip}: must name one of the {chips} chips, 0 to {chips - 1}")
+    if seed < 0 or seed + chips - 1 > MAX_SEED:
+        raise DeephwError(
+            f"--seed = {seed}: chip seeds {seed} to {seed + chips - 1} must lie in 0 to {MAX_SEED}"
+        )
     program = open_program(program_dir)
     card, card_note = program.chip_card(force)
     config = program.config() if config is None else config
     if engine is not None:
         config = config.replace(engine={"name": engine})
     task = training.load_task(config) if task is None else task
+    manifest = program.manifest
+    evaluations = 1 + 2 * len(DRIFT_TIMES)
+    estimate = verify_estimate(
+        manifest, chips, task.n_patterns, config.dynamics.free_steps, evaluations
+    )
+    net = manifest.network
+    budget.enforce(
+        estimate,
+        source=f"{program_dir / MANIFEST} ({net.neurons} neurons, {net.devices} devices)",
+        field="--chips",
+        value=chips,
+        force=force,
+    )
+    measured = net.devices <= CSV_AUTO_LIMIT
+    if not write:
+        return VerifyResult(None, _run(program, card, card_note, config, task, seed, chips)[0])
+    out = default_out(program_dir, seed, chips) if out is None else Path(out)
+    atomic.check_output_location(out, verify_bytes(manifest, chips, measured))
+    with atomic.claim(out):
+        report, result = _run(program, card, card_note, config, task, seed, chips)
+        programmed, points, trained = result
+        totals = report["totals"]
+        with atomic.new_directory(out) as tmp:
+            atomic.write_text(tmp / "report.json", json.dumps(report, indent=2) + "\n")
+            atomic.write_text(tmp / "groups.csv", groups_csv(report["groups"]))
+            atomic.write_text(tmp / "drift.csv", drift_csv(report["drift"]))
+            title = (
+                f"{program_dir.name}: network seed {program.seed} on card {card.name}, "
+                f"{totals['within_tolerance']}/{totals['verified']} written devices within "
+                f"tolerance on {chips} chip{'s' if chips > 1 else ''}"
+            )
+            plotting.save(drift_figure(points, trained, title), tmp / "drift.png")
+            if measured:
+                devices = program.devices()
+                t = programmed.crossbar.time_s
+                programmed.hold(t)
+                values = read_devices(programmed, devices, t, chip)
+                data = measured_csv_bytes(devices, values, seed + chip)
+                atomic.write_bytes(tmp / MEASURED, data)
+    return VerifyResult(out, report, out / MEASURED if measured else None, chip)
+
+
+def _run(
+    program: Program,
+    card: Card,
+    card_note: str,
+    config: RunConfig,
+    task: tasks.Task,
+    seed: int,
+    chips: int,
+) -> tuple[dict[str, Any], tuple[ProgrammedChip, list[DriftPoint], tuple[float, float]]]:
+    """Program the chips and evaluate them: the report, the chips, the drift points and
+    the trained network's ``(mse, accuracy)``."""
     topo = training.build_topology(config, task)
     if topo.n != program.n:
         raise DeephwError(
-            f"{program_dir}: the run's graph has {topo.n} neurons, the program {program.n}"
+            f"{program.directory}: the run's graph has {topo.n} neurons, the program {program.n}"
         )
     runner = training.make_engine(config)
-    seeds = seed + np.arange(chips)
-
+    seeds = seed + np.arange(chips, dtype=np.int64)
     chip = program_chip(program, card, seeds)
     groups = [
         group_summary(outcome, ref)
         for outcome, ref in zip(chip.outcomes, program.manifest.groups, strict=True)
     ]
-    totals = _totals(groups, chip)
     devices = program.devices()
     target = weights_from_conductances(program, program.card(), devices, devices["target_uS"])
     net_seed = np.array([program.seed])
@@ -122,38 +192,19 @@ def verify_program(
         config, topo, task, target[None], net_seed, runner
     )
     points = drift_study(chip, devices, program.geometry, config, topo, task, program.seed, runner)
-    drift = drift_rows(points, seeds)
     report = {
-        "program": str(program_dir.resolve()),
+        "program": str(program.directory.resolve()),
         "network_seed": program.seed,
         "card": card.name,
         "card_check": card_note,
         "chip_seeds": [int(s) for s in seeds],
         "engine": config.engine.name,
         "trained": {"mse": float(trained_mse[0]), "accuracy": float(trained_acc[0])},
-        "totals": totals,
+        "totals": _totals(groups, chip),
         "groups": groups,
-        "drift": drift,
+        "drift": drift_rows(points, seeds),
     }
-    if not write:
-        return VerifyResult(None, report)
-    with atomic.new_directory(out) as tmp:
-        atomic.write_text(tmp / "report.json", json.dumps(report, indent=2) + "\n")
-        atomic.write_text(tmp / "groups.csv", groups_csv(groups))
-        atomic.write_text(tmp / "drift.csv", drift_csv(drift))
-        title = (
-            f"{program_dir.name}: network seed {program.seed} on card {card.name}, "
-            f"{totals['within_tolerance']}/{totals['verified']} written devices within "
-            f"tolerance on {chips} chip{'s' if chips > 1 else ''}"
-        )
-        trained = (float(trained_mse[0]), float(trained_acc[0]))
-        plotting.save(drift_figure(points, trained, title), tmp / "drift.png")
-        if len(devices) <= CSV_AUTO_LIMIT:
-            chip.hold(chip.crossbar.time_s)
-            values = read_devices(chip, devices, chip.crossbar.time_s)
-            data = measured_csv_bytes(devices, values, int(seeds[0]))
-            atomic.write_bytes(tmp / "measured.csv", data)
-    return VerifyResult(out, report)
+    return report, (chip, points, (float(trained_mse[0]), float(trained_acc[0])))
 
 
 def _totals(groups: list[dict[str, Any]], chip: ProgrammedChip) -> dict[str, Any]:
