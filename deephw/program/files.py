@@ -36,13 +36,15 @@ _CHUNK = 1 << 20
 
 def refuse_links(directory: Path, listed: list[str]) -> None:
     """Raise :class:`DeephwError` naming a symbolic link among the entries of
-    ``directory`` or of the folders its ``listed`` files lie in.
+    ``directory``, of its ``data`` and ``groups`` folders and of the folders its
+    ``listed`` files lie in.
 
     Links are never followed anyway; a program holds none, so a planted one is reported
     rather than silently ignored. The directory itself may be reached through a link
     (the user chose that path).
     """
-    folders = {directory} | {(directory / relative).parent for relative in listed}
+    folders = {directory, directory / "data", directory / "groups"}
+    folders |= {(directory / relative).parent for relative in listed}
     for folder in sorted(folders):
         try:
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)

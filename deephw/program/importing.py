@@ -194,14 +194,15 @@ def import_program(
     if run is None:
         config_bytes = prog.read(manifest.run.config)
         config_from = prog.path(manifest.run.config)
-        prog.config()  # validates it, and that it names only the program's data files
+        config = prog.config()  # validated; it names only the program's data files
+        topo = training.build_topology(config, training.load_task(config))
+        prog.check_graph(topo, str(config_from))
         data = {Path(ref.path).name: prog.read(ref) for ref in manifest.run.data}
     else:
         config, _ = rundir.load_run(run)
         config_from = Path(run) / "config.yaml"
         topo = training.build_topology(config, training.load_task(config))
-        if topo.n != prog.n:
-            raise DeephwError(f"{run}: its networks have {topo.n} neurons, the program {prog.n}")
+        prog.check_graph(topo, str(config_from))
         config_bytes = config_from.read_bytes()
         data = {path.name: path.read_bytes() for path in run_data_files(Path(run), config)}
     extra = len(config_bytes) + sum(len(v) for v in data.values())

@@ -27,6 +27,7 @@ from deephw.program.layout import TileGeometry
 from deephw.program.manifest import MANIFEST, FileRef, GroupRef, Manifest, parse_manifest
 from deephw.program.tables import DeviceTable, make_table, read_npz
 from deephw.rundir import named_files
+from deephw.topology import Topology
 from deephw.validation import parse_yaml
 
 PRUNED_COLUMNS = checks.PRUNED_COLUMNS
@@ -121,6 +122,25 @@ class Program:
         pre, post = self.pruned()
         structural[pre, post] = True
         return structural, enabled
+
+    def check_graph(self, topo: Topology, source: str) -> None:
+        """Refuse a program whose network does not fit ``topo`` (the graph of the config
+        ``source`` it is evaluated with): another neuron count, or a programmed or pruned
+        cell that is no connection of the graph."""
+        if topo.n != self.n:
+            raise DeephwError(f"{source}: its graph has {topo.n} neurons, the program {self.n}")
+        structural, enabled = self.masks()
+        stray = np.argwhere(structural & ~topo.mask)
+        if stray.size:
+            i, j = (int(v) for v in stray[0])
+            where = self.path(self.manifest.pruned if not enabled[i, j] else self._table_of(i, j))
+            raise DeephwError(f"{where}: cell {i} -> {j} is no connection of the graph of {source}")
+
+    def _table_of(self, pre: int, post: int) -> FileRef:
+        for group, table in zip(self.manifest.groups, self.tables(), strict=True):
+            if ((table["pre"] == pre) & (table["post"] == post)).any():
+                return group.table
+        raise AssertionError("a programmed cell lies in some table")
 
     def card(self) -> Card:
         """The embedded card, checked against the manifest's content hash and mapping."""

@@ -174,10 +174,7 @@ def _run(
     """Program the chips and evaluate them: the report, the chips, the drift points and
     the trained network's ``(mse, accuracy)``."""
     topo = training.build_topology(config, task)
-    if topo.n != program.n:
-        raise DeephwError(
-            f"{program.directory}: the run's graph has {topo.n} neurons, the program {program.n}"
-        )
+    program.check_graph(topo, "the run's config")
     runner = training.make_engine(config)
     seeds = seed + np.arange(chips, dtype=np.int64)
     chip = program_chip(program, card, seeds)
