@@ -252,33 +252,66 @@ def test_a_table_with_a_two_dimensional_column_is_refused(pcm, tmp_path) -> None
     assert_refused_everywhere(pcm, tmp_path, re.escape(f"{path}: column target_uS is float64"))
 
 
+def edited(change) -> Callable[[str], str]:
+    """A manifest edit: ``change`` applied to the parsed ``program.yaml``."""
+
+    def edit(text: str) -> str:
+        data = yaml.safe_load(text)
+        change(data)
+        return yaml.safe_dump(data, sort_keys=False)
+
+    return edit
+
+
 def test_a_device_listed_twice_is_refused(pcm, tmp_path) -> None:
+    path = sorted((pcm / "groups").glob("*.npz"))[0]
+    with np.load(path) as data:
+        columns = {key: data[key].copy() for key in data.files}
+    for key, value in columns.items():
+        if not key.endswith("_names"):
+            columns[key] = np.concatenate([value, value[:1]])
+
+    def recount(data: dict) -> None:
+        data["groups"][0]["devices"] += 1
+        data["network"]["devices"] += 1
+
+    forge(pcm, path.relative_to(pcm).as_posix(), table_bytes(columns), edited(recount))
+    assert_refused_everywhere(
+        pcm, tmp_path, re.escape(f"{path}: device tile 0 row 0 column") + ".* is listed twice"
+    )
+
+
+def no_groups(data: dict) -> None:
+    data["groups"] = []
+
+
+def same_table(data: dict) -> None:
+    data["groups"][1]["table"] = data["groups"][0]["table"]
+    data["groups"][1]["devices"] = data["groups"][0]["devices"]
+    data["network"]["devices"] = sum(group["devices"] for group in data["groups"])
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (no_groups, "program.yaml: groups = []: a program has at least one device group"),
+        (same_table, "program.yaml: table groups/000_tile0_G+.npz is listed for two groups"),
+    ],
+)
+def test_forged_group_lists_are_refused(pcm, tmp_path, change, expected) -> None:
+    forge(pcm, "pruned.csv", (pcm / "pruned.csv").read_bytes(), edited(change))
+    assert_refused_everywhere(pcm, tmp_path, re.escape(expected))
+
+
+def test_a_table_longer_than_announced_is_refused_before_it_is_read(pcm, tmp_path) -> None:
     def change(columns):
         for key, value in columns.items():
             if not key.endswith("_names"):
-                columns[key] = np.concatenate([value, value[:1]])
+                columns[key] = np.resize(value, 10**6)
 
-    path = sorted((pcm / "groups").glob("*.npz"))[0]
-    devices = len(read_npz(path))
-    with np.load(path) as data:
-        columns = {key: data[key].copy() for key in data.files}
-    change(columns)
-    group = path.relative_to(pcm).as_posix()
-
-    def recount(text: str) -> str:  # the group's device count, right before its table
-        head, tail = text.split(f"path: {group}", 1)
-        at = head.rfind(f"devices: {devices}")
-        return (
-            head[:at]
-            + f"devices: {devices + 1}"
-            + head[at + len(str(devices)) + 9 :]
-            + (f"path: {group}" + tail)
-        )
-
-    forge(pcm, group, table_bytes(columns), recount)
-    assert_refused_everywhere(pcm, tmp_path, re.escape(f"{path}: device tile 0 row 0 column"))
-    with pytest.raises(DeephwError, match="is listed twice"):
-        open_program(pcm).devices()
+    path, _ = forged_table(pcm, change)
+    expected = "column tile is int32 of shape (1000000,), expected a one-dimensional int32 column"
+    assert_refused_everywhere(pcm, tmp_path, re.escape(f"{path}: {expected} of 28 rows"))
 
 
 PRUNED = {
@@ -486,3 +519,22 @@ def test_verify_prints_headed_columns_counts_over_chips_and_the_measured_chip(
         np.loadtxt(io.StringIO(t), delimiter=",", skiprows=2, usecols=4) for t in (chip0, chip2)
     ]
     assert reads[0].shape == reads[1].shape == (144,) and not np.array_equal(*reads)
+
+
+def test_a_card_name_in_the_manifest_is_never_read_as_a_path(pcm, tmp_path) -> None:
+    outside = tmp_path / "outside_card.yaml"  # the very card, so its hash would match
+    shutil.copyfile(pcm / "card.yaml", outside)
+
+    def rename(text: str) -> str:
+        return text.replace("name: pcm_ambrogio2018", f"name: {outside}", 1)
+
+    forge(pcm, "pruned.csv", (pcm / "pruned.csv").read_bytes(), rename)
+    assert open_program(pcm).manifest.card.name == str(outside)
+    with pytest.raises(DeephwError, match="no shipped card of that name.*--force"):
+        verify_program(pcm, out=tmp_path / "report")
+    assert not (tmp_path / "report").exists()
+    report = verify_program(pcm, force=True, out=tmp_path / "forced").report
+    assert (
+        report["card_check"].startswith("forced: card")
+        and "embedded copy used" in (report["card_check"])
+    )

@@ -50,6 +50,31 @@ def plausible_range(model: DeviceModel) -> tuple[float, float]:
     return max(low, -UNBOUNDED_LIMIT_uS), min(high, UNBOUNDED_LIMIT_uS)
 
 
+def check_manifest(manifest: Manifest, source: str) -> None:
+    """Counts of the manifest that must agree before any table is read: at least one
+    group, the groups' devices summing to the network's, no more devices than the
+    ``N x N`` matrix has places for, and tables listed once."""
+    network, roles = manifest.network, len(manifest.mapping.roles)
+    if not manifest.groups:
+        raise DeephwError(f"{source}: groups = []: a program has at least one device group")
+    total = sum(group.devices for group in manifest.groups)
+    if total != network.devices:
+        raise DeephwError(
+            f"{source}: the groups hold {total} devices, network.devices says {network.devices}"
+        )
+    places = network.neurons**2
+    if network.devices > places * roles or network.programmed_cells + network.pruned_cells > places:
+        raise DeephwError(
+            f"{source}: network.devices = {network.devices} (programmed_cells "
+            f"{network.programmed_cells}, pruned_cells {network.pruned_cells}) do not fit "
+            f"{network.neurons} x {network.neurons} cells of {roles} devices"
+        )
+    paths = [group.table.path for group in manifest.groups]
+    if len(set(paths)) != len(paths):
+        twice = next(path for path in paths if paths.count(path) > 1)
+        raise DeephwError(f"{source}: table {twice} is listed for two groups")
+
+
 def _first(bad: np.ndarray) -> int | None:
     rows = np.flatnonzero(bad)
     return int(rows[0]) if rows.size else None

@@ -27,7 +27,15 @@ import yaml
 
 from deephw import __version__, atomic, rundir, training
 from deephw.controller import hardware_card
-from deephw.devices import Card, card_from_dict, card_hash, card_to_yaml, get_cell, load_card
+from deephw.devices import (
+    Card,
+    card_from_dict,
+    card_hash,
+    card_to_yaml,
+    get_cell,
+    list_cards,
+    load_card,
+)
 from deephw.errors import ConfigError, DeephwError
 from deephw.hashing import sha256_bytes, sha256_file
 from deephw.program import groups as groups_module
@@ -88,6 +96,8 @@ def _run_card(run_dir: Path, config, mask: np.ndarray) -> tuple[Card, str | None
 
 def _is_shipped(card: Card) -> bool:
     """Whether ``card`` is exactly the shipped card of its name."""
+    if card.name not in list_cards():  # a name, never a path to read
+        return False
     try:
         return card_hash(load_card(card.name)) == card_hash(card)
     except (ConfigError, KeyError, OSError):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from deephw.config import RunConfig, from_dict
-from deephw.devices import Card, card_from_dict, card_hash, get_cell, load_card
+from deephw.devices import Card, card_from_dict, card_hash, get_cell, list_cards, load_card
 from deephw.errors import ConfigError, DeephwError
 from deephw.hashing import sha256_bytes
 from deephw.program import checks
@@ -74,9 +74,7 @@ class Program:
         if group.table.path in self._tables:
             return self._tables[group.table.path]
         path = self.path(group.table)
-        table = read_npz(path, self.read(group.table))
-        if len(table) != group.devices:
-            raise DeephwError(f"{path}: {len(table)} devices, program.yaml says {group.devices}")
+        table = read_npz(path, self.read(group.table), rows=group.devices)
         if table.role_names != self.manifest.mapping.roles:
             raise DeephwError(f"{path}: roles {table.role_names} differ")
         checks.check_table(path, table, group, self.manifest, self.card())
@@ -187,6 +185,8 @@ class Program:
         if not ref.shipped:
             return embedded, f"embedded card {ref.name!r} ({ref.file.path})"
         try:
+            if ref.name not in list_cards():  # a name, never a path to read
+                raise ConfigError("", "card", ref.name, "no shipped card of that name")
             named = load_card(ref.name)
         except (ConfigError, KeyError, OSError) as exc:
             if not force:
@@ -258,6 +258,7 @@ def open_program(directory: str | Path) -> Program:
         raise DeephwError(f"{path}: missing ({directory} is not a program directory)")
     data = read_sealed(directory, MANIFEST)
     manifest = parse_manifest(data, str(path))
+    checks.check_manifest(manifest, str(path))
     refuse_links(directory, [ref.path for ref in manifest.files()])
     check_files(directory, manifest)
     return Program(directory, manifest)

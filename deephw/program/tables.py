@@ -118,32 +118,61 @@ def npz_bytes(table: DeviceTable) -> bytes:
     return buffer.getvalue()
 
 
-def read_npz(path: Path, data: bytes | None = None) -> DeviceTable:
+MAX_CATEGORY_NAMES = 256
+"""The most names a ``*_names`` array may hold (category codes are ``uint8``)."""
+
+
+def _header(archive: zipfile.ZipFile, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of the array ``name`` of an NPZ, read from its header only."""
+    with archive.open(name) as handle:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+    return shape, dtype
+
+
+def read_npz(path: Path, data: bytes | None = None, rows: int | None = None) -> DeviceTable:
     """Read a table written by :func:`npz_bytes` (from ``data`` if given, the bytes of
     ``path`` already read); errors name the file.
 
-    Every column must be one-dimensional and of the type :data:`COLUMNS` gives (no
-    silent cast: a float column read as integers would change the program).
+    Every column must be one-dimensional, of the type :data:`COLUMNS` gives (no silent
+    cast: a float column read as integers would change the program) and, if ``rows`` is
+    given, of that length. Shapes and types are checked on the arrays' headers before
+    any array is decompressed, so a forged table cannot make deephw allocate more than
+    its manifest announces.
     """
-    source = io.BytesIO(data) if data is not None else path
+    data = Path(path).read_bytes() if data is None else data
     try:
-        with np.load(source, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            headers = {
+                name.removesuffix(".npy"): _header(archive, name)
+                for name in archive.namelist()
+                if name.endswith(".npy")
+            }
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
         raise DeephwError(f"{path}: cannot read the device table ({exc})") from None
-    missing = [k for k in (*COLUMNS, *CATEGORIES.values()) if k not in arrays]
+    missing = [k for k in (*COLUMNS, *CATEGORIES.values()) if k not in headers]
     if missing:
         raise DeephwError(f"{path}: not a device table (missing {', '.join(missing)})")
     for name, kind in COLUMNS.items():
-        array = arrays[name]
-        if array.ndim != 1 or array.dtype != np.dtype(kind):
+        shape, dtype = headers[name]
+        if len(shape) != 1 or dtype != np.dtype(kind) or rows not in (None, shape[0]):
+            length = "" if rows is None else f" of {rows} rows"
             raise DeephwError(
-                f"{path}: column {name} is {array.dtype} of shape {array.shape}, expected a "
-                f"one-dimensional {np.dtype(kind)} column"
+                f"{path}: column {name} is {dtype} of shape {shape}, expected a "
+                f"one-dimensional {np.dtype(kind)} column{length}"
             )
     for key in CATEGORIES.values():
-        if arrays[key].ndim != 1 or arrays[key].dtype.kind != "U":
-            raise DeephwError(f"{path}: {key} must be a list of names, got {arrays[key].dtype}")
+        shape, dtype = headers[key]
+        if len(shape) != 1 or shape[0] > MAX_CATEGORY_NAMES or dtype.kind != "U":
+            raise DeephwError(f"{path}: {key} must be a short list of names, got {dtype} {shape}")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in (*COLUMNS, *CATEGORIES.values())}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DeephwError(f"{path}: cannot read the device table ({exc})") from None
     for column, names in (("start", START_NAMES), ("method", METHOD_NAMES)):
         if tuple(arrays[CATEGORIES[column]]) != names:
             raise DeephwError(f"{path}: unknown {column} names {list(arrays[CATEGORIES[column]])}")
