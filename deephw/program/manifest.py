@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from deephw.errors import DeephwError
-from deephw.validation import FieldError, as_dict, build, check, parse_yaml, read_yaml
+from deephw.validation import FieldError, as_dict, build, check, parse_yaml
 
 FORMAT = "deephw-weight-program"
 FORMAT_VERSION = 1
@@ -187,11 +187,6 @@ def manifest_text(manifest: Manifest) -> str:
     """The manifest as YAML text, headed by a comment."""
     head = f"# deephw weight program, format version {manifest.format_version}\n"
     return head + yaml.safe_dump(as_dict(manifest), sort_keys=False, allow_unicode=True)
-
-
-def read_manifest(path: Path) -> Manifest:
-    """Read and validate ``program.yaml``; errors name the file, the field and the value."""
-    return build(Manifest, read_yaml(path), str(path))
 
 
 def parse_manifest(data: bytes, source: str) -> Manifest:

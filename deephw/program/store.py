@@ -40,7 +40,9 @@ class Program:
     directory: Path
     manifest: Manifest
     _tables: dict[str, DeviceTable] = field(default_factory=dict, repr=False)
-    _cache: dict[str, object] = field(default_factory=dict, repr=False)
+    _devices_checked: bool = field(default=False, repr=False)
+    _pruned: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _card: Card | None = field(default=None, repr=False)
 
     @property
     def geometry(self) -> TileGeometry:
@@ -84,10 +86,10 @@ class Program:
     def tables(self) -> list[DeviceTable]:
         """Every group's table, in the manifest's order, each device in exactly one."""
         tables = [self.table(group) for group in self.manifest.groups]
-        if "tables" not in self._cache:
+        if not self._devices_checked:
             paths = [self.path(group.table) for group in self.manifest.groups]
             checks.check_program_devices(paths, tables, self.manifest)
-            self._cache["tables"] = True
+            self._devices_checked = True
         return tables
 
     def devices(self) -> DeviceTable:
@@ -98,13 +100,11 @@ class Program:
 
     def pruned(self) -> tuple[np.ndarray, np.ndarray]:
         """``(pre, post)`` of the pruned cells (checked, see :func:`checks.read_pruned`)."""
-        if "pruned" not in self._cache:
-            ref = self.manifest.pruned
-            enabled = self._programmed()
-            self._cache["pruned"] = checks.read_pruned(
-                self.path(ref), self.read(ref), self.manifest, enabled
-            )
-        return self._cache["pruned"]  # type: ignore[return-value]
+        if self._pruned is None:
+            ref, enabled = self.manifest.pruned, self._programmed()
+            data = self.read(ref)
+            self._pruned = checks.read_pruned(self.path(ref), data, self.manifest, enabled)
+        return self._pruned
 
     def _programmed(self) -> np.ndarray:
         enabled = np.zeros((self.n, self.n), dtype=bool)
@@ -142,8 +142,8 @@ class Program:
 
     def card(self) -> Card:
         """The embedded card, checked against the manifest's content hash and mapping."""
-        if "card" in self._cache:
-            return self._cache["card"]  # type: ignore[return-value]
+        if self._card is not None:
+            return self._card
         ref = self.manifest.card
         path = self.path(ref.file)
         try:
@@ -169,7 +169,7 @@ class Program:
                 f"{card.name!r} (cell {card.cell.kind}, roles {list(roles)}, G_ref "
                 f"{card.cell.g_ref_uS:g} µS)"
             )
-        self._cache["card"] = card
+        self._card = card
         return card
 
     def chip_card(self, force: bool = False) -> tuple[Card, str]:
