@@ -115,6 +115,9 @@ def _device_params(raw: object, source: str, section: str) -> DeviceParams:
 
 def _card_problems(card: Card) -> list[tuple[str, object, str]]:
     found = []
+    for name in ("name", "source"):
+        if not getattr(card, name).strip():
+            found.append((name, getattr(card, name), "must not be empty"))
     kind = card.cell.kind
     device = get_device_model(card.device.model)
     if kind == "ambrogio":

@@ -28,6 +28,14 @@ class SoftBoundsDevice(PulsedModel):
         x = (g - d2d["g_min"]) / (d2d["g_max"] - d2d["g_min"])
         return g + self.signed_step(up, 1.0 - x, x, d2d, noise)
 
+    def affine_step(
+        self, up: np.ndarray, d2d: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Up: ``s_up (g_max - g) / R``; down: ``-s_down (g - g_min) / R``."""
+        span = d2d["g_max"] - d2d["g_min"]
+        size = np.where(up, d2d["step_up"], d2d["step_down"]) / span
+        return size * np.where(up, d2d["g_max"], d2d["g_min"]), -size
+
     def nominal_step_uS(self) -> float:
         """Step at the symmetry point, ``s_up s_down / (s_up + s_down)`` of the nominal."""
         p = self.params
