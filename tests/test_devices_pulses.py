@@ -169,15 +169,16 @@ def test_long_noisy_trains_match_the_loop_in_mean_and_spread(name: str) -> None:
 
 def test_a_billion_pulses_on_a_trillion_level_card_take_well_under_a_second() -> None:
     card = replace_card("quantized_64", {"device": {"levels": 10**12, "step_c2c": 0.2}})
-    array = devices(card.device, 1)
+    model = get_device_model(card.device.model)(card.device)
+    array = DeviceArray(model, np.ones((1, 30, 30), bool), [0], (2, 0))
     step = card.device.nominal_step
     began = time.perf_counter()
     got = train(array, 10**9, True, np.random.default_rng(0))
     elapsed = time.perf_counter() - began
-    assert elapsed < 0.5
+    assert elapsed < 0.5  # one pulse at a time: hours
     # a sum of 1e9 steps (1 + 0.2 xi): mean 1e9 step, std 0.2 step sqrt(1e9)
     assert got.mean() == pytest.approx(1e9 * step, rel=1e-6)
-    assert got.std() == pytest.approx(0.2 * step * np.sqrt(1e9), rel=0.05)
+    assert got.std() == pytest.approx(0.2 * step * np.sqrt(1e9), rel=0.1)
     assert np.all(array.counts["set"] == 10**9) and np.all(array.pulses == 10**9)
 
 
