@@ -85,16 +85,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_devices(args: argparse.Namespace) -> int:
     """List, show, check or fit device cards."""
     if args.action == "list":
-        for name in devices.list_cards():
-            card = devices.load_card(name)
-            print(f"{name:<20} {card.cell.kind:<9} {card.device.model}")
+        print(devices.card_table())
     elif args.action == "show":
         print(devices.show_card(args.card))
     elif args.action == "check":
         card = devices.check_card(args.card)
         print(f"{args.card}: valid card {card.name!r} ({card.cell.kind} cell, {card.device.model})")
     else:
-        devices.fit_card(args.card, args.out)
+        devices.fit_card(args.card, args.out, force=args.force)
         print(f"card written to {args.out}; check it with: deephw devices show {args.out}")
     return 0
 
@@ -199,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("card", help="card file (YAML)")
     fit = card_actions.add_parser("fit", help="a lookup-table card from measured pulse data")
     fit.add_argument("card", metavar="DATA.csv", help="conductance after each pulse, or steps")
-    fit.add_argument("--out", required=True, help="card file to write")
+    fit.add_argument("--out", required=True, help="card file to write (must not exist)")
+    fit.add_argument("--force", action="store_true", help="replace an existing --out file")
     cards.set_defaults(parser=cards, func=cmd_devices)
 
     repro = commands.add_parser("reproduce", help="the paper's experiments, figures and summary")

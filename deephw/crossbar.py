@@ -23,6 +23,7 @@ import yaml
 
 from deephw import atomic
 from deephw.devices import draws
+from deephw.devices.array import MAX_TRAIN
 from deephw.devices.cards import Card, card_from_dict, card_to_yaml, load_card
 from deephw.devices.cells import UnitCell, get_cell
 from deephw.devices.periphery import Periphery
@@ -161,7 +162,8 @@ class Crossbar:
         if self._exact:
             self.cell.add_exact(request, self.enabled)
             return (np.sign(request) * self.enabled).astype(np.int64)
-        ratio = request / self.dw_min
+        with np.errstate(over="ignore"):  # inf is clipped to the cap below
+            ratio = request / self.dw_min
         if rounding == "deterministic":
             pulses = np.rint(ratio)
         else:
@@ -187,7 +189,7 @@ class Crossbar:
     def _pulse_cap(self) -> float:
         model = type(self.cell).update_model(self.card)
         span = model.params.range_uS / model.nominal_step_uS()
-        return np.ceil(MAX_SWEEPS * span) if np.isfinite(span) else np.iinfo(np.int64).max
+        return float(min(np.ceil(MAX_SWEEPS * span), MAX_TRAIN)) if np.isfinite(span) else MAX_TRAIN
 
     def transfer(self, rng: draws.RNG) -> np.ndarray:
         """Transfer every enabled cell's fast device into its pair; ``(S,)`` counts."""

@@ -328,3 +328,17 @@ def test_fitting_a_card_needs_both_directions(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "up_only.csv" in err and "direction = 'down'" in err
     assert not (tmp_path / "card.yaml").exists()
+
+
+def test_devices_list_has_an_aligned_header(capsys):
+    assert main(["devices", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0].split()
+    assert header == ["name", "cell", "models", "source"]
+    columns = [lines[0].index(word) for word in header]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert "pcm_ambrogio2018" in rows and "ambrogio" in rows["pcm_ambrogio2018"]
+    assert "pcm + capacitor" in rows["pcm_ambrogio2018"]
+    for line in lines[1:]:
+        for start in columns[1:]:
+            assert line[start - 2 : start] == "  " and line[start] != " "

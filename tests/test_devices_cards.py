@@ -183,3 +183,89 @@ def test_every_model_documents_its_update_equation() -> None:
     for name in ("ideal", "constant_step", "soft_bounds", "exp_step", "pcm", "capacitor"):
         doc = get_device_model(name).__doc__
         assert "<-" in doc or "g(t)" in doc, name
+
+
+LOOKUP = {
+    "model": "lookup",
+    "g_min_uS": 1.0,
+    "g_max_uS": 11.0,
+    "grid_uS": [1.0, 11.0],
+    "up_mean_uS": [0.1, 0.05],
+    "down_mean_uS": [-0.05, -0.1],
+    "up_c2c_uS": [0.01, 0.01],
+    "down_c2c_uS": [0.01, 0.01],
+}
+
+NONSENSE_CARDS = [
+    # (card, device fields, field named, reason)
+    ("quantized_64", {"g_min_uS": -5.0}, "device.g_min_uS", "cannot be negative"),
+    ("pcm_pair", {"g_min_uS": -30.0, "g_max_uS": -1.0}, "device.g_min_uS", "cannot be negative"),
+    ("quantized_64", {"g_max_uS": 0.0}, "device.g_max_uS", "must be > g_min_uS"),
+    ("quantized_64", {"read_noise_uS": 30.0}, "device.read_noise_uS", "larger than the conduct"),
+    ("quantized_64", {"write_noise_uS": 30.0}, "device.write_noise_uS", "larger than the conduct"),
+    ("quantized_64", {"step_c2c": 100.0}, "device.step_c2c", "noise larger than the conductance"),
+    ("quantized_64", {"g_min_dtod": 1.5}, "device.g_min_dtod", "spread larger than the"),
+    ("quantized_64", {"g_max_dtod": 2.0}, "device.g_max_dtod", "spread larger than the"),
+    ("quantized_64", {"step_dtod": 3.0}, "device.step_dtod", "relative spread over 100 %"),
+    ("quantized_64", {"up_down_dtod": 3.0}, "device.up_down_dtod", "relative spread over 100"),
+    ("quantized_64", {"levels": None, "step_uS": 30.0}, "device.step_uS", "larger than the"),
+    ("quantized_64", {"levels": 10**16}, "device.levels", "at most 1e+15"),
+    ("quantized_64", {"levels": None, "step_uS": 1e-300}, "device.step_uS", "at most 1e+15"),
+    ("pcm_pair", {"set_c2c": 1000.0}, "device.set_c2c", "noise larger than the conductance"),
+    ("pcm_pair", {"set_step_uS": 500.0}, "device.set_step_uS", "larger than the conductance"),
+    ("pcm_pair", {"set_step_dtod": 2.0}, "device.set_step_dtod", "relative spread over 100 %"),
+    ("pcm_pair", {"prog_noise_poly_uS": [1, 50]}, "device.prog_noise_poly_uS", "noise larger"),
+    ("capacitor", {"g_reset_dtod_uS": 100.0}, "device.g_reset_dtod_uS", "noise larger than"),
+    ("capacitor", {"tau_dtod": 5.0}, "device.tau_dtod", "relative spread over 100 %"),
+    ("lookup", {"up_c2c_uS": [0.01, 20.0]}, "device.up_c2c_uS", "noise larger than the"),
+    ("lookup", {"up_mean_uS": [0.0, 0.0]}, "device.up_mean_uS", "hold inf steps"),
+    ("lookup", {"step_dtod": 1.5}, "device.step_dtod", "relative spread over 100 %"),
+    ("lookup", {"write_noise_uS": 11.0}, "device.write_noise_uS", "noise larger than the"),
+    ("ideal", {"g_min_uS": -1.0, "g_max_uS": 1.0, "step_uS": 5.0}, "device.step_uS", "larger"),
+]
+
+
+@pytest.mark.parametrize(("card", "change", "field", "reason"), NONSENSE_CARDS)
+def test_nonsense_device_fields_are_refused_naming_the_field(
+    tmp_path: Path, card: str, change: dict, field: str, reason: str
+) -> None:
+    data = as_dict(load_card("quantized_64" if card == "lookup" else card))
+    if card == "lookup":
+        data["device"] = dict(LOOKUP)
+    data["device"].update(change)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as info:
+        check_card(path)
+    assert info.value.field == field
+    assert reason in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_sane_edge_cards_still_load(tmp_path: Path) -> None:
+    """Negative bounds are fine for the ideal device (a weight, not a conductance), and a
+    trillion-level card loads (its pulses cost the same as any other card's)."""
+    data = as_dict(load_card("quantized_64"))
+    data["device"] = dict(LOOKUP)
+    load_card(replace_card("ideal", {"device": {"g_min_uS": -1.0, "g_max_uS": 1.0}}))
+    assert replace_card("quantized_64", {"device": {"levels": 10**12}}).device.levels == 10**12
+    path = tmp_path / "lookup.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert check_card(path).device.model == "lookup"
+
+
+@pytest.mark.parametrize("source", ["", "   "])
+def test_empty_source_is_refused(tmp_path: Path, source: str) -> None:
+    data = as_dict(load_card("pcm_pair"))
+    data["source"] = source
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as info:
+        check_card(path)
+    assert info.value.field == "source" and "must not be empty" in str(info.value)
+
+
+def test_output_noise_over_the_full_scale_is_refused() -> None:
+    with pytest.raises(ConfigError) as info:
+        replace_card("pcm_pair", {"periphery": {"out_noise": 2.0}})
+    assert info.value.field == "periphery.out_noise"

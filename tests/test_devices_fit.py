@@ -104,9 +104,9 @@ def test_step_table_layout_and_crossbar_use(tmp_path: Path, rng) -> None:
 @pytest.mark.parametrize(
     ("text", "field"),
     [
-        ("g_uS,when\n1,up\n", "direction"),
-        ("g_uS,direction\n1,up\nabc,up\n", "row 3.g_uS"),
-        ("g_uS,direction\n1,up\n2,sideways\n", "row 3.direction"),
+        ("g_uS,when\n1,up\n2,up\n", "column"),
+        ("g_uS,direction\n1,up\nabc,up\n", "line 3, column g_uS"),
+        ("g_uS,direction\n1,up\n2,sideways\n", "line 3, column direction"),
     ],
 )
 def test_bad_measurements_name_row_and_column(tmp_path: Path, text: str, field: str) -> None:
@@ -117,3 +117,79 @@ def test_bad_measurements_name_row_and_column(tmp_path: Path, text: str, field: 
         fit_card(path, out)
     assert info.value.field == field and str(path) in str(info.value)
     assert not out.exists()
+
+
+# -- bad data and bad outputs through the CLI: one line, exit 2, nothing written -------
+def fit_cli(capsys, data: Path, out: Path, *extra: str) -> tuple[int, str]:
+    from deephw.cli import main
+
+    code = main(["devices", "fit", str(data), "--out", str(out), *extra])
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+SWEEP_HEADER = "cycle,direction,g_uS\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"cycle,direction,g_uS\n0,up,1.0\n0,up,1.5\n0,up,2\xff\n", "line 4: byte b'\\xff' is not"),
+        (SWEEP_HEADER + "0,up," + "1" * 131073 + "\n", "line 2: a field is longer than 131072"),
+        (SWEEP_HEADER + "0,up,1.0\n", "one data row: fitting needs two or more pulses"),
+        (
+            SWEEP_HEADER + "".join(f"{c},up,{1 + c}\n" for c in range(20)),
+            "column = 'cycle': one row per cycle: no pulse steps to fit",
+        ),
+        (SWEEP_HEADER + "0,up,1.0\n0,up,1.5,7\n", "line 3 = ['0', 'up', '1.5', '7']: 4 fields"),
+        (SWEEP_HEADER + "0,up,1.0\n0,up,lots\n", "line 3, column g_uS = 'lots': must be a number"),
+        (SWEEP_HEADER + "0,up,1.0\n0,up,inf\n", "line 3, column g_uS = 'inf': must be finite"),
+        (SWEEP_HEADER + "0,up,1.0\n0,sideways,2\n", "line 3, column direction = 'sideways'"),
+        ("cycle,g_uS\n0,1.0\n0,2.0\n", "column = 'direction': missing column"),
+        (SWEEP_HEADER + "0,up,1.0\n0,up,1.0\n0,down,1.0\n", "the conductance never changes"),
+    ],
+)
+def test_bad_pulse_data_is_one_line_naming_file_and_line(
+    tmp_path: Path, capsys, content: str | bytes, expected: str
+) -> None:
+    data = tmp_path / "pulses.csv"
+    if isinstance(content, bytes):
+        data.write_bytes(content)
+    else:
+        data.write_text(content, encoding="utf-8")
+    out = tmp_path / "card.yaml"
+    code, err = fit_cli(capsys, data, out)
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert str(data) in err and expected in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pulses.csv"]
+
+
+def test_out_directory_and_existing_file_are_refused_before_fitting(
+    tmp_path: Path, capsys, rng
+) -> None:
+    data = sweep_csv(tmp_path / "s.csv", rng, cycles=5, pulses=60)
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    code, err = fit_cli(capsys, data, folder)
+    assert code == 2 and f"{folder}: is a directory" in err and err.count("\n") == 1
+    assert list(folder.iterdir()) == []
+    existing = tmp_path / "card.yaml"
+    existing.write_text("keep me\n")
+    code, err = fit_cli(capsys, data, existing)
+    assert code == 2 and "exists; choose another file or pass --force" in err
+    assert existing.read_text() == "keep me\n"
+    # the output is checked before the data is read: a bad CSV is not even opened
+    code, err = fit_cli(capsys, tmp_path / "absent.csv", existing)
+    assert code == 2 and "exists" in err and "absent.csv" not in err
+    code, err = fit_cli(capsys, data, existing, "--force")
+    assert code == 0
+    assert check_card(existing).device.model == "lookup"
+
+
+def test_out_under_a_file_is_refused(tmp_path: Path, capsys, rng) -> None:
+    data = sweep_csv(tmp_path / "s.csv", rng, cycles=5, pulses=60)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, err = fit_cli(capsys, data, blocker / "card.yaml")
+    assert code == 2 and "is not a directory" in err

@@ -15,6 +15,23 @@ import numpy as np
 from deephw.devices import draws
 from deephw.devices.base import STUCK_MAX, STUCK_MIN, DeviceModel
 
+EXACT_PULSES = 256
+"""Pulse trains up to this long are applied one pulse at a time (bit for bit as always);
+longer ones as their first and last :data:`EDGE_PULSES` pulses one at a time and the
+middle at once, by the model's :meth:`~deephw.devices.base.DeviceModel.pulses`."""
+
+EDGE_PULSES = EXACT_PULSES // 2
+"""Pulses applied one at a time at each end of a long train: near a bound (a fresh
+device at ``g_min``, a device driven into ``g_max``) every pulse is clipped, which the
+closed forms do not model; these pulses put that behaviour back."""
+
+MAX_COUNT = np.iinfo(np.int64).max
+"""Counters saturate here instead of wrapping around."""
+
+MAX_TRAIN = 2**62
+"""The most pulses one operation applies to a device (far more than any bound needs:
+cards span at most ``1e15`` nominal steps), so that counts fit in int64."""
+
 COUNTERS = ("set", "reset", "reads")
 """Per-device event counters: potentiating pulses (SET), depressing or abrupt RESET
 pulses (RESET), and reads."""
@@ -83,7 +100,7 @@ class DeviceArray:
         return np.flatnonzero(sel)
 
     def _count(self, name: str, idx: np.ndarray, amount: np.ndarray | int = 1) -> None:
-        self.counts[name].reshape(-1)[idx] += amount  # indices are unique
+        _saturating_add(self.counts[name].reshape(-1), idx, amount)
 
     # -- time ----------------------------------------------------------------------
     def value(self, t: float, idx: np.ndarray) -> np.ndarray:
@@ -117,12 +134,13 @@ class DeviceArray:
     ) -> None:
         """Apply ``counts`` pulses (``up``: potentiating) to devices ``idx`` at time ``t``.
 
-        Pulses are applied one at a time, for all devices at once; a stuck device
-        receives (and counts) its pulses but does not change, and a device whose pulse
-        count reaches its endurance budget becomes stuck.
+        A stuck device receives (and counts) its pulses but does not change, and a
+        device whose pulse count reaches its endurance budget becomes stuck. Trains of
+        up to :data:`EXACT_PULSES` pulses are applied one pulse at a time; the middle of
+        longer trains at once, so that the cost does not grow with the count.
         """
         keep = counts > 0
-        idx, counts, up = idx[keep], counts[keep], up[keep]
+        idx, counts, up = idx[keep], np.asarray(counts)[keep], up[keep]
         if not idx.size:
             return
         if not self.model.bidirectional and not up.all():
@@ -130,8 +148,22 @@ class DeviceArray:
         self.settle(t, idx)
         self._count("set", idx, np.where(up, counts, 0))
         self._count("reset", idx, np.where(up, 0, counts))
+        long = counts > EXACT_PULSES
+        if not long.any() or not self._has_bulk():
+            self._pulse_one_by_one(idx, counts, up, rng)
+            return
+        self._pulse_one_by_one(idx, np.where(long, EDGE_PULSES, counts), up, rng)
+        self._pulse_at_once(idx[long], counts[long] - 2 * EDGE_PULSES, up[long], rng)
+        self._pulse_one_by_one(idx[long], np.full(long.sum(), EDGE_PULSES), up[long], rng)
+
+    def _has_bulk(self) -> bool:
+        return type(self.model).pulses is not DeviceModel.pulses
+
+    def _pulse_one_by_one(
+        self, idx: np.ndarray, counts: np.ndarray, up: np.ndarray, rng: draws.RNG
+    ) -> None:
         g, stuck = self.g.reshape(-1), self.stuck.reshape(-1)
-        for k in range(int(counts.max())):
+        for k in range(int(counts.max(initial=0))):
             active = counts > k
             sel, sel_up = idx[active], up[active]
             live = ~stuck[sel]
@@ -143,6 +175,27 @@ class DeviceArray:
                 g[sel_live], sel_up[live], self.params_at(sel_live), noise
             )
             self._wear(sel, 1)
+
+    def _pulse_at_once(
+        self, idx: np.ndarray, counts: np.ndarray, up: np.ndarray, rng: draws.RNG
+    ) -> None:
+        g, stuck = self.g.reshape(-1), self.stuck.reshape(-1)
+        live = ~stuck[idx]
+        sel = idx[live]
+        # a device changes until its pulse count reaches its endurance budget
+        left = self.d2d["budget"].reshape(-1)[sel] - self.pulses.reshape(-1)[sel]
+        n = np.minimum(counts[live], np.maximum(left, 1)).astype(float)
+        normal = None
+        if self.model.step_noise():
+            chips = self.chips(sel)
+
+            def normal() -> np.ndarray:
+                return draws.normal_at(rng, chips, self.shape[0])
+
+        params = self.params_at(sel)
+        moved = self.model.pulses(g[sel], up[live], n, params, normal)
+        g[sel] = np.clip(moved, params["g_min"], params["g_max"])
+        self._wear(idx, counts)
 
     def reset(self, idx: np.ndarray, t: float) -> None:
         """Abrupt RESET of devices ``idx`` to their reset value (stuck ones stay)."""
@@ -175,9 +228,9 @@ class DeviceArray:
             down = target < before
             start = np.where(down, self.model.reset_value(params), before)
             n_reset = down.astype(np.int64)
-        n_set = np.ceil(np.maximum(target - start, 0.0) / step)
+        n_set = np.minimum(np.ceil(np.maximum(target - start, 0.0) / step), MAX_TRAIN)
         n_set = np.where((n_set == 0) & (n_reset == 0), 1, n_set).astype(np.int64)
-        n_reset = np.asarray(n_reset, dtype=np.int64)
+        n_reset = np.minimum(n_reset, MAX_TRAIN).astype(np.int64)
         sigma = self.model.write_sigma(target, params)
         if np.isscalar(sigma) and sigma == 0:
             noise = np.zeros(idx.size)
@@ -213,7 +266,7 @@ class DeviceArray:
         if not np.size(idx):
             return
         pulses, stuck = self.pulses.reshape(-1), self.stuck.reshape(-1)
-        pulses[idx] += amount  # indices are unique
+        _saturating_add(pulses, idx, amount)
         worn = idx[(pulses[idx] >= self.d2d["budget"].reshape(-1)[idx]) & ~stuck[idx]]
         if not worn.size:
             return
@@ -253,3 +306,9 @@ class DeviceArray:
         self.present = get("present", self.present)
         self.counts = {k: get(f"count_{k}", v) for k, v in self.counts.items()}
         self.d2d = {k: get(f"d2d_{k}", v) for k, v in self.d2d.items()}
+
+
+def _saturating_add(counter: np.ndarray, idx: np.ndarray, amount: np.ndarray | int) -> None:
+    """``counter[idx] += amount`` (unique indices), stopping at :data:`MAX_COUNT`."""
+    amount = np.asarray(amount, dtype=np.int64)
+    counter[idx] = np.minimum(counter[idx], MAX_COUNT - amount) + amount

@@ -26,6 +26,31 @@ STUCK_NONE, STUCK_MIN, STUCK_MAX = 0, 1, 2
 Problem = tuple[str, object, str]
 """A cross-field problem of a card section: (field, value, reason)."""
 
+MAX_SPAN = 1e15
+"""The most nominal steps a card's conductance range may hold: pulse counts stay far
+inside int64 and a step stays far above the rounding of a conductance."""
+
+
+def noise_problem(name: str, sigma: float, span: float) -> list[Problem]:
+    """A problem when the standard deviation ``sigma`` (µS) of ``name`` exceeds the
+    conductance range ``span`` (µS): such a device holds no information."""
+    if sigma > span:
+        return [(name, sigma, f"noise larger than the conductance range ({span:g} uS)")]
+    return []
+
+
+def span_problem(name: str, value: object, step: float, span: float) -> list[Problem]:
+    """Problems of a nominal step ``step`` (µS) set by field ``name``: larger than the
+    range ``span``, or so small that the range holds more than :data:`MAX_SPAN` steps."""
+    if not np.isfinite(span):
+        return []
+    if step > span:
+        return [(name, value, f"step {step:g} uS larger than the conductance range {span:g} uS")]
+    if not step > 0 or span / step > MAX_SPAN:
+        reason = f"the range would hold {span / step if step > 0 else np.inf:.3g} steps"
+        return [(name, value, f"{reason} (at most {MAX_SPAN:.0e})")]
+    return []
+
 
 @dataclass(frozen=True)
 class CostSpec:
@@ -65,6 +90,9 @@ class DeviceParams:
     )
     costs: CostSpec = CostSpec()
 
+    conductances_are_physical: ClassVar[bool] = True
+    """Whether the bounds are conductances (>= 0); False for the ideal device's weight."""
+
     @property
     def bounded(self) -> bool:
         """Whether the device has conductance bounds."""
@@ -80,6 +108,18 @@ class DeviceParams:
         found: list[Problem] = []
         if self.bounded and not self.g_max_uS > self.g_min_uS:
             found.append(("g_max_uS", self.g_max_uS, f"must be > g_min_uS ({self.g_min_uS})"))
+            return found
+        if self.conductances_are_physical:
+            for name in ("g_min_uS", "g_max_uS"):
+                value = getattr(self, name)
+                if value is not None and value < 0:
+                    found.append((name, value, "a conductance cannot be negative"))
+        for name in ("g_min_dtod", "g_max_dtod"):
+            value = getattr(self, name)
+            if value > 1:
+                found.append((name, value, "spread larger than the conductance range (> 1)"))
+        if self.bounded:
+            found += noise_problem("read_noise_uS", self.read_noise_uS, self.range_uS)
         stuck = self.stuck_min_fraction + self.stuck_max_fraction
         if stuck > 1:
             found.append(("stuck_max_fraction", self.stuck_max_fraction, "stuck fractions sum > 1"))
@@ -175,6 +215,26 @@ class DeviceModel(ABC):
     ) -> np.ndarray:
         """One pulse, clipped to the device's bounds ``[g_min, g_max]``."""
         return np.clip(self.step(g, up, d2d, noise), d2d["g_min"], d2d["g_max"])
+
+    def pulses(
+        self,
+        g: np.ndarray,
+        up: np.ndarray,
+        n: np.ndarray,
+        d2d: dict[str, np.ndarray],
+        normal: Callable[[], np.ndarray] | None,
+    ) -> np.ndarray:
+        """Conductance after ``n`` pulses each (floats), before clipping, at a cost that
+        does not grow with ``n``.
+
+        The statistics of the result are those of ``n`` calls of :meth:`step` away from
+        the bounds (see :mod:`deephw.devices.bulk`); the caller applies the first and
+        last pulses of a long train one at a time, so the bounds act as they do pulse
+        by pulse. ``normal()`` returns one fresh standard normal draw per device (None
+        when :meth:`step_noise` is False). Models without such a form raise
+        NotImplementedError and are pulsed one pulse at a time.
+        """
+        raise NotImplementedError
 
     def evolve(
         self, g: np.ndarray, elapsed_s: np.ndarray, d2d: dict[str, np.ndarray]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deephw.devices.base import Problem, register_device
+from deephw.devices.base import Problem, noise_problem, register_device
 from deephw.devices.pulsed import PulsedModel, PulsedParams
 from deephw.validation import check
 
@@ -32,6 +32,9 @@ class CapacitorParams(PulsedParams):
             value = getattr(self, name)
             if not self.g_min_uS <= value <= self.g_max_uS:
                 found.append((name, value, "must lie within [g_min_uS, g_max_uS]"))
+        found += noise_problem("g_reset_dtod_uS", self.g_reset_dtod_uS, self.range_uS)
+        if self.tau_dtod > 1:
+            found.append(("tau_dtod", self.tau_dtod, "relative spread over 100 %"))
         return found
 
 
@@ -76,6 +79,16 @@ class CapacitorDevice(PulsedModel):
         nl = self.params.nonlinearity
         x = (g - d2d["g_min"]) / (d2d["g_max"] - d2d["g_min"])
         return g + self.signed_step(up, 1.0 - nl * x, 1.0 - nl * (1.0 - x), d2d, noise)
+
+    def affine_step(
+        self, up: np.ndarray, d2d: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Up: ``s_up (1 - nl x)``; down: ``-s_down (1 - nl + nl x)``, ``x`` affine in ``g``."""
+        nl = self.params.nonlinearity
+        span = d2d["g_max"] - d2d["g_min"]
+        beta = -np.where(up, d2d["step_up"], d2d["step_down"]) * nl / span
+        at_min = np.where(up, d2d["step_up"], -d2d["step_down"] * (1.0 - nl))
+        return at_min - beta * d2d["g_min"], beta
 
     def evolve(
         self, g: np.ndarray, elapsed_s: np.ndarray, d2d: dict[str, np.ndarray]

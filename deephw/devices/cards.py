@@ -115,6 +115,9 @@ def _device_params(raw: object, source: str, section: str) -> DeviceParams:
 
 def _card_problems(card: Card) -> list[tuple[str, object, str]]:
     found = []
+    for name in ("name", "source"):
+        if not getattr(card, name).strip():
+            found.append((name, getattr(card, name), "must not be empty"))
     kind = card.cell.kind
     device = get_device_model(card.device.model)
     if kind == "ambrogio":
@@ -163,6 +166,30 @@ def _shipped() -> dict[str, Traversable]:
 def list_cards() -> list[str]:
     """Names of the shipped cards."""
     return sorted(_shipped())
+
+
+SOURCE_WIDTH = 60
+"""Characters of a card's source shown by :func:`card_table`."""
+
+
+def card_table() -> str:
+    """The shipped cards as an aligned table with a header: name, cell, models, source."""
+    rows = [("name", "cell", "models", "source")]
+    for name in list_cards():
+        card = load_card(name)
+        models = card.device.model
+        if card.fast_device is not None:
+            models += f" + {card.fast_device.model}"
+        source = " ".join(card.source.split())
+        if len(source) > SOURCE_WIDTH:
+            source = source[: SOURCE_WIDTH - 1] + "…"
+        rows.append((name, card.cell.kind, models, source))
+    widths = [max(len(row[k]) for row in rows) for k in range(3)]
+    lines = []
+    for row in rows:
+        cells = [f"{value:<{width}}" for value, width in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[3]]).rstrip())
+    return "\n".join(lines)
 
 
 def load_card(name_or_path: str | Path | Card) -> Card:

@@ -26,6 +26,11 @@ class ConstantStepDevice(PulsedModel):
     ) -> np.ndarray:
         return g + self.signed_step(up, 1.0, 1.0, d2d, noise)
 
+    def affine_step(
+        self, up: np.ndarray, d2d: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return np.where(up, d2d["step_up"], -d2d["step_down"]), np.zeros(up.shape)
+
     def write(
         self, target: np.ndarray, d2d: dict[str, np.ndarray], noise: np.ndarray
     ) -> np.ndarray:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from deephw.devices import bulk
 from deephw.devices.base import register_device
 from deephw.devices.pulsed import PulsedModel, PulsedParams
 from deephw.validation import check
@@ -39,6 +41,26 @@ class ExpStepDevice(PulsedModel):
         scale_up = np.exp(-p.gamma_up * x)
         scale_down = np.exp(-p.gamma_down * (1.0 - x))
         return g + self.signed_step(up, scale_up, scale_down, d2d, noise)
+
+    def pulses(
+        self,
+        g: np.ndarray,
+        up: np.ndarray,
+        n: np.ndarray,
+        d2d: dict[str, np.ndarray],
+        normal: Callable[[], np.ndarray] | None,
+    ) -> np.ndarray:
+        """Up pulses move ``x``, down pulses ``1 - x``, by :func:`bulk.exponential`."""
+        p = self.params
+        span = d2d["g_max"] - d2d["g_min"]
+        x = (g - d2d["g_min"]) / span
+        a = np.where(up, d2d["step_up"], d2d["step_down"]) / span
+        gamma = np.where(up, p.gamma_up, p.gamma_down)
+        z = None if normal is None else normal()
+        additive = a * p.step_c2c if p.c2c_additive else None
+        moments = (1.0, 1.0) if p.c2c_additive else (1.0, 1.0 + p.step_c2c**2)
+        travel = bulk.exponential(np.where(up, x, 1.0 - x), n, a, gamma, z, moments, additive)
+        return d2d["g_min"] + span * np.where(up, travel, 1.0 - travel)
 
     def nominal_step_uS(self) -> float:
         """Mean of the up and down steps at mid-range."""

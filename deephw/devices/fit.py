@@ -15,15 +15,15 @@ cycle-to-cycle noise), per direction.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from deephw import atomic
+from deephw.csvfile import numeric_columns, read_csv_table
 from deephw.devices.cards import card_from_dict
-from deephw.errors import ConfigError
+from deephw.errors import ConfigError, DeephwError
 from deephw.hashing import sha256_file
 
 UP_WORDS = {"up", "+1", "1", "+", "set", "potentiate"}
@@ -31,46 +31,44 @@ DOWN_WORDS = {"down", "-1", "-", "reset", "depress"}
 
 
 def read_steps(csv_path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Conductance before each pulse, its change, and whether it was an up pulse."""
+    """Conductance before each pulse, its change, and whether it was an up pulse.
+
+    The file is read by :func:`deephw.csvfile.read_csv_table` (UTF-8, no ragged rows);
+    every error names the file and, for a bad value, its line and column.
+    """
     path = Path(csv_path)
     source = str(path)
-    if not path.is_file():
-        raise ConfigError(source, "", source, "file does not exist")
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows:
-        raise ConfigError(source, "", source, "no data rows")
-    columns = set(rows[0])
-    for needed in ("g_uS", "direction"):
-        if needed not in columns:
-            raise ConfigError(source, needed, sorted(columns), "missing column")
-    g = np.array([_number(r["g_uS"], source, k, "g_uS") for k, r in enumerate(rows)])
-    up = np.array([_direction(r["direction"], source, k) for k, r in enumerate(rows)])
-    if "dg_uS" in columns:
-        dg = np.array([_number(r["dg_uS"], source, k, "dg_uS") for k, r in enumerate(rows)])
-        return g, dg, up
-    cycle = np.array([r.get("cycle") or "" for r in rows])
+    header, rows = read_csv_table(path)
+    lines = rows.lines
+    if len(rows) < 2:
+        raise ConfigError(source, "", source, "one data row: fitting needs two or more pulses")
+    if "direction" not in header:
+        raise ConfigError(source, "column", "direction", f"missing column (header: {header})")
+    names = ["g_uS", "dg_uS"] if "dg_uS" in header else ["g_uS"]
+    values = numeric_columns(path, header, rows, names)
+    col = header.index("direction")
+    up = np.array(
+        [_direction(row[col], source, line) for row, line in zip(rows, lines, strict=True)]
+    )
+    g = values["g_uS"]
+    if "dg_uS" in values:
+        return g, values["dg_uS"], up
+    cycle = np.array([row[header.index("cycle")] for row in rows] if "cycle" in header else [""])
+    cycle = np.broadcast_to(cycle, g.shape)
     same = cycle[1:] == cycle[:-1]
+    if not same.any():
+        reason = "one row per cycle: no pulse steps to fit (each cycle needs a start and pulses)"
+        raise ConfigError(source, "column", "cycle", reason)
     return g[:-1][same], np.diff(g)[same], up[1:][same]
 
 
-def _number(text: str, source: str, row: int, name: str) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise ConfigError(source, f"row {row + 2}.{name}", text, "must be a number") from None
-    if not np.isfinite(value):
-        raise ConfigError(source, f"row {row + 2}.{name}", text, "must be finite")
-    return value
-
-
-def _direction(text: str, source: str, row: int) -> bool:
+def _direction(text: str, source: str, line: int) -> bool:
     word = (text or "").strip().lower()
     if word in UP_WORDS:
         return True
     if word in DOWN_WORDS:
         return False
-    raise ConfigError(source, f"row {row + 2}.direction", text, "must be up or down")
+    raise ConfigError(source, f"line {line}, column direction", text, "must be up or down")
 
 
 def fit_table(
@@ -82,6 +80,8 @@ def fit_table(
     neighbours. Returns the lookup model's table fields and the bounds.
     """
     low, high = float(min(g.min(), (g + dg).min())), float(max(g.max(), (g + dg).max()))
+    if not high > low:
+        raise ConfigError(source, "g_uS", low, "the conductance never changes: nothing to fit")
     edges = np.linspace(low, high, n_bins + 1)
     centres = (edges[:-1] + edges[1:]) / 2
     where = np.clip(np.digitize(g, edges) - 1, 0, n_bins - 1)
@@ -100,7 +100,8 @@ def fit_table(
         table[f"{name}_c2c_uS"] = _tidy(
             np.interp(centres, centres[ok], np.sqrt(np.maximum(var, 0)))
         )
-    table["g_min_uS"], table["g_max_uS"] = _tidy([low, high])
+    # noisy readings of a device near 0 can dip below it; a conductance cannot
+    table["g_min_uS"], table["g_max_uS"] = _tidy([max(low, 0.0), high])
     return table
 
 
@@ -108,13 +109,28 @@ def _tidy(values: np.ndarray | list[float]) -> list[float]:
     return [float(f"{v:.6g}") for v in values]
 
 
-def fit_card(csv_path: str | Path, out_path: str | Path, n_bins: int = 16) -> dict:
+def check_card_output(out_path: str | Path, force: bool = False) -> None:
+    """Refuse, before any work, a card output that is a directory, an existing file
+    (unless ``force``), or a location that cannot be written."""
+    out_path = Path(out_path)
+    if out_path.is_dir():
+        raise DeephwError(f"{out_path}: is a directory; --out names the card file to write")
+    if out_path.exists() and not force:
+        raise DeephwError(f"{out_path}: exists; choose another file or pass --force to replace")
+    atomic.check_output_location(out_path.parent, must_be_new=False)
+
+
+def fit_card(
+    csv_path: str | Path, out_path: str | Path, n_bins: int = 16, force: bool = False
+) -> dict:
     """Fit a ``lookup`` device card to the pulse data in ``csv_path``; write it atomically.
 
     The card uses a ``single`` cell whose reference sits mid-range and whose unit weight
-    is half the range. Returns the card as a dict (validated before writing).
+    is half the range. Returns the card as a dict (validated before writing). An
+    existing ``out_path`` is replaced only with ``force``.
     """
     csv_path, out_path = Path(csv_path), Path(out_path)
+    check_card_output(out_path, force)
     g, dg, up = read_steps(csv_path)
     table = fit_table(g, dg, up, n_bins, str(csv_path))
     low, high = table.pop("g_min_uS"), table.pop("g_max_uS")
@@ -134,5 +150,7 @@ def fit_card(csv_path: str | Path, out_path: str | Path, n_bins: int = 16) -> di
         "device": {"model": "lookup", "g_min_uS": low, "g_max_uS": high, **table},
     }
     card_from_dict(card, str(out_path))
-    atomic.write_text(out_path, yaml.safe_dump(card, sort_keys=False, width=88))
+    with atomic.claim(out_path):
+        check_card_output(out_path, force)
+        atomic.write_text(out_path, yaml.safe_dump(card, sort_keys=False, width=88))
     return card

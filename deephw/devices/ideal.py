@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
-from deephw.devices.base import DeviceModel, DeviceParams, register_device
+from deephw.devices.base import (
+    DeviceModel,
+    DeviceParams,
+    Problem,
+    register_device,
+    span_problem,
+)
 from deephw.validation import check
 
 
@@ -19,6 +27,14 @@ class IdealParams(DeviceParams):
     step_uS: float = field(
         default=0.01, metadata=check(gt=0, doc="change of one pulse under pulse schemes")
     )
+
+    conductances_are_physical: ClassVar[bool] = False
+
+    def problems(self) -> list[Problem]:
+        found = super().problems()
+        if self.bounded and not found:
+            found += span_problem("step_uS", self.step_uS, self.step_uS, self.range_uS)
+        return found
 
 
 @register_device("ideal")
@@ -39,6 +55,16 @@ class IdealDevice(DeviceModel):
     ) -> np.ndarray:
         size = self.params.step_uS
         return g + np.where(up, size, -size)
+
+    def pulses(
+        self,
+        g: np.ndarray,
+        up: np.ndarray,
+        n: np.ndarray,
+        d2d: dict[str, np.ndarray],
+        normal: Callable[[], np.ndarray] | None,
+    ) -> np.ndarray:
+        return g + n * np.where(up, self.params.step_uS, -self.params.step_uS)
 
     def reset_value(self, d2d: dict[str, np.ndarray]) -> np.ndarray:
         """0 µS, or the lower bound when it is finite."""

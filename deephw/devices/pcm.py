@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from deephw.devices.base import DeviceModel, DeviceParams, Problem, register_device
+from deephw.devices import bulk
+from deephw.devices.base import (
+    DeviceModel,
+    DeviceParams,
+    Problem,
+    noise_problem,
+    register_device,
+    span_problem,
+)
 from deephw.validation import check
 
 Q_FLOOR = 1e-6
@@ -48,6 +57,16 @@ class PcmParams(DeviceParams):
                 found.append((name, list(value), "lower clip above upper"))
         if not self.prog_noise_poly_uS:
             found.append(("prog_noise_poly_uS", [], "needs at least one coefficient"))
+        if found or not self.bounded:
+            return found
+        found += span_problem("set_step_uS", self.set_step_uS, self.set_step_uS, self.range_uS)
+        if self.set_step_dtod > 1:
+            found.append(("set_step_dtod", self.set_step_dtod, "relative spread over 100 %"))
+        found += noise_problem("set_c2c", self.set_c2c * self.set_step_uS, self.range_uS)
+        q = np.linspace(0.0, 1.0, 101)
+        sigma = np.polynomial.polynomial.polyval(q, self.prog_noise_poly_uS)
+        worst = float(np.max(np.abs(sigma)))
+        found += noise_problem("prog_noise_poly_uS", worst, self.range_uS)
         return found
 
 
@@ -105,6 +124,24 @@ class PcmDevice(DeviceModel):
         if noise is not None:
             size = size * (1.0 + p.set_c2c * noise)
         return g + np.maximum(size, 0.0)
+
+    def pulses(
+        self,
+        g: np.ndarray,
+        up: np.ndarray,
+        n: np.ndarray,
+        d2d: dict[str, np.ndarray],
+        normal: Callable[[], np.ndarray] | None,
+    ) -> np.ndarray:
+        """SET pulses by :func:`bulk.exponential`, with the moments of the step factor
+        ``max(1 + c2c xi, 0)`` (a step never lowers the conductance)."""
+        p = self.params
+        span = d2d["g_max"] - d2d["g_min"]
+        x = (g - d2d["g_min"]) / span
+        z = None if normal is None else normal()
+        moments = bulk.truncated_moments(p.set_c2c)
+        x_n = bulk.exponential(x, n, d2d["set_step"] / span, p.set_gamma, z, moments)
+        return d2d["g_min"] + span * x_n
 
     def nu(self, g: np.ndarray, d2d: dict[str, np.ndarray]) -> np.ndarray:
         """Drift exponent of each device after being programmed to ``g``."""

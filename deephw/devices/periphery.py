@@ -23,7 +23,7 @@ class PeripherySpec:
     dac_bits: int | None = field(default=None, metadata=check(ge=1, le=32))
     adc_bits: int | None = field(default=None, metadata=check(ge=2, le=32))
     adc_full_scale_uS: float | None = field(default=None, metadata=check(gt=0))
-    out_noise: float = field(default=0.0, metadata=check(ge=0, doc="relative to full scale"))
+    out_noise: float = field(default=0.0, metadata=check(ge=0, le=1, doc="relative to full scale"))
 
 
 class Periphery:

@@ -17,11 +17,13 @@ a down pulse), whatever the state. A write-verify to a target lands within
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from deephw.devices.base import DeviceModel, DeviceParams, Problem
+from deephw.devices import bulk
+from deephw.devices.base import DeviceModel, DeviceParams, Problem, noise_problem, span_problem
 from deephw.validation import check
 
 
@@ -49,6 +51,17 @@ class PulsedParams(DeviceParams):
         found = super().problems()
         if (self.step_uS is None) == (self.levels is None):
             found.append(("step_uS", self.step_uS, "give exactly one of step_uS and levels"))
+            return found
+        if found:
+            return found
+        name = "levels" if self.levels is not None else "step_uS"
+        value = self.levels if self.levels is not None else self.step_uS
+        found += span_problem(name, value, self.nominal_step, self.range_uS)
+        for spread in ("step_dtod", "up_down_dtod"):
+            if getattr(self, spread) > 1:
+                found.append((spread, getattr(self, spread), "relative spread over 100 %"))
+        found += noise_problem("step_c2c", self.step_c2c * self.nominal_step, self.range_uS)
+        found += noise_problem("write_noise_uS", self.write_noise_uS, self.range_uS)
         return found
 
 
@@ -86,6 +99,36 @@ class PulsedModel(DeviceModel):
         if self.params.c2c_additive:
             return size + np.abs(base) * self.params.step_c2c * noise
         return size * (1.0 + self.params.step_c2c * noise)
+
+    def affine_step(
+        self, up: np.ndarray, d2d: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(alpha, beta)`` of a noise-free signed step ``alpha + beta g`` (µS), or None
+        when the step is not affine in ``g``."""
+        return None
+
+    def additive_sigma(self, up: np.ndarray, d2d: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Standard deviation (µS) of additive cycle-to-cycle noise per pulse, or None
+        when the noise multiplies the step."""
+        if not self.params.c2c_additive:
+            return None
+        return np.where(up, d2d["step_up"], d2d["step_down"]) * self.params.step_c2c
+
+    def pulses(
+        self,
+        g: np.ndarray,
+        up: np.ndarray,
+        n: np.ndarray,
+        d2d: dict[str, np.ndarray],
+        normal: Callable[[], np.ndarray] | None,
+    ) -> np.ndarray:
+        coefficients = self.affine_step(up, d2d)
+        if coefficients is None:
+            raise NotImplementedError
+        alpha, beta = coefficients
+        z = None if normal is None else normal()
+        additive = self.additive_sigma(up, d2d)
+        return bulk.affine(g, n, alpha, beta, z, self.params.step_c2c, additive)
 
     def write_sigma(self, target: np.ndarray, d2d: dict[str, np.ndarray]) -> float:
         return self.params.write_noise_uS

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from deephw.devices import draws
+from deephw.devices.array import MAX_TRAIN
 
 if TYPE_CHECKING:
     from deephw.devices.array import DeviceArray
@@ -153,6 +154,6 @@ def tune_devices(
         device.write(idx[again], target[again], t, rng)
         written[again] = True
         move, error = todo[~rewrite], error[~rewrite]
-        pulses = np.maximum(np.rint(np.abs(error) / step), 1).astype(np.int64)
+        pulses = np.clip(np.rint(np.abs(error) / step), 1, MAX_TRAIN).astype(np.int64)
         device.pulse(idx[move], pulses, error > 0, t, rng)
     return TuneResult(iterations, within, last)
