@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections import namedtuple
 from pathlib import Path
 
@@ -273,3 +276,47 @@ def test_a_small_file_system_is_refused_before_any_work(small_tmpfs, capsys) -> 
     err = capsys.readouterr().err
     assert f"{out}: not enough free space in {small_tmpfs}" in err
     assert list(small_tmpfs.iterdir()) == []
+
+
+def test_ctrl_c_stops_the_workers_and_leaves_nothing(tmp_path) -> None:
+    out = tmp_path / "paper"
+    args = ["reproduce", "--out", str(out), "--epochs", "400", "--seeds", "2", "--workers", "2"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deephw.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".paper.*.tmp/runs/*")):  # a worker wrote a run
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        workers = children(process.pid)
+        assert len(workers) >= 2
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert err.decode().strip().endswith("deephw: interrupted; nothing was written")
+    assert not out.exists() and not list(tmp_path.glob(".paper.*"))
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in workers if Path(f"/proc/{pid}").exists()] == []
+
+
+def children(pid: int) -> list[int]:
+    """The pool's worker processes whose parent is ``pid`` (Linux)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+            command = (status.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in command:
+            found.append(int(status.parent.name))
+    return found
