@@ -22,12 +22,11 @@ MISSING = "–"
 """What a cell shows when there is nothing to report (no seed converged, ...)."""
 
 
-def percent(fraction: float | None, decimals: int = 2) -> str:
+def percent(fraction: float | None) -> str:
     """``0.9375`` as ``93.75``, ``0.625`` as ``62.5`` (no unit; ``MISSING`` for None)."""
     if fraction is None:
         return MISSING
-    text = f"{100 * fraction:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return f"{100 * fraction:.2f}".rstrip("0").rstrip(".")
 
 
 def _count(entry: dict[str, Any], key: str) -> str:
@@ -122,6 +121,10 @@ def pruning_table(report: dict[str, Any]) -> str:
     return _table(header, rows)
 
 
+def _one_decimal(fraction: float | None) -> str:
+    return MISSING if fraction is None else f"{100 * fraction:.1f}"
+
+
 def cards_table(cards_report: dict[str, Any]) -> str:
     """The card study, one row per card, the tasks' values separated by ``/``."""
     header = [
@@ -140,7 +143,7 @@ def cards_table(cards_report: dict[str, Any]) -> str:
         dense = [runs["deep"] for runs in tasks.values()]
         sparse = [runs["deep_sparse"] for runs in tasks.values()]
         pulses = [np.median(entry["hardware"]["pulses_per_seed"]) for entry in dense]
-        sparsity = [percent(entry["median_sparsity_of_correct"], 1) for entry in sparse]
+        sparsity = [_one_decimal(entry["median_sparsity_of_correct"]) for entry in sparse]
         rows.append(
             [
                 card,
