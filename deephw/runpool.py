@@ -85,6 +85,11 @@ def run_jobs(
     status
         Called with a short text saying what is happening (``writing NAME``).
 
+    Notes
+    -----
+    Workers are spawned: a script that calls this with ``workers > 1`` must do so under
+    ``if __name__ == "__main__":``, as :mod:`multiprocessing` requires.
+
     Raises
     ------
     DeephwError
