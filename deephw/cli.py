@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from deephw import __version__, atomic, devices, reproduce, rundir, tasks, training
+from deephw import __version__, atomic, devices, reproduce, rundir, runpool, tasks, training
 from deephw import config as config_module
 from deephw.arguments import non_negative, positive
 from deephw.engines import engine_names
@@ -143,27 +143,42 @@ def _card_list(text: str | None) -> list[str]:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    """Rerun the paper's experiments and write figures and summary.json."""
+    """Rerun the paper's experiments; write figures, summary.json, results.md and the runs."""
     out = Path(args.out)
-    atomic.check_new_directory(out)
     epochs = args.epochs or reproduce.DENSE_EPOCHS
     seeds = args.seeds or 10
     seed = args.seed or 0
     engine = args.engine or "numpy"
+    workers = args.workers or runpool.default_workers()
     cards = _card_list(args.cards)
+    atomic.check_output_location(out, reproduce.output_bytes(epochs, seeds, cards))
     total = reproduce.total_epochs(epochs, seeds, seed, cards)
     started = time.perf_counter()
-    with tqdm(total=total, desc="reproduce", unit="epoch", mininterval=0.5) as bar:
-        results = reproduce.run_all(epochs, seeds, seed, engine, bar.update)
-        card_results = reproduce.run_cards(cards, epochs, seeds, seed, engine, bar.update)
-    reproduce.write_reproduction(results, out, card_results)
+    with atomic.claim(out), atomic.new_directory(out) as tmp:
+        with tqdm(total=total, desc="reproduce", unit="epoch", mininterval=0.5) as bar:
+            results, card_results = reproduce.train_all(
+                epochs,
+                seeds,
+                seed,
+                engine,
+                cards,
+                workers=workers,
+                runs_dir=tmp / "runs",
+                progress=bar.update,
+                status=bar.set_postfix_str,
+            )
+            bar.set_postfix_str("every run trained and written")
+        reproduce.write_outputs(results, tmp, card_results, say=print)
     print(reproduce.table(reproduce.summary(results)))
     if cards:
         report = {card: reproduce.summary(by_task) for card, by_task in card_results.items()}
         print()
         print(reproduce.cards_table(report))
     elapsed = time.perf_counter() - started
-    print(f"figures, summary.json and run directories in {out} ({elapsed:.1f} s)")
+    print(
+        f"figures, summary.json, results.md and run directories in {out} "
+        f"({elapsed:.1f} s on {workers} worker{'s' if workers > 1 else ''})"
+    )
     return 0
 
 
@@ -207,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--cards",
         metavar="all|NAME,...",
         help="also run DEEP, dense and pruned, on these device cards (all: every shipped one)",
+    )
+    repro.add_argument(
+        "--workers",
+        type=positive,
+        help=f"processes training the runs (default: the cores, here {runpool.default_workers()})",
     )
     _add_run_options(repro)
     repro.set_defaults(parser=repro, func=cmd_reproduce)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -15,6 +16,27 @@ from matplotlib.lines import Line2D  # noqa: E402
 
 from deephw import atomic  # noqa: E402
 from deephw.topology import Topology  # noqa: E402
+
+if TYPE_CHECKING:
+    from deephw.config import RunConfig
+    from deephw.training import TrainResult
+
+
+MSE_FLOOR = 1e-6
+"""The smallest MSE an MSE axis shows: exact fits reach 1e-30, and an axis down there
+leaves most of a panel empty. Smaller values are drawn at the floor (see :func:`mse_axis`)."""
+
+
+def mse_axis(ax: plt.Axes, label: str) -> None:
+    """A log MSE axis floored near :data:`MSE_FLOOR`, its label saying how lower values show."""
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=MSE_FLOOR / 2)
+    ax.set_ylabel(f"{label}\n(below {MSE_FLOOR:g}: drawn at {MSE_FLOOR:g})")
+
+
+def floored(mse: np.ndarray) -> np.ndarray:
+    """MSE values for an axis of :func:`mse_axis`: those below :data:`MSE_FLOOR` at the floor."""
+    return np.maximum(mse, MSE_FLOOR)
 
 
 def spread_bands(ax: plt.Axes, curves: np.ndarray, color: str, label: str) -> None:
@@ -198,49 +220,116 @@ def save(fig: plt.Figure, path: str | Path) -> None:
     atomic.write_bytes(path, buffer.getvalue())
 
 
-def training_figure(history: dict[str, np.ndarray], n_trainable: int, title: str) -> plt.Figure:
-    """MSE, accuracy, connections kept and the smallest outgoing sum, per epoch over seeds."""
-    fig, axes = plt.subplots(2, 2, figsize=(10, 6.5), sharex=True)
+def pruning_window(config: RunConfig) -> tuple[int, int] | None:
+    """The epochs a run prunes in, ``(first, end)``, or ``None`` if it never prunes."""
+    prune = config.pruning
+    if not prune.enabled or prune.start_epoch >= config.training.epochs:
+        return None
+    stop = config.training.epochs if prune.stop_epoch is None else prune.stop_epoch
+    return prune.start_epoch, min(stop, config.training.epochs)
+
+
+def run_title(result: TrainResult) -> str:
+    """A run's figure title: task, rule, seeds, whether and when it was pruned, the chip."""
+    config = result.config
+    prune = config.pruning
+    window = pruning_window(config)
+    if window is not None:
+        pruning = (
+            f"pruned in epochs {window[0]}\u2013{window[1]} "
+            f"(\u03bb {prune.threshold:g}, T {prune.temperature:g}, L1 {config.learning.l1:g})"
+        )
+    else:
+        pruning = "not pruned"
+    card = config.hardware.card
+    if result.controller is not None:
+        card = result.controller.crossbar.card.name
+    changed = " with overrides" if config.hardware.card_overrides else ""
+    return (
+        f"{result.task.name}: {config.learning.rule} (lr {config.learning.lr:g}), "
+        f"{len(result.seeds)} seeds, {pruning}\n"
+        f"on the {card} card{changed}, {config.hardware.scheme} scheme, "
+        f"{config.engine.name} engine"
+    )
+
+
+def training_figure(
+    history: dict[str, np.ndarray],
+    n_trainable: int,
+    title: str,
+    pruning: tuple[int, int] | None = None,
+) -> plt.Figure:
+    """MSE, accuracy, connections kept and the smallest outgoing sum, per epoch over seeds.
+
+    ``pruning`` is the pruning window (first epoch, end epoch), shaded in every panel.
+    """
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6.8), sharex=True)
     panels = [
-        ("mse", "free-phase MSE", True),
-        ("accuracy", "accuracy", False),
-        ("connections", "connections kept (% of trainable)", False),
-        ("min_out_sum", "min outgoing sum of a free neuron", False),
+        ("mse", "free-phase MSE"),
+        ("accuracy", "accuracy"),
+        ("connections", "connections kept (% of trainable)"),
+        ("min_out_sum", "min outgoing sum of a free neuron"),
     ]
-    for ax, (key, label, log) in zip(axes.flat, panels, strict=True):
+    for ax, (key, label) in zip(axes.flat, panels, strict=True):
         data = history[key]
         if key == "connections":
             data = 100.0 * data / n_trainable
+        if key == "mse":
+            data = floored(data)
+        if pruning is not None:
+            ax.axvspan(*pruning, color="0.85", alpha=0.5, lw=0, label="pruning window")
         spread_bands(ax, data, "C0", "seeds")
-        ax.set_ylabel(label)
-        if log:
-            ax.set_yscale("log")
+        if key == "mse":
+            mse_axis(ax, label)
+        else:
+            ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7)
     for ax in axes[1]:
         ax.set_xlabel("epoch")
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
 
-def hardware_figure(events: dict[str, np.ndarray], chip_time_s: np.ndarray) -> plt.Figure:
-    """Pulses and energy per epoch (over seeds), and the chip clock."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+def hardware_figure(
+    events: dict[str, np.ndarray], chip_time_s: np.ndarray, title: str | None = None
+) -> plt.Figure:
+    """Pulses and energy per epoch (over seeds), and the chip clock.
+
+    A card that prices no event (the ideal card) spends no energy: its energy panel
+    says so instead of drawing a line at zero.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     pulses = sum(v for k, v in events.items() if k.endswith((".set", ".reset")))
     per_epoch = {
         "pulses per epoch (SET + RESET, all devices)": np.diff(pulses, axis=0, prepend=0.0),
         "energy per epoch (nJ)": np.diff(events["energy_pJ"], axis=0, prepend=0.0) / 1e3,
     }
     for ax, (label, data) in zip(axes[:2], per_epoch.items(), strict=True):
-        spread_bands(ax, data, "C1", "seeds")
         ax.set_ylabel(label)
         ax.set_xlabel("epoch")
+        if label.startswith("energy") and not np.any(events["energy_pJ"]):
+            ax.text(
+                0.5,
+                0.5,
+                "no energy: this card\nprices no device event",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color="0.35",
+            )
+            ax.set_yticks([])
+            ax.set_xlim(1, max(len(data), 2))
+            continue
+        spread_bands(ax, data, "C1", "seeds")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     axes[2].plot(np.arange(1, len(chip_time_s) + 1), chip_time_s * 1e3, color="C2")
     axes[2].set_ylabel("chip time (ms)")
     axes[2].set_xlabel("epoch")
     axes[2].grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig

@@ -10,25 +10,25 @@ hyperparameters, once with DEEP's learning rate and once with its own best (1).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from deephw import atomic, plotting
+from deephw import atomic, plotting, runpool
 from deephw.config import RunConfig, from_dict
 from deephw.devices import load_card
+from deephw.results_tables import results_markdown
 from deephw.rundir import summarize, write_run
-from deephw.training import TrainResult, train
+from deephw.runpool import Job
+from deephw.training import TrainResult
 
 TASKS = ("AND", "OR", "XOR")
 DENSE_EPOCHS = 1500
 SPARSE_EPOCHS = 3500
 ASYM_EP_OWN_LR = 1.0
-MSE_AXIS_FLOOR = 1e-8
-"""Lower limit of the MSE axes: exact fits reach 1e-30 and would flatten the curves."""
 
 
 @dataclass(frozen=True)
@@ -95,15 +95,10 @@ def run_all(
     seed: int = 0,
     engine: str = "numpy",
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, dict[str, TrainResult]]:
     """Train every experiment of every task; ``results[task][experiment]``."""
-    results: dict[str, dict[str, TrainResult]] = {}
-    for task in TASKS:
-        results[task] = {
-            name: train(config, progress=progress)
-            for name, config in experiment_configs(task, epochs, seeds, seed, engine).items()
-        }
-    return results
+    return train_all(epochs, seeds, seed, engine, workers=workers, progress=progress)[0]
 
 
 def card_configs(
@@ -127,33 +122,90 @@ def run_cards(
     seed: int = 0,
     engine: str = "numpy",
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, dict[str, dict[str, TrainResult]]]:
     """The card study: ``results[card][task][run]`` for ``run`` in ``deep``, ``deep_sparse``."""
-    return {
-        card: {
-            task: {
-                name: train(config, progress=progress)
-                for name, config in card_configs(card, task, epochs, seeds, seed, engine).items()
-            }
-            for task in TASKS
-        }
-        for card in cards
-    }
+    return train_all(
+        epochs, seeds, seed, engine, cards, workers=workers, progress=progress, paper=False
+    )[1]
 
 
-def total_epochs(epochs: int, seeds: int, seed: int, cards: list[str] = ()) -> int:
+def plan(
+    epochs: int,
+    seeds: int,
+    seed: int,
+    engine: str = "numpy",
+    cards: Sequence[str] = (),
+    runs_dir: Path | None = None,
+    paper: bool = True,
+) -> list[tuple[tuple[str, ...], Job]]:
+    """Every run of a reproduction, keyed ``(task, run)`` or ``(card, task, run)``.
+
+    With ``runs_dir``, each job writes its run directory there: ``TASK_RUN`` and
+    ``cards/CARD/TASK_RUN``. ``paper=False`` leaves out the paper's experiments.
+    """
+    planned = []
+    for task in TASKS if paper else ():
+        for name, config in experiment_configs(task, epochs, seeds, seed, engine).items():
+            planned.append(((task, name), f"{task}_{name}", config))
+    for card in cards:
+        for task in TASKS:
+            for name, config in card_configs(card, task, epochs, seeds, seed, engine).items():
+                planned.append(((card, task, name), f"cards/{card}/{task}_{name}", config))
+    return [
+        (key, Job(label, config, None if runs_dir is None else runs_dir / label))
+        for key, label, config in planned
+    ]
+
+
+def train_all(
+    epochs: int = DENSE_EPOCHS,
+    seeds: int = 10,
+    seed: int = 0,
+    engine: str = "numpy",
+    cards: Sequence[str] = (),
+    *,
+    workers: int = 1,
+    runs_dir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    status: Callable[[str], None] | None = None,
+    paper: bool = True,
+) -> tuple[dict[str, dict[str, TrainResult]], dict[str, dict[str, dict[str, TrainResult]]]]:
+    """Train the paper's experiments and the card study of ``cards`` on ``workers`` processes.
+
+    Returns ``results[task][run]`` and ``card_results[card][task][run]``; each run's
+    results are the same for any number of workers. With ``runs_dir``, each run's
+    directory is written there as soon as it is trained (see :func:`plan`).
+    """
+    planned = plan(epochs, seeds, seed, engine, cards, runs_dir, paper)
+    trained = runpool.run_jobs([job for _, job in planned], workers, progress, status)
+    results: dict[str, dict[str, TrainResult]] = {}
+    card_results: dict[str, dict[str, dict[str, TrainResult]]] = {}
+    for (key, _), result in zip(planned, trained, strict=True):
+        if len(key) == 2:
+            results.setdefault(key[0], {})[key[1]] = result
+        else:
+            card_results.setdefault(key[0], {}).setdefault(key[1], {})[key[2]] = result
+    return results, card_results
+
+
+def total_epochs(epochs: int, seeds: int, seed: int, cards: Sequence[str] = ()) -> int:
     """Epochs over all experiments, and over the card study of ``cards`` (progress bar)."""
-    paper = sum(
-        config.training.epochs
-        for task in TASKS
-        for config in experiment_configs(task, epochs, seeds, seed).values()
-    )
-    per_card = sum(
-        config.training.epochs
-        for task in TASKS
-        for config in card_configs("ideal", task, epochs, seeds, seed).values()
-    )
-    return paper + per_card * len(cards)
+    return sum(job.config.training.epochs for _, job in plan(epochs, seeds, seed, cards=cards))
+
+
+BYTES_PER_EPOCH_AND_SEED = 150
+"""Room one epoch of one seed takes in a run directory (its rows of the two CSVs), with
+room to spare: the paper's reproduction writes 24 MB, of which CSVs 21 MB."""
+BYTES_PER_RUN = 400_000
+"""Room the figures and the other files of one run directory take."""
+
+
+def output_bytes(epochs: int, seeds: int, cards: Sequence[str] = ()) -> int:
+    """About how many bytes ``deephw reproduce`` writes (checked before any work)."""
+    planned = plan(epochs, seeds, 0, cards=cards)
+    rows = seeds * sum(job.config.training.epochs for _, job in planned)
+    return rows * BYTES_PER_EPOCH_AND_SEED + len(planned) * BYTES_PER_RUN
 
 
 def summary(results: dict[str, dict[str, TrainResult]]) -> dict[str, Any]:
@@ -195,17 +247,15 @@ def figure_convergence(results: dict[str, dict[str, TrainResult]]) -> plotting.p
     fig, axes = plotting.plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
     for ax, task in zip(axes, TASKS, strict=True):
         result = results[task]["deep"]
-        plotting.spread_bands(ax, result.history["mse"], "C0", "DEEP")
+        plotting.spread_bands(ax, plotting.floored(result.history["mse"]), "C0", "DEEP")
         threshold = result.config.training.converged_mse
         ax.axhline(
             threshold, color="k", lw=0.8, ls=":", label=f"convergence threshold (MSE {threshold:g})"
         )
-        ax.set_yscale("log")
-        ax.set_ylim(bottom=MSE_AXIS_FLOOR)
         ax.set_title(f"{task}: {result.converged.sum()}/{len(result.seeds)} converged")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("free-phase MSE")
+    plotting.mse_axis(axes[0], "free-phase MSE")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -245,7 +295,8 @@ def figure_comparison(results: dict[str, dict[str, TrainResult]]) -> plotting.pl
         counts = []
         for name, color, label, short in runs:
             result = results[task][name]
-            q = np.quantile(result.history["mse"], [0.25, 0.5, 0.75], axis=1)
+            mse = plotting.floored(result.history["mse"])
+            q = np.quantile(mse, [0.25, 0.5, 0.75], axis=1)
             epochs = np.arange(1, q.shape[1] + 1)
             lr = result.config.learning.lr
             ax.fill_between(epochs, q[0], q[2], color=color, alpha=0.25, lw=0)
@@ -255,17 +306,66 @@ def figure_comparison(results: dict[str, dict[str, TrainResult]]) -> plotting.pl
         ax.axhline(
             threshold, color="k", lw=0.8, ls=":", label=f"convergence threshold (MSE {threshold:g})"
         )
-        ax.set_yscale("log")
-        ax.set_ylim(bottom=MSE_AXIS_FLOOR)
         seeds = len(results[task]["deep"].seeds)
         ax.set_title(f"{task}: seeds converged (out of {seeds})\n{', '.join(counts)}", fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("free-phase MSE (median, q25-q75)")
+    plotting.mse_axis(axes[0], "free-phase MSE (median, q25-q75)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
+
+
+FIGURES = {
+    "fig1_convergence.png": figure_convergence,
+    "fig2_sparse_networks.png": figure_sparse,
+    "deep_vs_asym_ep.png": figure_comparison,
+}
+"""The figures of a reproduction, by file name."""
+
+
+def setup_line(results: dict[str, dict[str, TrainResult]]) -> str:
+    """What the runs of ``results`` were: seeds, epochs, engine (the line atop results.md)."""
+    dense = next(iter(results.values()))["deep"]
+    sparse = next(iter(results.values()))["deep_sparse"]
+    seeds = dense.seeds
+    first, last = int(seeds[0]), int(seeds[-1])
+    span = f"seed {first}" if len(seeds) == 1 else f"seeds {first}–{last}"
+    return (
+        f"{span.capitalize()}; dense runs {dense.config.training.epochs} epochs, pruned runs "
+        f"{sparse.config.training.epochs}; {dense.config.engine.name} engine."
+    )
+
+
+def write_outputs(
+    results: dict[str, dict[str, TrainResult]],
+    directory: Path,
+    card_results: dict[str, dict[str, dict[str, TrainResult]]] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> None:
+    """Write ``summary.json``, ``results.md``, the figures (and ``cards_summary.json``).
+
+    ``say`` is called with a line before each step, so that a user sees what happens.
+    """
+    say = say or (lambda text: None)
+    report = summary(results)
+    cards_report = None
+    names = "summary.json and results.md"
+    if card_results:
+        cards_report = {card: summary(by_task) for card, by_task in card_results.items()}
+        names = "summary.json, cards_summary.json and results.md"
+    say(f"writing {names}")
+    atomic.write_text(directory / "summary.json", json.dumps(report, indent=2) + "\n")
+    if cards_report:
+        atomic.write_text(
+            directory / "cards_summary.json", json.dumps(cards_report, indent=2) + "\n"
+        )
+    markdown = results_markdown(report, cards_report, setup=setup_line(results))
+    atomic.write_text(directory / "results.md", markdown)
+    for name, draw in FIGURES.items():
+        say(f"drawing {name}")
+        plotting.save(draw(results), directory / name)
 
 
 def write_reproduction(
@@ -273,10 +373,11 @@ def write_reproduction(
     out_dir: str | Path,
     card_results: dict[str, dict[str, dict[str, TrainResult]]] | None = None,
 ) -> Path:
-    """Write figures, ``summary.json`` and one run directory per experiment, atomically.
+    """Write figures, ``summary.json``, ``results.md`` and every run directory, atomically.
 
     With ``card_results`` (:func:`run_cards`), also ``cards_summary.json`` and the card
-    study's run directories under ``runs/cards/CARD/TASK_RUN``.
+    study's run directories under ``runs/cards/CARD/TASK_RUN``. (``deephw reproduce``
+    has its workers write the run directories instead, see :func:`train_all`.)
     """
     with atomic.new_directory(out_dir) as tmp:
         for task, runs in results.items():
@@ -286,13 +387,7 @@ def write_reproduction(
             for task, runs in by_task.items():
                 for name, result in runs.items():
                     write_run(result, tmp / "runs" / "cards" / card / f"{task}_{name}")
-        if card_results:
-            report = {card: summary(by_task) for card, by_task in card_results.items()}
-            atomic.write_text(tmp / "cards_summary.json", json.dumps(report, indent=2) + "\n")
-        plotting.save(figure_convergence(results), tmp / "fig1_convergence.png")
-        plotting.save(figure_sparse(results), tmp / "fig2_sparse_networks.png")
-        plotting.save(figure_comparison(results), tmp / "deep_vs_asym_ep.png")
-        atomic.write_text(tmp / "summary.json", json.dumps(summary(results), indent=2) + "\n")
+        write_outputs(results, tmp, card_results)
     return Path(out_dir)
 
 

@@ -155,12 +155,17 @@ def write_run(result: TrainResult, out_dir: str | Path) -> Path:
         if result.controller is not None:
             result.controller.crossbar.save(tmp / "devices.npz")
             atomic.write_text(tmp / "events.csv", events_csv(result))
-            plotting.save(
-                plotting.hardware_figure(result.events, result.chip_time_s), tmp / "hardware.png"
+            fig = plotting.hardware_figure(
+                result.events, result.chip_time_s, plotting.run_title(result)
             )
+            plotting.save(fig, tmp / "hardware.png")
         atomic.write_text(tmp / "summary.json", json.dumps(summary, indent=2) + "\n")
-        title = f"{result.task.name}: {result.config.learning.rule}, {len(result.seeds)} seeds"
-        fig = plotting.training_figure(result.history, result.topology.n_trainable, title)
+        fig = plotting.training_figure(
+            result.history,
+            result.topology.n_trainable,
+            plotting.run_title(result),
+            plotting.pruning_window(result.config),
+        )
         plotting.save(fig, tmp / "training.png")
         best = int(np.argmin(result.final_mse))
         fig, ax = plotting.plt.subplots(figsize=(5, 4))

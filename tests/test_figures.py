@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
@@ -162,3 +163,82 @@ def test_summary_reports_pruning_outcome(results: dict) -> None:
         assert 0 <= sparse["killed_by_pruning"] <= sparse["correct_when_pruning_started"]
         assert runs["deep"]["killed_by_pruning"] is None
         assert runs["deep"]["correct_when_pruning_started"] is None
+
+
+# -- MSE axes, run titles, the energy panel -------------------------------------------
+def lowest_drawn(ax) -> float:
+    """The smallest y value of every line and band drawn in ``ax``."""
+    values = [np.min(line.get_ydata()) for line in ax.get_lines()]
+    values += [c.get_paths()[0].vertices[:, 1].min() for c in ax.collections if c.get_paths()]
+    return float(min(values))
+
+
+def test_mse_axes_are_floored_near_1e_6(results: dict) -> None:
+    results = copy.deepcopy(results)
+    results["AND"]["deep"].history["mse"][-1, 0] = 1e-30  # an exact fit
+    for figure in (reproduce.figure_convergence, reproduce.figure_comparison):
+        fig = figure(results)
+        for ax in fig.axes:
+            low, _ = ax.get_ylim()
+            assert ax.get_yscale() == "log"
+            assert plotting.MSE_FLOOR / 3 < low < plotting.MSE_FLOOR
+            assert lowest_drawn(ax) >= plotting.MSE_FLOOR
+        assert "below 1e-06: drawn at 1e-06" in fig.axes[0].get_ylabel()
+        plt.close(fig)
+
+
+def run_of(data: dict):
+    from deephw.config import from_dict
+    from deephw.training import train
+
+    return train(
+        from_dict({"task": {"name": "OR"}, "training": {"epochs": 12, "seeds": 2}, **data})
+    )
+
+
+def test_training_figure_title_says_pruned_and_names_the_card() -> None:
+    pruned = run_of(
+        {
+            "pruning": {"enabled": True, "start_epoch": 3, "stop_epoch": 9},
+            "learning": {"l1": 1e-4},
+            "hardware": {"card": "pcm_pair"},
+        }
+    )
+    title = plotting.run_title(pruned)
+    assert "pruned in epochs 3\u20139 (\u03bb 0.2, T 0.1, L1 0.0001)" in title
+    assert "on the pcm_pair card, digital scheme" in title
+    fig = plotting.training_figure(
+        pruned.history, pruned.topology.n_trainable, title, plotting.pruning_window(pruned.config)
+    )
+    assert fig._suptitle.get_text() == title
+    assert "pruning window" in legend_texts(fig.axes[0].get_legend())
+    plt.close(fig)
+    dense = run_of({})
+    title = plotting.run_title(dense)
+    assert "not pruned" in title and "on the ideal card" in title
+    assert plotting.pruning_window(dense.config) is None
+
+
+def test_pruning_window_runs_to_the_end_without_a_stop_epoch() -> None:
+    from deephw.config import from_dict
+
+    base = {"task": {"name": "OR"}, "training": {"epochs": 50}}
+    config = from_dict({**base, "pruning": {"enabled": True, "start_epoch": 20}})
+    assert plotting.pruning_window(config) == (20, 50)
+    late = from_dict({**base, "pruning": {"enabled": True, "start_epoch": 60}})
+    assert plotting.pruning_window(late) is None
+
+
+def test_energy_panel_of_a_card_without_costs_says_so() -> None:
+    ideal = run_of({})
+    fig = plotting.hardware_figure(ideal.events, ideal.chip_time_s, plotting.run_title(ideal))
+    energy = fig.axes[1]
+    assert len(energy.get_lines()) == 0 and len(energy.collections) == 0
+    assert [t.get_text() for t in energy.texts] == ["no energy: this card\nprices no device event"]
+    assert fig._suptitle.get_text().startswith("OR: deep")
+    plt.close(fig)
+    pcm = run_of({"hardware": {"card": "pcm_pair"}})
+    assert pcm.events["energy_pJ"][-1].min() > 0
+    fig = plotting.hardware_figure(pcm.events, pcm.chip_time_s)
+    assert len(fig.axes[1].get_lines()) == 1 and len(fig.axes[1].texts) == 0
+    plt.close(fig)

@@ -1,0 +1,179 @@
+"""The tables of ``results.md``: what ``deephw reproduce`` found, as markdown.
+
+They are built from the summaries ``reproduce`` writes (``summary.json``,
+``cards_summary.json``) and hold only numbers that the seeds determine (counts, epochs,
+sparsities, pulses; no times), so that the README can embed them and a check
+(:mod:`deephw.readme_check`) can keep the two equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from deephw.readme_check import marked
+
+PAPER_SPARSITY = {"AND": 45 / 48, "OR": 46 / 48, "XOR": 30 / 48}
+"""Sparsity of the pruned networks of the paper's Fig. 2 (weights removed of 48)."""
+
+MISSING = "–"
+"""What a cell shows when there is nothing to report (no seed converged, ...)."""
+
+
+def percent(fraction: float | None) -> str:
+    """``0.9375`` as ``93.75``, ``0.625`` as ``62.5`` (no unit; ``MISSING`` for None)."""
+    if fraction is None:
+        return MISSING
+    return f"{100 * fraction:.2f}".rstrip("0").rstrip(".")
+
+
+def _count(entry: dict[str, Any], key: str) -> str:
+    return f"{entry[key]}/{entry['seeds']}"
+
+
+def _epochs(entry: dict[str, Any]) -> str:
+    value = entry["median_epochs_to_converge"]
+    return MISSING if value is None else f"{value:g}"
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _table(header: Sequence[str], rows: list[Sequence[str]]) -> str:
+    lines = [_row(header), "|" + "---|" * len(header)]
+    return "\n".join(lines + [_row(row) for row in rows])
+
+
+def dense_table(report: dict[str, Any]) -> str:
+    """DEEP and asymmetric EP at both learning rates: converged seeds and median epochs."""
+    tasks = report["tasks"]
+    first = next(iter(tasks.values()))
+    at_deep, own = f"{first['asym_ep']['lr']:g}", f"{first['asym_ep_own_lr']['lr']:g}"
+    header = [
+        "task",
+        "DEEP converged",
+        "DEEP median epochs",
+        f"asym. EP, lr {at_deep}: converged",
+        f"asym. EP, lr {own}: converged",
+        "… median epochs",
+    ]
+    rows = [
+        [
+            task,
+            _count(runs["deep"], "converged"),
+            _epochs(runs["deep"]),
+            _count(runs["asym_ep"], "converged"),
+            _count(runs["asym_ep_own_lr"], "converged"),
+            _epochs(runs["asym_ep_own_lr"]),
+        ]
+        for task, runs in tasks.items()
+    ]
+    return _table(header, rows)
+
+
+def _correct_sparsities(entry: dict[str, Any]) -> list[float]:
+    return [
+        s for s, ok in zip(entry["sparsity_per_seed"], entry["correct_per_seed"], strict=True) if ok
+    ]
+
+
+def _range(values: list[float]) -> str:
+    if not values:
+        return MISSING
+    low, high = percent(min(values)), percent(max(values))
+    return f"{low} %" if low == high else f"{low}–{high} %"
+
+
+def _killed(entry: dict[str, Any]) -> str:
+    if entry["killed_by_pruning"] is None:
+        return MISSING
+    return f"{entry['killed_by_pruning']} of {entry['correct_when_pruning_started']}"
+
+
+def pruning_table(report: dict[str, Any]) -> str:
+    """The pruned runs: correct nets, their sparsity against the paper's, nets killed."""
+    header = [
+        "task",
+        "correct after pruning",
+        "sparsity of the correct nets",
+        "median",
+        "paper",
+        "killed by pruning (of those correct when it started)",
+    ]
+    rows = []
+    for task, runs in report["tasks"].items():
+        sparse = runs["deep_sparse"]
+        median = sparse["median_sparsity_of_correct"]
+        paper = PAPER_SPARSITY.get(task)
+        rows.append(
+            [
+                task,
+                _count(sparse, "correct"),
+                _range(_correct_sparsities(sparse)),
+                MISSING if median is None else f"{percent(median)} %",
+                MISSING if paper is None else f"{percent(paper)} %",
+                _killed(sparse),
+            ]
+        )
+    return _table(header, rows)
+
+
+def _one_decimal(fraction: float | None) -> str:
+    return MISSING if fraction is None else f"{100 * fraction:.1f}"
+
+
+def cards_table(cards_report: dict[str, Any]) -> str:
+    """The card study, one row per card, the tasks' values separated by ``/``."""
+    header = [
+        "card",
+        "task",
+        "converged",
+        "correct",
+        "pruned: correct",
+        "median sparsity (correct)",
+        "killed by pruning",
+        "median pulses (dense)",
+    ]
+    rows = []
+    for card, by_card in cards_report.items():
+        tasks = by_card["tasks"]
+        dense = [runs["deep"] for runs in tasks.values()]
+        sparse = [runs["deep_sparse"] for runs in tasks.values()]
+        pulses = [np.median(entry["hardware"]["pulses_per_seed"]) for entry in dense]
+        sparsity = [_one_decimal(entry["median_sparsity_of_correct"]) for entry in sparse]
+        rows.append(
+            [
+                card,
+                " / ".join(tasks),
+                " / ".join(str(entry["converged"]) for entry in dense),
+                " / ".join(str(entry["correct"]) for entry in dense),
+                " / ".join(str(entry["correct"]) for entry in sparse),
+                " / ".join(sparsity) + " %",
+                " / ".join(_killed(entry) for entry in sparse),
+                " / ".join(f"{p:,.0f}".replace(",", " ") for p in pulses),
+            ]
+        )
+    return _table(header, rows)
+
+
+def results_markdown(
+    report: dict[str, Any], cards_report: dict[str, Any] | None, *, setup: str
+) -> str:
+    """The text of ``results.md``: a heading, ``setup`` (one line) and the marked tables."""
+    parts = [
+        "# Results of `deephw reproduce`",
+        setup,
+        "Every number below is determined by the seeds. The README embeds these tables; "
+        "`python -m deephw.readme_check results.md README.md` compares them.",
+        "Dense runs (converged: final free-phase MSE below the threshold; median epochs "
+        "over the converged seeds):",
+        marked("dense", dense_table(report)),
+        "Pruned runs (sparsity: the fraction of trainable weights removed):",
+        marked("pruning", pruning_table(report)),
+    ]
+    if cards_report:
+        parts += ["DEEP on each device card:", marked("cards", cards_table(cards_report))]
+    return "\n\n".join(parts) + "\n"
