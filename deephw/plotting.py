@@ -17,11 +17,19 @@ from deephw import atomic  # noqa: E402
 from deephw.topology import Topology  # noqa: E402
 
 
-def spread_bands(ax: plt.Axes, curves: np.ndarray, color: str, label: str) -> None:
-    """Median over seeds with q25-q75 and min-max bands of ``curves`` (``(epochs, S)``)."""
+def spread_bands(
+    ax: plt.Axes, curves: np.ndarray, color: str, label: str, extremes: bool = True
+) -> None:
+    """Median over seeds with q25-q75 and min-max bands of ``curves`` (``(epochs, S)``).
+
+    ``extremes=False`` leaves out the min-max band: for counts with rare bursts (pulses
+    per epoch), a faint band of one seed's burst would set the axis range and flatten
+    the median.
+    """
     epochs = np.arange(1, curves.shape[0] + 1)
     q = np.quantile(curves, [0.0, 0.25, 0.5, 0.75, 1.0], axis=1)
-    ax.fill_between(epochs, q[0], q[4], color=color, alpha=0.12, lw=0, label=f"{label} min-max")
+    if extremes:
+        ax.fill_between(epochs, q[0], q[4], color=color, alpha=0.12, lw=0, label=f"{label} min-max")
     ax.fill_between(epochs, q[1], q[3], color=color, alpha=0.3, lw=0, label=f"{label} q25-q75")
     ax.plot(epochs, q[2], color=color, lw=1.5, label=f"{label} median")
 
@@ -233,7 +241,7 @@ def hardware_figure(events: dict[str, np.ndarray], chip_time_s: np.ndarray) -> p
         "energy per epoch (nJ)": np.diff(events["energy_pJ"], axis=0, prepend=0.0) / 1e3,
     }
     for ax, (label, data) in zip(axes[:2], per_epoch.items(), strict=True):
-        spread_bands(ax, data, "C1", "seeds")
+        spread_bands(ax, data, "C1", "seeds", extremes=False)
         ax.set_ylabel(label)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
