@@ -102,6 +102,21 @@ def test_an_axis_value_with_astronomical_epochs_is_named(tmp_path, capsys, monke
     )
 
 
+def test_an_evaluate_sweep_of_a_billion_chips_is_refused_naming_the_seeds(
+    tmp_path, capsys, monkeypatch
+):
+    config = deephw.config.from_dict({**BASE, "training": {"epochs": 5, "seeds": 2}})
+    deephw.rundir.write_run(deephw.train(config), tmp_path / "runs" / "xor")
+    no_generation(monkeypatch)
+    sweep_file = tmp_path / "eval.yaml"
+    sweep_file.write_text(
+        yaml.safe_dump({"kind": "evaluate", "runs": ["runs/xor"], "seeds": 10**9})
+    )
+    assert main([str(sweep_file), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    line = one_line_error(capsys)
+    assert f"{sweep_file}: seeds = 1000000000: needs about" in line and "of memory" in line
+
+
 LONG_RUN = {
     "task": {"name": "XOR"},
     "network": {"hidden": 1000},

@@ -59,7 +59,11 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
         "directory", nargs="?", metavar="DIR", help="with 'report': the sweep directory"
     )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster")
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on an existing Dask cluster: its scheduler's tcp://HOST:PORT",
+    )
     where.add_argument(
         "--workers",
         type=positive,

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from deephw.budget import Estimate, enforce
+from deephw.budget import MEMORY_FRACTION, Estimate, enforce, physical_memory_bytes
 from deephw.program.drift import DRIFT_TIMES
 from deephw.sweep import paths
 
@@ -192,6 +192,11 @@ def estimate_sweep(
         combos = float(lengths[0]) if lengths else 1.0
     else:
         combos = float(math.prod(lengths)) if lengths else 1.0
+    bases = list(bases)
+    factors = [Factor("axes", f"{combos:.0f} configurations ({_lengths(axes)})", combos)]
+    held = len(bases) * combos * POINT_BYTES
+    if held > MEMORY_FRACTION * physical_memory_bytes():  # too many to even look at each
+        return SweepEstimate(Estimate(held, 0.0), len(bases) * combos, 0.0, tuple(factors))
     operations = memory = rows = 0.0
     configurations = 0.0
     scales: dict[str, float] = {}
@@ -230,8 +235,7 @@ def estimate_sweep(
         seeds_scale = max(seeds_scale, seeds)
         base_scale = max(base_scale, first.operations / seeds)
     bookkeeping = configurations * POINT_BYTES + rows * ROW_BYTES
-    factors = [
-        Factor("axes", f"{combos:.0f} configurations ({_lengths(axes)})", combos),
+    factors += [
         Factor(seeds_field, _integer(seeds_scale), seeds_scale),
         Factor(base_field, "its run size", base_scale / TYPICAL_RUN_OPS),
         *(Factor(path, axes[path.removeprefix("axes.")], scale) for path, scale in scales.items()),
