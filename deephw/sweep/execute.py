@@ -161,7 +161,7 @@ _ABSENT = object()
 
 
 def _differences(path: str, there: Any, here: Any) -> list[str]:
-    """``PATH: X there, Y here`` for each value that differs, mappings compared by key."""
+    """``PATH is X there, Y here`` for each value that differs, mappings compared by key."""
     if isinstance(there, dict) and isinstance(here, dict):
         return [
             text
