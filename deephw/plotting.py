@@ -39,11 +39,19 @@ def floored(mse: np.ndarray) -> np.ndarray:
     return np.maximum(mse, MSE_FLOOR)
 
 
-def spread_bands(ax: plt.Axes, curves: np.ndarray, color: str, label: str) -> None:
-    """Median over seeds with q25-q75 and min-max bands of ``curves`` (``(epochs, S)``)."""
+def spread_bands(
+    ax: plt.Axes, curves: np.ndarray, color: str, label: str, extremes: bool = True
+) -> None:
+    """Median over seeds with q25-q75 and min-max bands of ``curves`` (``(epochs, S)``).
+
+    ``extremes=False`` leaves out the min-max band: for counts with rare bursts (pulses
+    per epoch), a faint band of one seed's burst would set the axis range and flatten
+    the median.
+    """
     epochs = np.arange(1, curves.shape[0] + 1)
     q = np.quantile(curves, [0.0, 0.25, 0.5, 0.75, 1.0], axis=1)
-    ax.fill_between(epochs, q[0], q[4], color=color, alpha=0.12, lw=0, label=f"{label} min-max")
+    if extremes:
+        ax.fill_between(epochs, q[0], q[4], color=color, alpha=0.12, lw=0, label=f"{label} min-max")
     ax.fill_between(epochs, q[1], q[3], color=color, alpha=0.3, lw=0, label=f"{label} q25-q75")
     ax.plot(epochs, q[2], color=color, lw=1.5, label=f"{label} median")
 
@@ -322,7 +330,7 @@ def hardware_figure(
             ax.set_yticks([])
             ax.set_xlim(1, max(len(data), 2))
             continue
-        spread_bands(ax, data, "C1", "seeds")
+        spread_bands(ax, data, "C1", "seeds", extremes=False)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     axes[2].plot(np.arange(1, len(chip_time_s) + 1), chip_time_s * 1e3, color="C2")

@@ -242,3 +242,20 @@ def test_energy_panel_of_a_card_without_costs_says_so() -> None:
     fig = plotting.hardware_figure(pcm.events, pcm.chip_time_s)
     assert len(fig.axes[1].get_lines()) == 1 and len(fig.axes[1].texts) == 0
     plt.close(fig)
+
+
+# -- hardware_figure -----------------------------------------------------------------
+def test_a_burst_of_one_seed_does_not_set_the_pulse_panel_range() -> None:
+    """Per-epoch pulses around 10-100 with one seed's burst of 1400: the axis follows
+    the median and quartiles, and no faint min-max band is drawn."""
+    rng = np.random.default_rng(0)
+    per_epoch = rng.integers(10, 100, size=(200, 10)).astype(float)
+    per_epoch[50, 3] = 1400.0
+    events = {"G+.set": np.cumsum(per_epoch, axis=0), "energy_pJ": np.cumsum(per_epoch, axis=0)}
+    fig = plotting.hardware_figure(events, np.linspace(0.0, 1e-3, 200))
+    try:
+        pulses = fig.axes[0]
+        assert pulses.get_ylim()[1] < 200.0
+        assert not any("min-max" in text for text in legend_texts(pulses.get_legend()))
+    finally:
+        plt.close(fig)

@@ -265,11 +265,12 @@ def test_an_evaluate_study_on_the_cluster(tmp_path, client):
 
 
 def test_an_unreachable_scheduler_is_an_error_that_writes_nothing(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(execute, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(execute, "CONNECT_TIMEOUT", 1.0)
     sweep_file = write_sweep(tmp_path)
     out = tmp_path / "out"
     assert main([str(sweep_file), "--out", str(out), "--scheduler", "tcp://127.0.0.1:1"]) == 2
-    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--scheduler = 'tcp://127.0.0.1:1': cannot reach a Dask scheduler there" in err
     assert not out.exists()
 
 

@@ -4,8 +4,12 @@ A sweep file (:mod:`deephw.sweep.spec`) varies any field of a run config by dott
 (:mod:`deephw.sweep.paths`), as a grid or a zipped list, around a base config (a
 ``train`` study) or around trained run directories (an ``evaluate`` study, which exports
 a run's network as a weight program for each configuration's device card and verifies it
-on simulated chips; :mod:`deephw.sweep.studies`). :mod:`deephw.sweep.plan` generates and
-validates every configuration before anything runs; :mod:`deephw.sweep.execute` runs
+on simulated chips; :mod:`deephw.sweep.studies`). :mod:`deephw.sweep.plan` estimates the
+sweep's memory and work from its file (:mod:`deephw.sweep.estimate`, refusing one too
+large), then generates and validates every configuration before anything runs;
+:mod:`deephw.sweep.execute` checks and claims the sweep directory (one writer, one sweep
+per directory), reaches the cluster (a scheduler address is probed first:
+:mod:`deephw.sweep.scheduler`) and runs
 one Dask task per configuration with all its seeds batched, storing each result
 atomically as it completes (:mod:`deephw.sweep.store`), so an interrupted sweep resumes
 where it stopped;

@@ -2,7 +2,7 @@
 
 ::
 
-    deephw sweep SWEEP.yaml [--scheduler ADDRESS | --workers N] [--out DIR] [--quiet]
+    deephw sweep SWEEP.yaml [--scheduler ADDRESS | --workers N] [--out DIR] [--force] [--quiet]
     deephw sweep report DIR
 
 Both forms live in one sub-command with two positional arguments, because argparse
@@ -43,7 +43,8 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
         "sweep",
         help="noise-robustness studies: run a sweep file, or redraw its report",
         usage=(
-            "%(prog)s SWEEP.yaml [--scheduler ADDRESS | --workers N] [--out DIR] [--quiet]\n"
+            "%(prog)s SWEEP.yaml [--scheduler ADDRESS | --workers N] [--out DIR] [--force] "
+            "[--quiet]\n"
             "       %(prog)s report DIR"
         ),
         description=(
@@ -58,7 +59,11 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
         "directory", nargs="?", metavar="DIR", help="with 'report': the sweep directory"
     )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster")
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on an existing Dask cluster: its scheduler's tcp://HOST:PORT",
+    )
     where.add_argument(
         "--workers",
         type=positive,
@@ -67,6 +72,11 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out", metavar="DIR", help=f"sweep directory (default {DEFAULT_ROOT}/NAME)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run a sweep whose estimated work is past the limit (never past the memory)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(func=cmd_sweep, parser=parser)
@@ -79,7 +89,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.target == REPORT:
         if args.directory is None:
             parser.error("report needs the sweep directory: deephw sweep report DIR")
-        extra = [f"--{name}" for name in ("scheduler", "workers", "out") if getattr(args, name)]
+        names = ("scheduler", "workers", "out", "force")
+        extra = [f"--{name}" for name in names if getattr(args, name)]
         if extra:
             parser.error(f"report takes only DIR, not {', '.join(extra)}")
         return _report(Path(args.directory), args.quiet)
@@ -89,10 +100,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _report(directory: Path, quiet: bool) -> int:
-    from deephw.sweep import report, table
+    from deephw import atomic
 
-    frame, description = table.read(directory)
-    written = report.report(directory)
+    if not quiet:
+        print(f"reading the table of {directory}...", file=sys.stderr, flush=True)
+    from deephw.sweep import figures, report, table
+
+    frame, description = table.read(directory)  # before the claim: it creates nothing
+    with atomic.claim(directory):
+        written = figures.draw_all(frame, description, directory, progress=not quiet)
     if not quiet:
         print(report.summary_text(frame, description))
         print(f"{len(written)} figures in {directory / 'figures'}")
@@ -100,11 +116,19 @@ def _report(directory: Path, quiet: bool) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from deephw.sweep import scheduler
+
+    if args.scheduler is not None:
+        scheduler.parse_address(args.scheduler)  # a malformed address: before any work
+    out = Path(args.out) if args.out else Path(DEFAULT_ROOT) / Path(args.target).stem
+    progress = not args.quiet
+    if progress:
+        print(f"reading {args.target}...", file=sys.stderr, flush=True)
     from deephw.sweep import execute, plan, report, table
 
-    sweep = plan.load_sweep(args.target)
-    out = Path(args.out) if args.out else Path(DEFAULT_ROOT) / Path(args.target).stem
-    if not args.quiet:
+    execute.check_directory(out)
+    sweep = plan.load_sweep(args.target, force=args.force, progress=progress)
+    if progress:
         where = args.scheduler or f"{args.workers or execute.default_workers()} local workers"
         print(
             f"{sweep.spec.kind} sweep {args.target}: {len(sweep.points)} configurations, "
@@ -112,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     try:
         outcome = execute.run_sweep(
-            sweep, out, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet
+            sweep, out, scheduler=args.scheduler, workers=args.workers, progress=progress
         )
     except KeyboardInterrupt:
         from deephw.sweep.store import ResultStore
@@ -133,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    if not args.quiet:
+    if progress:
         frame, description = table.read(out)
         print(report.summary_text(frame, description))
         print(f"computed {outcome.computed}, reused {outcome.reused}")

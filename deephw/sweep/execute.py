@@ -28,17 +28,19 @@ import yaml
 from tqdm import tqdm
 
 from deephw import atomic
-from deephw.errors import DeephwError
+from deephw.errors import DeephwError, quote
+from deephw.sweep import estimate
+from deephw.sweep import scheduler as scheduler_module
 from deephw.sweep.plan import Point, Sweep
 from deephw.sweep.store import ResultStore
 from deephw.sweep.studies import run_timed
-from deephw.validation import as_dict
+from deephw.validation import as_dict, parse_yaml, read_yaml
 
 MARKER = "sweep.yaml"
 """File that marks a sweep directory and records the sweep that last ran in it."""
 
-CONNECT_TIMEOUT = "10s"
-"""How long to try reaching a scheduler given by address."""
+CONNECT_TIMEOUT = 30.0
+"""Seconds to reach a scheduler given by address, its handshake included."""
 
 WORKER_SETUP = "deephw.sweep.worker"
 """Dask preload run in each worker process of the embedded cluster."""
@@ -91,28 +93,97 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def check_directory(out_dir: str | Path) -> Path:
-    """``out_dir`` if it can hold the sweep: absent, empty, or a sweep directory.
+def check_directory(out_dir: str | Path, needed_bytes: int = 0) -> Path:
+    """``out_dir`` if it can hold the sweep: absent, empty, or a sweep directory, in a
+    writable place with ``needed_bytes`` free (:func:`deephw.atomic.check_output_location`;
+    a sweep directory is resumed in place, so it may exist).
 
     Raises
     ------
     DeephwError
-        If ``out_dir`` is a file, or a non-empty directory that is not a sweep directory.
+        If ``out_dir`` is a file, lies under a file, cannot be written, lacks the space,
+        or is a non-empty directory that is not a sweep directory.
     """
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise DeephwError(f"{out}: exists and is not a directory")
+    atomic.check_output_location(out, needed_bytes, must_be_new=False)
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise DeephwError(f"{out}: not empty and not a sweep directory (no {MARKER})")
     return out
 
 
+IGNORED_FIELDS = ("source", "description")
+"""Fields of a sweep's record that do not change its results: a sweep that differs only
+in them is the same sweep."""
+
+MAX_DIFFERENCES = 3
+"""Differences named when a directory holds another sweep."""
+
+
+def record(sweep: Sweep) -> dict[str, Any]:
+    """What :data:`MARKER` holds: the sweep file's name and validated content."""
+    return {"source": sweep.source, **as_dict(sweep.spec)}
+
+
+def check_same_sweep(out_dir: str | Path, sweep: Sweep) -> None:
+    """Refuse to run ``sweep`` in a sweep directory that holds another sweep.
+
+    A sweep is resumed in its directory; a different sweep (other axes, base, fixed
+    values, seeds...) would leave a record of one sweep beside the table of the other.
+
+    Raises
+    ------
+    DeephwError
+        Naming the directory, the sweep it holds and the first differences.
+    """
+    marker = Path(out_dir) / MARKER
+    if not marker.is_file():
+        return
+    there = read_yaml(marker)
+    here = parse_yaml(yaml.safe_dump(record(sweep), sort_keys=False), str(marker))
+    differences = [
+        text
+        for key in dict.fromkeys([*there, *here])
+        if key not in IGNORED_FIELDS
+        for text in _differences(key, there.get(key, _ABSENT), here.get(key, _ABSENT))
+    ]
+    if differences:
+        shown = "; ".join(differences[:MAX_DIFFERENCES])
+        more = len(differences) - MAX_DIFFERENCES
+        if more > 0:
+            shown += f"; and {more} more"
+        raise DeephwError(
+            f"{out_dir}: holds another sweep ({quote(there.get('source'))}): {shown}; "
+            "choose another --out, or remove that directory"
+        )
+
+
+_ABSENT = object()
+
+
+def _differences(path: str, there: Any, here: Any) -> list[str]:
+    """``PATH is X there, Y here`` for each value that differs, mappings compared by key."""
+    if isinstance(there, dict) and isinstance(here, dict):
+        return [
+            text
+            for key in dict.fromkeys([*there, *here])
+            for text in _differences(
+                f"{path}.{key}", there.get(key, _ABSENT), here.get(key, _ABSENT)
+            )
+        ]
+    if there == here:
+        return []
+
+    def show(value: Any) -> str:
+        return "absent" if value is _ABSENT else quote(value, 60)
+
+    return [f"{path} is {show(there)} there, {show(here)} here"]
+
+
 def prepare_directory(out_dir: str | Path, sweep: Sweep) -> Path:
     """Create (or reopen) a sweep directory and record the sweep in it."""
-    out = check_directory(out_dir)
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    record = {"source": sweep.source, **as_dict(sweep.spec)}
-    atomic.write_text(out / MARKER, yaml.safe_dump(record, sort_keys=False))
+    atomic.write_text(out / MARKER, yaml.safe_dump(record(sweep), sort_keys=False))
     return out
 
 
@@ -122,17 +193,15 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
 
     The embedded cluster listens on the loopback interface only, has ``workers``
     single-threaded worker processes (default: one per core) and no dashboard; it is
-    shut down on exit.
+    shut down on exit. A scheduler address is checked and its peer probed first
+    (:mod:`deephw.sweep.scheduler`): a malformed address, or one that does not answer as
+    a Dask scheduler within :data:`CONNECT_TIMEOUT` seconds, is a one-line error.
     """
     import dask
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
-        except (OSError, TimeoutError) as exc:
-            raise DeephwError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
-        with client:
+        with scheduler_module.open_client(scheduler, CONNECT_TIMEOUT) as client:
             yield client
         return
     # One task per worker thread at a time: configurations are coarse tasks, and a task
@@ -191,28 +260,50 @@ def run_sweep(
     SweepOutcome
         Counts, failures, and the table and figures if the sweep is complete.
     """
-    out = check_directory(out_dir)
-    store = ResultStore(out / RESULTS)
-    done = store.done(sweep.points)
-    todo = [point for point in sweep.points if point.key not in done]
-    outcome = SweepOutcome(out, len(sweep.points), reused=len(done))
-    if not todo:
-        prepare_directory(out, sweep)
-    else:  # the directory is made once the cluster is up: a failed start leaves nothing
-        session = (
-            contextlib.nullcontext(client) if client is not None else connect(scheduler, workers)
-        )
-        with session as dask_client:
+    out = check_directory(out_dir, estimate.disk_bytes(len(sweep.points), sweep.n_rows))
+    with atomic.claim(out):
+        check_same_sweep(out, sweep)
+        store = ResultStore(out / RESULTS)
+        done = store.done(sweep.points)
+        todo = [point for point in sweep.points if point.key not in done]
+        outcome = SweepOutcome(out, len(sweep.points), reused=len(done))
+        if not todo:
             prepare_directory(out, sweep)
-            _compute(dask_client, todo, store, outcome, progress, on_result)
-    if not outcome.failed and len(store.done(sweep.points)) == len(sweep.points):
-        from deephw.sweep import figures, table  # pandas and matplotlib: only when needed
+        else:  # the directory is made once the cluster is up: a failed start leaves nothing
+            if client is None:
+                say(_starting(scheduler, workers), progress)
+            session = (
+                contextlib.nullcontext(client)
+                if client is not None
+                else connect(scheduler, workers)
+            )
+            with session as dask_client:
+                prepare_directory(out, sweep)
+                _compute(dask_client, todo, store, outcome, progress, on_result)
+                if client is None:
+                    say("stopping the cluster", progress and scheduler is None)
+        if not outcome.failed and len(store.done(sweep.points)) == len(sweep.points):
+            say(f"writing the table ({sweep.n_rows} rows)", progress)
+            from deephw.sweep import figures, table  # pandas and matplotlib: only when needed
 
-        frame = table.build(sweep, store)
-        outcome.table = table.write(frame, table.info(sweep), out)
-        if draw_figures:
-            outcome.figures = figures.draw_all(frame, table.info(sweep), out)
+            frame = table.build(sweep, store)
+            outcome.table = table.write(frame, table.info(sweep), out)
+            if draw_figures:
+                outcome.figures = figures.draw_all(frame, table.info(sweep), out, progress=progress)
     return outcome
+
+
+def say(message: str, show: bool = True) -> None:
+    """Tell the user what a phase without a progress bar is doing (on stderr)."""
+    if show:
+        print(f"{message}...", file=sys.stderr, flush=True)
+
+
+def _starting(scheduler: str | None, workers: int | None) -> str:
+    if scheduler is not None:
+        return f"connecting to the Dask scheduler at {scheduler}"
+    count = workers or default_workers()
+    return f"starting the embedded Dask cluster ({count} worker process{'es' * (count != 1)})"
 
 
 def _compute(

@@ -1,15 +1,17 @@
 """Figures of a sweep, drawn from its table alone.
 
 - ``figures/vs_AXIS.png``: every metric against the values of one axis; the median over
-  seeds with a band from the first to the third quartile (for true/false metrics, the
-  fraction of seeds), one line per combination of the other axes when there are at most
-  :data:`MAX_LINES`, else pooled over them.
+  seeds (chips, for an evaluate study) with its first and third quartiles (for
+  true/false metrics, the fraction of seeds), one line per combination of the other axes
+  when there are at most :data:`MAX_LINES`, else pooled over them.
 - ``figures/GROUP_vs_AXIS.png``: the metrics a study draws together (its
   ``figure_groups``, e.g. an evaluate study's accuracy at each drift time, without and
   with drift compensation), two panels a row, drawn as ``vs_AXIS.png``;
 - ``figures/heatmap_AXIS1__AXIS2.png`` (grid sweeps with two or more axes): median final
-  MSE, fraction of seeds converged and median accuracy over two axes (or the study's
+  MSE, fraction of seeds converged and mean accuracy over two axes (or the study's
   ``heatmap`` metrics), pooled over seeds and any other axes.
+
+Axes are labelled with the last name of their dotted path; titles give the full path.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
+from tqdm import tqdm
 
 from deephw.plotting import plt, save
 
@@ -36,9 +42,9 @@ MSE_LINEAR_BELOW = 1e-6
 """The final-MSE axis is logarithmic above this value and linear below (down to 0)."""
 
 HEATMAP_METRICS = (
-    ("final_mse", "median final MSE"),
-    ("converged", "fraction of seeds converged"),
-    ("accuracy", "median accuracy"),
+    ("final_mse", "final MSE"),
+    ("converged", "converged"),
+    ("accuracy", "accuracy"),
 )
 SKIPPED = ("diverged_epoch",)
 """Metric columns not worth a panel of their own."""
@@ -92,32 +98,70 @@ def groups_of(frame: pd.DataFrame, description: dict[str, Any]) -> dict[str, lis
     return out
 
 
-def draw_all(frame: pd.DataFrame, description: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """Draw every figure of a sweep into ``out_dir/figures``; returns the files."""
+def draw_all(
+    frame: pd.DataFrame, description: dict[str, Any], out_dir: str | Path, progress: bool = False
+) -> list[Path]:
+    """Draw every figure of a sweep into ``out_dir/figures``; returns the files.
+
+    ``progress`` shows a bar over the figures (on stderr).
+    """
     folder = Path(out_dir) / FOLDER
     axes = axes_of(frame, description)
     metrics = metrics_of(frame, description)
     groups = groups_of(frame, description)
-    written = []
+    unit = unit_of(description)
+    jobs: list[tuple[str, Callable[[], plt.Figure]]] = []
     for axis in axes:
         others = [name for name in axes if name != axis]
-        fig = metric_figure(frame, axis, others, metrics)
-        path = folder / f"vs_{_safe(axis)}.png"
-        save(fig, path)
-        written.append(path)
+        jobs.append(
+            (
+                f"vs_{_safe(axis)}.png",
+                partial(metric_figure, frame, axis, others, metrics, unit=unit),
+            )
+        )
         for name, group in groups.items():
-            fig = metric_figure(frame, axis, others, group, n_cols=2, title=name)
-            path = folder / f"{_safe(name)}_vs_{_safe(axis)}.png"
-            save(fig, path)
-            written.append(path)
+            draw = partial(
+                metric_figure, frame, axis, others, group, n_cols=2, title=name, unit=unit
+            )
+            jobs.append((f"{_safe(name)}_vs_{_safe(axis)}.png", draw))
     heatmap = [tuple(pair) for pair in description.get("heatmap") or HEATMAP_METRICS]
     if description.get("combine") == "grid":
         for first, second in itertools.combinations(axes, 2):
-            fig = heatmap_figure(frame, first, second, heatmap)
-            path = folder / f"heatmap_{_safe(first)}__{_safe(second)}.png"
-            save(fig, path)
-            written.append(path)
+            draw = partial(heatmap_figure, frame, first, second, heatmap, unit=unit)
+            jobs.append((f"heatmap_{_safe(first)}__{_safe(second)}.png", draw))
+    written = []
+    bar = tqdm(jobs, desc="figures", unit="figure", disable=not progress, file=sys.stderr)
+    for name, draw in bar:
+        path = folder / name
+        save(draw(), path)
+        written.append(path)
     return written
+
+
+def unit_of(description: dict[str, Any]) -> str:
+    """What one row of the table is: a chip for an evaluate study, else a seed."""
+    return "chips" if description.get("kind") == "evaluate" else "seeds"
+
+
+def short_names(names: list[str]) -> dict[str, str]:
+    """Axis labels: the last name of each dotted path (``learning.lr`` → ``lr``), with as
+    many parents as it takes to tell paths apart (``dynamics.beta``, ``foo.beta``)."""
+    out: dict[str, str] = {}
+    for name in names:
+        parts = name.split(".")
+        depth = 1
+        while depth < len(parts):
+            tail = ".".join(parts[-depth:])
+            clash = [
+                other
+                for other in names
+                if other != name and ".".join(other.split(".")[-depth:]) == tail
+            ]
+            if not clash:
+                break
+            depth += 1
+        out[name] = ".".join(parts[-depth:])
+    return out
 
 
 def _safe(name: str) -> str:
@@ -154,20 +198,28 @@ def _summary(values: pd.Series) -> tuple[float, float, float]:
     return float(q[0]), float(q[1]), float(q[2])
 
 
-def _groups(frame: pd.DataFrame, others: list[str]) -> list[tuple[str, pd.DataFrame]]:
+def _groups(
+    frame: pd.DataFrame, others: list[str], short: dict[str, str]
+) -> list[tuple[str, pd.DataFrame]]:
     """One (label, rows) per combination of the other axes, or all rows pooled."""
     if not others:
         return [("", frame)]
     keys = frame[others].astype(str).agg(", ".join, axis=1)
     labels = list(dict.fromkeys(keys))
     if len(labels) > MAX_LINES:
-        return [(f"pooled over {', '.join(others)}", frame)]
-    return [(f"{', '.join(others)} = {label}", frame[keys == label]) for label in labels]
+        return [(f"pooled over {', '.join(short[name] for name in others)}", frame)]
+    out = []
+    for label in labels:
+        rows = frame[keys == label]
+        first = rows.iloc[0]
+        text = ", ".join(f"{short[name]} = {_tick(first[name])}" for name in others)
+        out.append((text, rows))
+    return out
 
 
-def _ylabel(metric: str, column: pd.Series) -> str:
+def _ylabel(metric: str, column: pd.Series, unit: str) -> str:
     if pd.api.types.is_bool_dtype(column):
-        return f"{metric} (fraction of seeds)"
+        return f"{metric} (fraction of {unit})"
     if metric == "epochs_to_converge":
         return "epochs to converge (converged seeds)"
     return metric
@@ -178,6 +230,11 @@ def _is_mse(metric: str) -> bool:
     return metric == "final_mse" or metric.startswith("mse_") or metric.endswith("_mse")
 
 
+DODGE = 0.3
+"""Width over which the series of a panel are spread around each category, so that
+their quartile bars stay apart."""
+
+
 def metric_figure(
     frame: pd.DataFrame,
     axis: str,
@@ -185,17 +242,32 @@ def metric_figure(
     metrics: list[str],
     n_cols: int = 3,
     title: str = "metrics",
+    unit: str = "seeds",
 ) -> plt.Figure:
-    """Every metric against ``axis``: median and quartile band over seeds.
+    """Every metric against ``axis``: median over ``unit`` with its quartiles.
 
-    ``n_cols`` panels a row; ``title`` names the metrics in the figure's title.
+    An axis of at most :data:`MAX_TICKS` values is drawn as evenly spaced categories
+    labelled with the values (values such as 0, 0.1 and 0.3 would otherwise crowd their
+    labels); a longer numeric axis is drawn to scale. With one series a panel shades the
+    quartile band; with several (one per combination of the other axes), each point
+    carries a quartile bar and the series are spread apart around each category, as
+    overlapping bands would merge into one colour. The legend goes below the panels, the
+    axis is labelled with its short name and the title gives its full path. ``n_cols``
+    panels a row; ``title`` names the metrics in the figure's title.
     """
     n_cols = min(n_cols, max(1, len(metrics)))
     n_rows = max(1, math.ceil(len(metrics) / n_cols))
     fig, panels = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 3.2 * n_rows), squeeze=False)
-    levels, positions, numeric = _levels(frame[axis])
-    log_x = numeric and positions.min() > 0 and positions.max() / positions.min() >= 20
-    groups = _groups(frame, others)
+    levels, values, numeric = _levels(frame[axis])
+    categorical = not numeric or len(levels) <= MAX_TICKS
+    positions = np.arange(len(levels), dtype=float) if categorical else values
+    log_x = not categorical and positions.min() > 0 and positions.max() / positions.min() >= 20
+    short = short_names([axis, *others])
+    groups = _groups(frame, others, short)
+    several = len(groups) > 1
+    offsets = np.zeros(len(groups))
+    if several and categorical:
+        offsets = np.linspace(-DODGE / 2, DODGE / 2, len(groups))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, metric in zip(panels.flat, metrics, strict=False):
         for index, (label, rows) in enumerate(groups):
@@ -203,25 +275,72 @@ def metric_figure(
                 [_summary(rows.loc[_select(rows[axis], lv, numeric), metric]) for lv in levels]
             )
             color = colors[index % len(colors)]
-            ax.fill_between(positions, stats[:, 0], stats[:, 2], color=color, alpha=0.18, lw=0)
-            ax.plot(positions, stats[:, 1], "o-", color=color, ms=3.5, lw=1.5, label=label or None)
+            x = positions + offsets[index]
+            if several:
+                spread = np.abs([stats[:, 1] - stats[:, 0], stats[:, 2] - stats[:, 1]])
+                ax.errorbar(
+                    x, stats[:, 1], yerr=spread, fmt="o-", color=color, ms=3.5, lw=1.3,
+                    elinewidth=1.0, capsize=2.0, label=label,
+                )  # fmt: skip
+            else:
+                ax.fill_between(x, stats[:, 0], stats[:, 2], color=color, alpha=0.2, lw=0)
+                ax.plot(x, stats[:, 1], "o-", color=color, ms=3.5, lw=1.5, label=label or None)
         if _is_mse(metric) and (frame[metric] > 0).any():
             ax.set_yscale("symlog", linthresh=MSE_LINEAR_BELOW)
         if log_x:
             ax.set_xscale("log")
             ax.minorticks_off()
-        if not numeric or len(levels) <= MAX_TICKS:
-            ax.set_xticks(positions, [_tick(v) for v in levels], rotation=30 * (not numeric))
-        ax.set_xlabel(axis)
-        ax.set_ylabel(_ylabel(metric, frame[metric]))
+        if categorical:
+            labels = [_tick(v) for v in levels]
+            ax.set_xticks(positions, labels, rotation=_rotation(labels, ax, fig))
+            ax.set_xlim(-0.5, len(levels) - 0.5)
+        ax.set_xlabel(short[axis])
+        ax.set_ylabel(_ylabel(metric, frame[metric], unit))
         ax.grid(alpha=0.3)
     for ax in list(panels.flat)[len(metrics) :]:
         ax.set_axis_off()
-    if any(label for label, _ in groups):
-        panels.flat[0].legend(fontsize=7, loc="best")
-    fig.suptitle(f"{title} vs {axis}: median over seeds, band q25-q75", fontsize="medium")
+    spread = "bars" if several else "band"
+    fig.suptitle(
+        f"{title} vs {short[axis]} ({axis}): median over {unit}, {spread} q25-q75",
+        fontsize="medium",
+    )
     fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.3 / fig.get_figheight()))  # room for the title
+    if any(label for label, _ in groups):
+        handles, labels = panels.flat[0].get_legend_handles_labels()
+        fig.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),  # below the panels: the saved figure grows to hold it
+            ncol=min(len(labels), 3),
+            fontsize=8,
+            frameon=False,
+        )
     return fig
+
+
+def _rotation(labels: list[str], ax: plt.Axes, fig: plt.Figure) -> float:
+    """Tick-label rotation: none when the labels fit side by side, else upright (a
+    category is wider than a line of text, so upright labels never touch)."""
+    width_in = ax.get_position().width * fig.get_figwidth()
+    needed_in = sum(len(label) + 2 for label in labels) * 0.075  # ~10 pt font
+    return 0.0 if needed_in < width_in else 90.0
+
+
+def _statistic(metric: str, column: pd.Series) -> tuple[str, Callable[[pd.Series], float]]:
+    """How a heatmap cell sums up its rows: a fraction for true/false, the median for
+    MSE (which spans decades), the mean for the rest (accuracy takes few values, which
+    a median would hide)."""
+    if pd.api.types.is_bool_dtype(column):
+        return "fraction of", lambda values: _summary(values)[1]
+    if _is_mse(metric):
+        return "median over", lambda values: _summary(values)[1]
+
+    def mean(values: pd.Series) -> float:
+        values = values.dropna()
+        return float(values.mean()) if len(values) else math.nan
+
+    return "mean over", mean
 
 
 def heatmap_figure(
@@ -229,20 +348,24 @@ def heatmap_figure(
     first: str,
     second: str,
     metrics: list[tuple[str, str]] | tuple[tuple[str, str], ...] = HEATMAP_METRICS,
+    unit: str = "seeds",
 ) -> plt.Figure:
-    """``metrics`` (``(column, title)``; default median final MSE, fraction converged and
-    median accuracy) over two axes."""
+    """``metrics`` (``(column, title)``; default final MSE, converged and accuracy) over
+    two axes, pooled over ``unit`` and any other axes; each colour bar says which
+    statistic it shows (:func:`_statistic`)."""
     rows_levels, _, rows_numeric = _levels(frame[first])
     cols_levels, _, cols_numeric = _levels(frame[second])
+    short = short_names([first, second])
     shown = [(name, title) for name, title in metrics if name in frame.columns]
-    fig, panels = plt.subplots(1, len(shown), figsize=(4.6 * len(shown), 3.9), squeeze=False)
+    fig, panels = plt.subplots(1, len(shown), figsize=(4.6 * len(shown), 4.1), squeeze=False)
     for ax, (metric, title) in zip(panels.flat, shown, strict=True):
+        statistic, summarise = _statistic(metric, frame[metric])
         grid = np.full((len(rows_levels), len(cols_levels)), np.nan)
         for i, row_level in enumerate(rows_levels):
             in_row = frame[_select(frame[first], row_level, rows_numeric)]
             for j, col_level in enumerate(cols_levels):
                 cell = in_row.loc[_select(in_row[second], col_level, cols_numeric), metric]
-                grid[i, j] = _summary(cell)[1]
+                grid[i, j] = summarise(cell)
         finite = grid[np.isfinite(grid)]
         norm = None
         if _is_mse(metric) and len(finite) and finite.min() > 0:
@@ -250,7 +373,8 @@ def heatmap_figure(
         image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", norm=norm)
         if norm is None and not _is_mse(metric):
             image.set_clim(0.0, 1.0)
-        fig.colorbar(image, ax=ax, shrink=0.85)
+        bar = fig.colorbar(image, ax=ax, shrink=0.85)
+        bar.set_label(f"{statistic} {unit}")
         if grid.size <= 144:
             for (i, j), value in np.ndenumerate(grid):
                 finite_value = bool(np.isfinite(value))
@@ -259,11 +383,13 @@ def heatmap_figure(
                 ax.text(
                     j, i, text, ha="center", va="center", fontsize=7, color="k" if bright else "w"
                 )
-        ax.set_xticks(range(len(cols_levels)), [_tick(v) for v in cols_levels], rotation=30)
+        labels = [_tick(v) for v in cols_levels]
+        ax.set_xticks(range(len(cols_levels)), labels, rotation=_rotation(labels, ax, fig))
         ax.set_yticks(range(len(rows_levels)), [_tick(v) for v in rows_levels])
-        ax.set_xlabel(second)
-        ax.set_ylabel(first)
+        ax.set_xlabel(short[second])
+        ax.set_ylabel(short[first])
         ax.set_title(title)
+    fig.suptitle(f"{short[first]} ({first}) x {short[second]} ({second})", fontsize="medium")
     fig.tight_layout()
     return fig
 

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from deephw.config import from_dict
 from deephw.errors import ConfigError, DeephwError
-from deephw.sweep import paths
+from deephw.sweep import estimate, paths
 from deephw.sweep.spec import SweepFile, read_spec
 from deephw.sweep.studies import Base, Job, Study, get_study
 
@@ -98,20 +101,46 @@ def column_value(value: Any) -> Any:
     return canonical(value)
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def load_sweep(path: str | Path, *, force: bool = False, progress: bool = False) -> Sweep:
     """Read a sweep file and generate and validate all its configurations.
+
+    Parameters
+    ----------
+    path
+        The sweep file.
+    force
+        Accept a sweep whose estimated work is past the limit (never its memory).
+    progress
+        Show a progress bar while the configurations are validated, if that takes more
+        than a moment.
 
     Raises
     ------
     deephw.errors.ConfigError
         Naming the sweep file, the field or axis, and the value.
+    deephw.budget.BudgetError
+        If the sweep needs more memory or work than allowed, naming the field.
     """
     path = Path(path)
-    return expand(read_spec(path), path.parent, str(path))
+    return expand(read_spec(path), path.parent, str(path), force=force, progress=progress)
 
 
-def expand(spec: SweepFile, folder: str | Path, source: str = "") -> Sweep:
+PROGRESS_DELAY_S = 1.0
+"""Validation shows a progress bar once it has taken this long."""
+
+
+def expand(
+    spec: SweepFile,
+    folder: str | Path,
+    source: str = "",
+    *,
+    force: bool = False,
+    progress: bool = False,
+) -> Sweep:
     """Generate, validate and key every configuration of a sweep.
+
+    The sweep's memory and work are estimated first (:mod:`deephw.sweep.estimate`), so
+    that a sweep too large to run is refused before its configurations are generated.
 
     Parameters
     ----------
@@ -121,21 +150,64 @@ def expand(spec: SweepFile, folder: str | Path, source: str = "") -> Sweep:
         Folder that relative paths in the sweep file start from.
     source
         The sweep file's name, quoted in errors.
+    force
+        Accept work past the limit of :mod:`deephw.budget`.
+    progress
+        Show a progress bar over the configurations (after :data:`PROGRESS_DELAY_S`).
     """
     study = get_study(spec.kind)
-    combos = spec.combinations()
+    bases = study.bases(spec, Path(folder), source)
+    needs = _estimate(study, spec, bases)
+    estimate.check(needs, source, force)
     points: list[Point] = []
     seen: dict[str, dict[str, Any]] = {}
-    for base in study.bases(spec, Path(folder), source):
-        for combo in combos:
-            point = _point(study, spec, base, combo, source)
-            if point.key in seen:
-                raise ConfigError(
-                    source, "axes", combo, f"gives the same configuration as {seen[point.key]}"
-                )
-            seen[point.key] = combo
-            points.append(point)
+    bar = tqdm(
+        total=round(needs.configurations),
+        desc="validating",
+        unit="config",
+        disable=not progress,
+        delay=PROGRESS_DELAY_S,
+        mininterval=0.5,
+        file=sys.stderr,
+    )
+    with bar:
+        for base in bases:
+            for combo in spec.combinations():
+                point = _point(study, spec, base, combo, source)
+                if point.key in seen:
+                    raise ConfigError(
+                        source, "axes", combo, f"gives the same configuration as {seen[point.key]}"
+                    )
+                seen[point.key] = combo
+                points.append(point)
+                bar.update(1)
     return Sweep(source, spec, tuple(points))
+
+
+def _estimate(study: Study, spec: SweepFile, bases: list[Base]) -> estimate.SweepEstimate:
+    """The sweep's needs, from its bases (their config data, task sizes and the study's
+    default options) and axes."""
+    sizes = []
+    for base in bases:
+        data = base.data
+        try:
+            task = study.load_task(from_dict(data, "", base.base_dir))
+        except DeephwError:  # reported with its configuration by the validation
+            shape = estimate.TaskShape(1, 1, 1)
+        else:
+            shape = estimate.TaskShape(task.n_inputs, task.n_outputs, task.n_patterns)
+        section = study.options_section
+        defaults = base.inputs.get("defaults", {}) if section else {}
+        fixed = [(f"{section}.{name}", value) for name, value in defaults.items()]
+        fixed += list(spec.fixed.items())
+        sizes.append(estimate.BaseSizes(study.name, data, fixed, shape))
+    return estimate.estimate_sweep(
+        sizes,
+        spec.axes,
+        spec.combine,
+        seeds_field="seeds",
+        base_field="base" if spec.base is not None else "runs",
+    )
 
 
 def _point(study: Study, spec: SweepFile, base: Base, combo: dict[str, Any], source: str) -> Point:

@@ -26,6 +26,8 @@ value.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,18 +90,21 @@ class SweepFile:
             total *= length
         return total
 
-    def combinations(self) -> list[dict[str, Any]]:
-        """Every combination of axis values, ``{path: value}``, the first axis slowest."""
+    def combinations(self) -> Iterator[dict[str, Any]]:
+        """Every combination of axis values, ``{path: value}``, the first axis slowest.
+
+        Generated one at a time: a large grid is never held whole.
+        """
         names = list(self.axes)
         if not names:
-            return [{}]
+            yield {}
+            return
         if self.combine == "zip":
-            rows = zip(*self.axes.values(), strict=True)
-            return [dict(zip(names, row, strict=True)) for row in rows]
-        combos: list[dict[str, Any]] = [{}]
-        for name in names:
-            combos = [{**combo, name: value} for combo in combos for value in self.axes[name]]
-        return combos
+            rows: Iterable[tuple[Any, ...]] = zip(*self.axes.values(), strict=True)
+        else:
+            rows = itertools.product(*self.axes.values())
+        for row in rows:
+            yield dict(zip(names, row, strict=True))
 
 
 def read_spec(path: str | Path) -> SweepFile:

@@ -507,8 +507,8 @@ class EvaluateStudy(Study):
         for metric in ("accuracy", "mse")
     }
     heatmap_metrics: ClassVar[tuple[tuple[str, str], ...] | None] = (
-        ("accuracy", "median accuracy right after programming"),
-        (DRIFT_COLUMNS[-1][1][0], f"median accuracy after {DRIFT_TIMES[-1][0]}"),
+        ("accuracy", "accuracy right after programming"),
+        (DRIFT_COLUMNS[-1][1][0], f"accuracy after {DRIFT_TIMES[-1][0]}"),
         (DRIFT_COLUMNS[-1][1][2], f"after {DRIFT_TIMES[-1][0]}, drift compensated"),
     )
 
