@@ -206,7 +206,9 @@ def _reject_duplicate_keys(root: yaml.Node, source: str) -> None:
                 line = key.start_mark.line + 1
                 if (key.tag, key.value) in first_line:
                     first = first_line[key.tag, key.value]
-                    reason = f"duplicate key {name!r} at line {line} (first given at line {first})"
+                    reason = (
+                        f"duplicate key {quote(name)} at line {line} (first given at line {first})"
+                    )
                     raise ConfigError(source, "", key.value, reason)
                 first_line[key.tag, key.value] = line
                 stack.append((value, name))

@@ -20,7 +20,7 @@ import numpy as np
 
 from deephw import atomic, rundir, training
 from deephw.devices import Card, get_cell
-from deephw.errors import DeephwError
+from deephw.errors import DeephwError, quote
 from deephw.hashing import sha256_file
 from deephw.program.groups import describe_device
 from deephw.program.manifest import MANIFEST
@@ -61,8 +61,8 @@ def measured_values(program: Program, devices: DeviceTable, path: Path) -> np.nd
     if not known.all():
         k = int(np.flatnonzero(~known)[0])
         raise DeephwError(
-            f"{path}: line {measured.line[k]}: role {str(measured.role[k])!r} is not a role of "
-            f"this program's {program.manifest.mapping.cell} cell ({', '.join(roles)})"
+            f"{path}: line {measured.line[k]}: role {quote(str(measured.role[k]))} is not a "
+            f"role of this program's {program.manifest.mapping.cell} cell ({', '.join(roles)})"
         )
     pre, post, valid = geometry.cell(measured.tile, measured.row, measured.column)
     if not valid.all():
