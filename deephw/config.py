@@ -14,7 +14,7 @@ from typing import Any
 from deephw.engines import engine_names
 from deephw.errors import ConfigError, quote
 from deephw.tasks import BUILTIN
-from deephw.validation import FieldError, as_dict, build, check, read_yaml
+from deephw.validation import FieldError, as_dict, build, check, file_problem, read_yaml
 
 
 @dataclass(frozen=True)
@@ -256,8 +256,9 @@ def load(path: str | Path) -> RunConfig:
         ("task.csv", config.task.csv),
         ("network.adjacency", config.network.adjacency),
     ):
-        if value is not None and not config.resolve(value).is_file():
-            raise ConfigError(str(path), name, value, "file does not exist")
+        problem = None if value is None else file_problem(config.resolve(value))
+        if problem is not None:
+            raise ConfigError(str(path), name, value, problem)
     from deephw.controller import hardware_card  # the controller imports this module
 
     hardware_card(config, str(path))

@@ -197,7 +197,13 @@ def estimate_run(config: RunConfig, task: Task) -> RunEstimate:
         memory_terms.append(
             (
                 2 * seeds * batch * (nudged_steps + 1) * n * 8,
-                pick("dynamics.nudged_steps", "training.seeds", "network.hidden", states=True),
+                pick(
+                    "dynamics.nudged_steps",
+                    "training.seeds",
+                    "network.hidden",
+                    "task.csv",
+                    states=True,
+                ),
             )
         )
     update_ops = PULSE_OPS_PER_CONNECTION + (2 * batch * nudged_steps if trajectory else 0)

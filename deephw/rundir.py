@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import shutil
+import stat
 import zipfile
 import zlib
 from pathlib import Path
@@ -29,7 +30,7 @@ from deephw.config import SEED_MAX, RunConfig, from_dict
 from deephw.controller import is_card_file
 from deephw.errors import DeephwError, quote
 from deephw.training import HISTORY_FIELDS, TrainResult
-from deephw.validation import read_yaml
+from deephw.validation import file_problem, read_yaml
 
 
 def summarize(result: TrainResult) -> dict[str, Any]:
@@ -174,14 +175,22 @@ def write_run(result: TrainResult, out_dir: str | Path) -> Path:
 def load_run(run_dir: str | Path) -> tuple[RunConfig, dict[str, np.ndarray]]:
     """The config and the arrays of ``weights.npz`` of a run directory."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        what = "is not a directory" if run_dir.exists() else "does not exist"
+    try:
+        what = None if stat.S_ISDIR(run_dir.stat().st_mode) else "is not a directory"
+    except (FileNotFoundError, NotADirectoryError):
+        what = "does not exist"
+    except OSError as exc:
+        what = f"cannot be read ({exc.strerror})"
+    if what is not None:
         raise DeephwError(f"{run_dir}: {what} (expected a run directory from deephw train)")
     config_path = run_dir / "config.yaml"
     weights_path = run_dir / "weights.npz"
     for path in (config_path, weights_path):
-        if not path.is_file():
+        problem = file_problem(path)
+        if problem == "file does not exist":
             raise DeephwError(f"{run_dir}: not a run directory ({path.name} is missing)")
+        if problem is not None:
+            raise DeephwError(f"{path}: {problem}")
     data = read_yaml(config_path)
     config = from_dict(data, str(config_path), run_dir)
     return config, read_weights(weights_path)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from deephw.errors import ConfigError, quote
+from deephw.validation import file_problem
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,8 +77,9 @@ def from_csv(
     """
     path = Path(path)
     where = source or str(path)
-    if not path.is_file():
-        raise ConfigError(where, "task.csv", str(path), "file does not exist")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ConfigError(where, "task.csv", str(path), problem)
     header, rows, lines = read_table(path)
     if not rows:
         raise ConfigError(str(path), "", str(path), "CSV has no data rows")

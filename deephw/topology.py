@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from deephw.errors import ConfigError
-from deephw.validation import read_yaml
+from deephw.validation import file_problem, read_yaml
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,8 +136,9 @@ def from_adjacency(
     path = Path(path)
     field_name = "network.adjacency"
     where = source or str(path)
-    if not path.is_file():
-        raise ConfigError(where, field_name, str(path), "file does not exist")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ConfigError(where, field_name, str(path), problem)
     n = n_inputs + 1 + n_hidden + n_outputs
     if path.suffix in (".yaml", ".yml"):
         edges = read_yaml(path).get("edges")
