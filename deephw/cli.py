@@ -298,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deephw`` console script; returns the exit code.
 
     Exit codes: 0 success, 1 the run failed (divergence), 2 invalid input (config, card,
-    files, arguments), 130 interrupted.
+    files, arguments) or a file that cannot be read or written, 130 interrupted.
     """
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -320,6 +320,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the reader of our output went away (e.g. `deephw eval RUN | head`)
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a file the checks could not foresee (e.g. a name too long)
+        where = f"{quote(str(exc.filename))}: " if exc.filename else ""
+        print(f"deephw: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -520,3 +520,29 @@ def test_output_on_a_full_file_system(
         assert main(["train", str(config), "--out", str(full / "run")]) == 2
         assert f"not enough free space in {full}" in one_line(capsys)
         assert [p.name for p in full.iterdir()] == ["filler"]
+
+
+# -- paths the operating system refuses ----------------------------------------------
+
+
+def test_paths_that_cannot_be_read_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long = "x" * 300  # longer than a file name may be
+    assert main(["train", str(tmp_path / long)]) == 2
+    assert one_line(capsys).endswith("cannot read the file (File name too long)")
+    assert main(["eval", str(tmp_path / long)]) == 2
+    assert "cannot be read (File name too long)" in one_line(capsys)
+    assert main(["devices", "show", long]) == 2  # any OSError left is one line too
+    assert one_line(capsys).endswith("(302 characters): File name too long")
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)  # reading it would wait forever
+    assert main(["train", str(fifo)]) == 2
+    assert one_line(capsys).endswith(f"{fifo}: is not a regular file")
+    table = tmp_path / "data.csv"
+    os.mkfifo(table)
+    config = write_config(
+        tmp_path, {"task": {"csv": "data.csv", "inputs": ["a"], "targets": ["y"]}}
+    )
+    assert main(["train", str(config)]) == 2
+    assert one_line(capsys).endswith("task.csv = 'data.csv': is not a regular file")
