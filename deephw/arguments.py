@@ -5,17 +5,22 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from deephw.config import SEED_MAX
+from deephw.errors import quote
 
-def integer_at_least(low: int, name: str) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``low``; ``name`` is how usage errors call it."""
+
+def integer_at_least(low: int, name: str, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low`` (and <= ``high``); ``name`` names it in usage."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+            raise argparse.ArgumentTypeError(f"{quote(text)} is not an integer") from None
         if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {quote(value)}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high}, got {quote(value)}")
         return value
 
     parse.__name__ = name
@@ -24,3 +29,5 @@ def integer_at_least(low: int, name: str) -> Callable[[str], int]:
 
 positive = integer_at_least(1, "positive integer")
 non_negative = integer_at_least(0, "non-negative integer")
+seed = integer_at_least(0, "seed", high=SEED_MAX)
+"""A seed: an integer in ``0 .. 2**63 - 1`` (seeds are stored as 64-bit integers)."""

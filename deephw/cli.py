@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +13,11 @@ from tqdm import tqdm
 
 from deephw import __version__, atomic, devices, reproduce, rundir, runpool, tasks, training
 from deephw import config as config_module
-from deephw.arguments import non_negative, positive
+from deephw.arguments import positive
+from deephw.arguments import seed as seed_type
 from deephw.engines import engine_names
-from deephw.errors import ConfigError, DeephwError, DivergenceError
+from deephw.errors import ConfigError, DeephwError, DivergenceError, quote
+from deephw.estimate import combine, estimate_evaluation, estimate_run
 from deephw.program.cli import add_commands as add_program_commands
 from deephw.sweep.cli import add_commands as add_sweep_commands
 
@@ -36,7 +38,29 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=engine_names(), help="engine to run the dynamics")
     parser.add_argument("--epochs", type=positive, help="override training.epochs")
     parser.add_argument("--seeds", type=positive, help="override training.seeds")
-    parser.add_argument("--seed", type=non_negative, help="override the first seed")
+    parser.add_argument("--seed", type=seed_type, help="override the first seed")
+    _add_force(parser)
+
+
+def _add_force(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when the estimated work is past the limit (memory is never forced)",
+    )
+
+
+OPTION_FIELDS = {"epochs": "training.epochs", "seeds": "training.seeds", "seed": "training.seed"}
+"""Command-line options that set config fields; errors about those fields name the option."""
+
+
+def _options(args: argparse.Namespace) -> dict[str, str]:
+    """``{dotted field: --option}`` for the options given on this command line."""
+    return {
+        field: f"--{name}"
+        for name, field in OPTION_FIELDS.items()
+        if getattr(args, name, None) is not None
+    }
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -50,14 +74,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = config.replace(**changes)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{Path(args.config).stem}-{stamp}"
-    atomic.check_new_directory(out)
     task = training.load_task(config, source)
-    training.build_topology(config, task, source)
-    with tqdm(
-        total=config.training.epochs, desc="train", unit="epoch", leave=False, mininterval=0.5
-    ) as bar:
-        result = training.train(config, progress=bar.update, source=source, task=task)
-    rundir.write_run(result, out)
+    needs = estimate_run(config, task)
+    needs.enforce(config, source, force=args.force, options=_options(args))
+    atomic.check_output_location(out, int(needs.output_bytes))
+    with atomic.claim(out):
+        atomic.check_new_directory(out)  # another writer may have finished meanwhile
+        training.build_topology(config, task, source)
+        with tqdm(
+            total=config.training.epochs, desc="train", unit="epoch", leave=False, mininterval=0.5
+        ) as bar:
+            result = training.train(config, progress=bar.update, source=source, task=task)
+        rundir.write_run(result, out)
+    _print_training(result, out)
+    return 0
+
+
+def _print_training(result: training.TrainResult, out: Path) -> None:
+    config = result.config
     seeds = len(result.seeds)
     print(f"run written to {out}")
     print(
@@ -79,7 +113,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{np.median(hw['pulses_per_seed']):.4g}, energy median "
         f"{np.median(hw['energy_pJ_per_seed']) / 1e3:.4g} nJ, chip time {hw['chip_time_s']:.4g} s"
     )
-    return 0
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -90,7 +123,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
         print(devices.show_card(args.card))
     elif args.action == "check":
         card = devices.check_card(args.card)
-        print(f"{args.card}: valid card {card.name!r} ({card.cell.kind} cell, {card.device.model})")
+        kind = f"{card.cell.kind} cell, {card.device.model}"
+        print(f"{args.card}: valid card {quote(card.name)} ({kind})")
     else:
         devices.fit_card(args.card, args.out, force=args.force)
         print(f"card written to {args.out}; check it with: deephw devices show {args.out}")
@@ -102,23 +136,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
     config, arrays = rundir.load_run(args.run)
     if args.engine:
         config = config.replace(engine={"name": args.engine})
-    task = training.load_task(config) if args.task is None else tasks.builtin(args.task)
-    topo = training.build_topology(config, training.load_task(config))
-    if (task.n_inputs, task.n_outputs) != (topo.n_inputs, topo.n_outputs):
+    own_task = training.load_task(config)
+    task = own_task if args.task is None else tasks.builtin(args.task)
+    if (task.n_inputs, task.n_outputs) != (own_task.n_inputs, own_task.n_outputs):
         raise ConfigError(
             "",
             "--task",
             task.name,
             f"has {task.n_inputs} input(s) and {task.n_outputs} output(s); the networks of "
-            f"{args.run} have {topo.n_inputs} input(s) and {topo.n_outputs} output(s)",
+            f"{args.run} have {own_task.n_inputs} input(s) and {own_task.n_outputs} output(s)",
         )
     seeds = arrays["seeds"]
-    expected = (len(seeds), topo.n, topo.n)
+    n = own_task.n_inputs + 1 + config.network.n_hidden + own_task.n_outputs
+    expected = (len(seeds), n, n)
     if arrays["weights"].shape != expected:
         raise DeephwError(
-            f"{args.run}: weights.npz holds weights of shape {arrays['weights'].shape}, but "
-            f"its config.yaml describes {expected}"
+            f"{Path(args.run) / 'weights.npz'}: array 'weights' has shape "
+            f"{arrays['weights'].shape}, but its config.yaml describes {expected}"
         )
+    needs = estimate_evaluation(config, task, len(seeds))
+    needs.enforce(config, str(Path(args.run) / "config.yaml"), force=args.force)
+    topo = training.build_topology(config, own_task)
     mse, accuracy, _ = training.evaluate(
         config, topo, task, arrays["weights"], seeds, training.make_engine(config)
     )
@@ -140,6 +178,45 @@ def _card_list(text: str | None) -> list[str]:
         if name not in known:
             raise ConfigError("", "--cards", name, f"not a shipped card ({', '.join(known)})")
     return names
+
+
+def _reproduce_preflight(args: argparse.Namespace) -> Path:
+    """Estimate every run of ``deephw reproduce`` and check its ``--out``; return it."""
+    epochs = args.epochs or reproduce.DENSE_EPOCHS
+    seeds, seed, engine = args.seeds or 10, args.seed or 0, args.engine or "numpy"
+    cards = _card_list(args.cards)
+    configs = [
+        config
+        for task in reproduce.TASKS
+        for runs in (
+            reproduce.experiment_configs(task, epochs, seeds, seed, engine),
+            *(reproduce.card_configs(card, task, epochs, seeds, seed, engine) for card in cards),
+        )
+        for config in runs.values()
+    ]
+    needs = combine([estimate_run(config, training.load_task(config)) for config in configs])
+    needs.enforce(configs[0], "", force=args.force, options=_options(args))
+    out = Path(args.out)
+    atomic.check_output_location(out, int(needs.output_bytes))
+    return out
+
+
+def _claiming(
+    command: Callable[[argparse.Namespace], int],
+    preflight: Callable[[argparse.Namespace], Path],
+) -> Callable[[argparse.Namespace], int]:
+    """``command`` run under a claim on its output, after ``preflight`` returned and checked it.
+
+    A second deephw process writing the same output is refused at start, in one line.
+    """
+
+    def run(args: argparse.Namespace) -> int:
+        out = preflight(args)
+        with atomic.claim(out):
+            atomic.check_new_directory(out)  # another writer may have finished meanwhile
+            return command(args)
+
+    return run
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -201,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", help="run directory written by deephw train")
     evaluate.add_argument("--task", help="built-in task to evaluate on (default: the run's)")
     evaluate.add_argument("--engine", choices=engine_names(), help="engine to run the dynamics")
+    _add_force(evaluate)
     evaluate.set_defaults(parser=evaluate, func=cmd_eval)
 
     cards = commands.add_parser("devices", help="device cards: list, show, check, fit")
@@ -229,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"processes training the runs (default: the cores, here {runpool.default_workers()})",
     )
     _add_run_options(repro)
-    repro.set_defaults(parser=repro, func=cmd_reproduce)
+    repro.set_defaults(parser=repro, func=_claiming(cmd_reproduce, _reproduce_preflight))
     add_program_commands(commands)
     add_sweep_commands(commands)
     return parser
@@ -239,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deephw`` console script; returns the exit code.
 
     Exit codes: 0 success, 1 the run failed (divergence), 2 invalid input (config, card,
-    files, arguments), 130 interrupted.
+    files, arguments) or a file that cannot be read or written, 130 interrupted.
     """
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -251,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"deephw: error: {exc}", file=sys.stderr)
         return 1
     except (DeephwError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
+        message = str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)
         print(f"deephw: invalid input: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -261,6 +339,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the reader of our output went away (e.g. `deephw eval RUN | head`)
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a file the checks could not foresee (e.g. a name too long)
+        where = f"{quote(str(exc.filename))}: " if exc.filename else ""
+        print(f"deephw: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from deephw.engines import engine_names
-from deephw.errors import ConfigError
+from deephw.errors import ConfigError, quote
 from deephw.tasks import BUILTIN
-from deephw.validation import FieldError, as_dict, build, check, read_yaml
+from deephw.validation import FieldError, as_dict, build, check, file_problem, read_yaml
 
 
 @dataclass(frozen=True)
@@ -111,15 +111,29 @@ class PruningConfig:
             )
 
 
+SEED_MAX = 2**63 - 1
+"""The largest seed: seeds are stored as 64-bit integers."""
+
+
+def _check_seed_range(name: str, first: int | None, count: int) -> None:
+    """Raise FieldError unless seeds ``first .. first + count - 1`` fit in 64 bits."""
+    if first is not None and first + count - 1 > SEED_MAX:
+        reason = f"must be <= {SEED_MAX - count + 1} with {count} seeds (64-bit seeds)"
+        raise FieldError(name, first, reason)
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """Epochs, batch size (``null`` = full batch), number of seeds and the first seed."""
 
     epochs: int = field(default=1500, metadata=check(ge=1))
     batch_size: int | None = field(default=None, metadata=check(ge=1))
-    seeds: int = field(default=10, metadata=check(ge=1))
-    seed: int = field(default=0, metadata=check(ge=0))
+    seeds: int = field(default=10, metadata=check(ge=1, le=SEED_MAX))
+    seed: int = field(default=0, metadata=check(ge=0, le=SEED_MAX))
     converged_mse: float = field(default=0.01, metadata=check(gt=0))
+
+    def __post_init__(self) -> None:
+        _check_seed_range("seed", self.seed, self.seeds)
 
 
 @dataclass(frozen=True)
@@ -149,7 +163,7 @@ class HardwareConfig:
     inner: str = field(default="digital", metadata=check(choices=("digital", "in_situ")))
     bit_length: int = field(default=10, metadata=check(ge=1))
     transfer_every: int | None = field(default=None, metadata=check(ge=1))
-    chip_seed: int | None = field(default=None, metadata=check(ge=0))
+    chip_seed: int | None = field(default=None, metadata=check(ge=0, le=SEED_MAX))
     update_time_s: float = field(default=0.0, metadata=check(ge=0))
     update_management: bool = True
     in_engine: bool = False
@@ -196,6 +210,7 @@ class RunConfig:
     )
 
     def __post_init__(self) -> None:
+        _check_seed_range("hardware.chip_seed", self.hardware.chip_seed, self.training.seeds)
         if isinstance(self.engine, str):
             if self.engine not in engine_names():
                 raise FieldError("engine", self.engine, f"must be one of {engine_names()}")
@@ -211,7 +226,7 @@ class RunConfig:
         data = self.to_dict()
         for section, values in sections.items():
             if section not in data:
-                raise KeyError(f"RunConfig has no section {section!r}")
+                raise KeyError(f"RunConfig has no section {quote(section)}")
             if isinstance(values, dict) and isinstance(data[section], dict):
                 data[section] = {**data[section], **values}
             else:
@@ -241,8 +256,9 @@ def load(path: str | Path) -> RunConfig:
         ("task.csv", config.task.csv),
         ("network.adjacency", config.network.adjacency),
     ):
-        if value is not None and not config.resolve(value).is_file():
-            raise ConfigError(str(path), name, value, "file does not exist")
+        problem = None if value is None else file_problem(config.resolve(value))
+        if problem is not None:
+            raise ConfigError(str(path), name, value, problem)
     from deephw.controller import hardware_card  # the controller imports this module
 
     hardware_card(config, str(path))

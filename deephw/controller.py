@@ -56,6 +56,8 @@ def hardware_card(config: RunConfig, source: str = "") -> Card:
     except (ConfigError, KeyError, FileNotFoundError) as exc:
         reason = exc.reason if isinstance(exc, ConfigError) else str(exc).strip("'\"")
         raise ConfigError(source, "hardware.card", ref, reason) from None
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ConfigError(source, "hardware.card", ref, f"cannot read ({exc.strerror})") from None
     if hw.card_overrides:
         try:
             card = replace_card(card, hw.card_overrides)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from deephw.errors import quote
+
 T = TypeVar("T", bound=type)
 
 
@@ -42,7 +44,7 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """The class registered as ``name``; ``KeyError`` naming the known ones otherwise."""
         if name not in self._classes:
-            raise KeyError(f"unknown {self.kind} {name!r} (known: {', '.join(self.names())})")
+            raise KeyError(f"unknown {self.kind} {quote(name)} (known: {', '.join(self.names())})")
         return self._classes[name]
 
     def names(self) -> list[str]:

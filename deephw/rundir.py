@@ -15,19 +15,22 @@ import csv
 import io
 import json
 import shutil
+import stat
 import zipfile
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import yaml
 
 from deephw import atomic, plotting
-from deephw.config import RunConfig, from_dict
+from deephw.budget import Estimate, enforce
+from deephw.config import SEED_MAX, RunConfig, from_dict
 from deephw.controller import is_card_file
-from deephw.errors import DeephwError
+from deephw.errors import DeephwError, quote
 from deephw.training import HISTORY_FIELDS, TrainResult
-from deephw.validation import read_yaml
+from deephw.validation import file_problem, read_yaml
 
 
 def summarize(result: TrainResult) -> dict[str, Any]:
@@ -181,22 +184,104 @@ def write_run(result: TrainResult, out_dir: str | Path) -> Path:
 def load_run(run_dir: str | Path) -> tuple[RunConfig, dict[str, np.ndarray]]:
     """The config and the arrays of ``weights.npz`` of a run directory."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        what = "is not a directory" if run_dir.exists() else "does not exist"
+    try:
+        what = None if stat.S_ISDIR(run_dir.stat().st_mode) else "is not a directory"
+    except (FileNotFoundError, NotADirectoryError):
+        what = "does not exist"
+    except OSError as exc:
+        what = f"cannot be read ({exc.strerror})"
+    if what is not None:
         raise DeephwError(f"{run_dir}: {what} (expected a run directory from deephw train)")
     config_path = run_dir / "config.yaml"
     weights_path = run_dir / "weights.npz"
     for path in (config_path, weights_path):
-        if not path.is_file():
+        problem = file_problem(path)
+        if problem == "file does not exist":
             raise DeephwError(f"{run_dir}: not a run directory ({path.name} is missing)")
+        if problem is not None:
+            raise DeephwError(f"{path}: {problem}")
     data = read_yaml(config_path)
     config = from_dict(data, str(config_path), run_dir)
+    return config, read_weights(weights_path)
+
+
+WEIGHT_ARRAYS = ("seeds", "weights", "mask")
+"""The arrays of ``weights.npz`` that every reader needs."""
+
+
+def read_weights(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of a ``weights.npz``, checked before and after they are read.
+
+    Before: the file is a ZIP of ``.npy`` arrays (never pickles), each array's header
+    declares a number or boolean type and a size that fits in memory. After: ``seeds`` is
+    a non-empty list of seeds in ``0 .. 2**63 - 1``; ``weights`` is ``(S, N, N)`` and
+    finite; ``mask`` has the shape of ``weights`` and holds 0/1. Every problem is one
+    :class:`DeephwError` naming the file and the array.
+    """
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise DeephwError(f"{path}: file is empty (0 bytes), not an NPZ archive")
     try:
-        with np.load(weights_path, allow_pickle=False) as npz:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                with archive.open(name) as member:
+                    _check_npy_header(path, name.removesuffix(".npy"), member)
+        with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile):
-        raise DeephwError(f"{weights_path}: not a readable NPZ file (damaged?)") from None
-    for key in ("seeds", "weights", "mask"):
+    except DeephwError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+        raise DeephwError(f"{path}: not a readable NPZ file (damaged?)") from None
+    for key in WEIGHT_ARRAYS:
         if key not in arrays:
-            raise DeephwError(f"{weights_path}: array {key!r} is missing")
-    return config, arrays
+            raise DeephwError(f"{path}: array {key!r} is missing")
+    seeds, weights, mask = (arrays[key] for key in WEIGHT_ARRAYS)
+    if seeds.ndim != 1 or seeds.size == 0 or seeds.dtype.kind not in "iu":
+        raise DeephwError(
+            f"{path}: array 'seeds' must be a non-empty list of integers, "
+            f"got {seeds.dtype} of shape {seeds.shape}"
+        )
+    outside = (seeds < 0) | (seeds > SEED_MAX)
+    if outside.any():
+        raise DeephwError(
+            f"{path}: array 'seeds' holds {int(seeds[outside][0])}: seeds are integers in "
+            f"0..{SEED_MAX}"
+        )
+    expected = f"({seeds.size}, N, N) for its {seeds.size} seed(s)"
+    if weights.ndim != 3 or weights.shape[0] != seeds.size or weights.shape[1] != weights.shape[2]:
+        raise DeephwError(f"{path}: array 'weights' has shape {weights.shape}, not {expected}")
+    if weights.dtype.kind == "b":
+        raise DeephwError(f"{path}: array 'weights' holds booleans, not numbers")
+    if not np.isfinite(weights).all():
+        k, i, j = (int(v) for v in np.argwhere(~np.isfinite(weights))[0])
+        raise DeephwError(
+            f"{path}: array 'weights' holds {weights[k, i, j]} at seed {int(seeds[k])}, "
+            f"connection {i}->{j}: weights must be finite"
+        )
+    if mask.shape != weights.shape or not np.isin(mask, (0, 1)).all():
+        raise DeephwError(
+            f"{path}: array 'mask' must hold 0/1 in the shape of 'weights' {weights.shape}, "
+            f"got {mask.dtype} of shape {mask.shape}"
+        )
+    arrays["mask"] = mask.astype(bool)
+    return arrays
+
+
+def _check_npy_header(path: Path, name: str, member: IO[bytes]) -> None:
+    """Refuse an array whose ``.npy`` header declares no number type or too many bytes."""
+    try:
+        version = np.lib.format.read_magic(member)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read_header(member)
+    except (ValueError, OSError, EOFError, SyntaxError):
+        raise DeephwError(f"{path}: array {quote(name)} is not a NumPy array (damaged?)") from None
+    if dtype.kind not in "biuf":
+        raise DeephwError(
+            f"{path}: array {quote(name)} holds {dtype} values, not numbers or booleans"
+        )
+    size = float(np.prod([float(v) for v in shape])) * dtype.itemsize
+    enforce(Estimate(memory_bytes=size), source=str(path), field=f"array {name}", value=shape)

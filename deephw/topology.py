@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from deephw.errors import ConfigError
-from deephw.validation import read_yaml
+from deephw.validation import file_problem, read_yaml
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,8 +136,9 @@ def from_adjacency(
     path = Path(path)
     field_name = "network.adjacency"
     where = source or str(path)
-    if not path.is_file():
-        raise ConfigError(where, field_name, str(path), "file does not exist")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ConfigError(where, field_name, str(path), problem)
     n = n_inputs + 1 + n_hidden + n_outputs
     if path.suffix in (".yaml", ".yml"):
         edges = read_yaml(path).get("edges")
@@ -145,10 +146,8 @@ def from_adjacency(
             raise ConfigError(str(path), "edges", edges, "must be a list of [i, j] pairs")
         mask = np.zeros((n, n), dtype=bool)
         for k, edge in enumerate(edges):
-            ok = isinstance(edge, (list, tuple)) and len(edge) == 2
-            if not ok or not all(isinstance(v, int) and 0 <= v < n for v in edge):
-                raise ConfigError(str(path), f"edges[{k}]", edge, f"must be [i, j] in 0..{n - 1}")
-            mask[edge[0], edge[1]] = True
+            i, j = _edge(edge, n, str(path), k)
+            mask[i, j] = True
     else:
         try:
             if path.suffix == ".npy":
@@ -168,7 +167,49 @@ def from_adjacency(
         i, j = (int(v) for v in np.argwhere(bad)[0])
         why = "self loop" if i == j else f"edge into clamped neuron {j}"
         raise ConfigError(str(path), f"edge {i}->{j}", [i, j], f"not allowed ({why})")
-    return Topology(n_inputs, n_hidden, n_outputs, mask, "adjacency")
+    topo = Topology(n_inputs, n_hidden, n_outputs, mask, "adjacency")
+    _check_reaches_outputs(topo, str(path), "edges" if path.suffix in (".yaml", ".yml") else "")
+    return topo
+
+
+def _edge(edge: object, n: int, source: str, k: int) -> tuple[int, int]:
+    """Edge ``k`` of an edge list as ``(i, j)``; anything but two indices is a ConfigError."""
+    field_name = f"edges[{k}]"
+    if not isinstance(edge, (list, tuple)) or len(edge) != 2:
+        raise ConfigError(source, field_name, edge, f"must be a pair [i, j] in 0..{n - 1}")
+    for v in edge:
+        if isinstance(v, bool):  # YAML true/false are ints to Python, not neurons
+            raise ConfigError(source, field_name, edge, "booleans are not neuron indices")
+        if not isinstance(v, int) or not 0 <= v < n:
+            raise ConfigError(source, field_name, edge, f"must be [i, j] in 0..{n - 1}")
+    return edge[0], edge[1]
+
+
+def _check_reaches_outputs(topo: Topology, source: str, field_name: str) -> None:
+    """Raise ConfigError unless the graph has a connection and every output is reachable.
+
+    An output with no path from the clamped neurons (inputs and bias) keeps its initial
+    state whatever the weights: such a graph cannot learn, and its sparsity is undefined
+    when it has no connection at all.
+    """
+    if not topo.mask.any():
+        reason = "the graph has no connection, nothing to train"
+        raise ConfigError(source, field_name, [], reason)
+    reached = ~topo.free
+    frontier = np.flatnonzero(reached)
+    while frontier.size:
+        new = topo.mask[frontier].any(axis=0) & ~reached
+        reached |= new
+        frontier = np.flatnonzero(new)
+    cut = [k for k in range(topo.output_slice.start, topo.n) if not reached[k]]
+    if cut:
+        k = cut[0]
+        where = f"{field_name}: " if field_name else ""
+        reason = (
+            f"{where}output neuron {k} ({topo.role(k)}) has no path from the inputs or the "
+            "bias: it cannot learn"
+        )
+        raise ConfigError(source, "", source, reason)
 
 
 def _check_counts(n_inputs: int, n_hidden: int, n_outputs: int) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import stat
 import types
 import typing
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from deephw.errors import ConfigError, quote
+from deephw.errors import QUOTE_LIMIT, ConfigError, quote
 
 T = TypeVar("T")
 
@@ -107,15 +108,33 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     source = str(path)
-    if path.is_dir():
-        raise ConfigError(source, "", source, "is a directory, not a YAML file")
-    if not path.is_file():
-        raise ConfigError(source, "", source, "file does not exist")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ConfigError(source, "", source, problem.replace("a file", "a YAML file"))
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, "", source, f"cannot read the file ({exc})") from None
     return parse_yaml(text, source)
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file (``"file does not exist"``, ...), or ``None``.
+
+    Unlike ``Path.is_file``, never raises: a name too long for the file system, or a
+    folder that cannot be searched, is a reason like any other.
+    """
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "file does not exist"
+    except OSError as exc:
+        return f"cannot read the file ({exc.strerror})"
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a file"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file"
+    return None
 
 
 def parse_yaml(text: str, source: str) -> dict[str, Any]:
@@ -206,7 +225,9 @@ def _reject_duplicate_keys(root: yaml.Node, source: str) -> None:
                 line = key.start_mark.line + 1
                 if (key.tag, key.value) in first_line:
                     first = first_line[key.tag, key.value]
-                    reason = f"duplicate key {name!r} at line {line} (first given at line {first})"
+                    reason = (
+                        f"duplicate key {quote(name)} at line {line} (first given at line {first})"
+                    )
                     raise ConfigError(source, "", key.value, reason)
                 first_line[key.tag, key.value] = line
                 stack.append((value, name))
@@ -264,7 +285,7 @@ def build(
         key = unknown[0]
         raise ConfigError(
             source,
-            _join(prefix, str(key)),
+            _join(prefix, str(key) if len(str(key)) <= QUOTE_LIMIT else quote(key)),
             data[key],
             f"unknown key (known: {', '.join(sorted(set(fields) - hidden))})",
         )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from deephw import atomic
+from deephw.cli import main
 
 
 @pytest.fixture
@@ -110,3 +114,64 @@ def test_no_temporary_files_are_left(tmp_path: Path) -> None:
     with atomic.new_directory(tmp_path / "d"):
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "d"]
+
+
+# -- leftovers of killed writers ------------------------------------------------------
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_killed_writers_temporary_directory_is_removed_by_the_next_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    code = (
+        "import os, sys\n"
+        "from deephw import atomic\n"
+        f"with atomic.new_directory({str(out)!r}) as tmp:\n"
+        "    (tmp / 'metrics.csv').write_text('half written')\n"
+        "    print(tmp, flush=True)\n"
+        "    sys.stdin.read()\n"
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    leftover = Path(writer.stdout.readline().strip())
+    assert leftover.name.startswith(f".run.{writer.pid}.") and leftover.name.endswith(".tmp")
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    assert (leftover / "metrics.csv").is_file()  # the kill left it behind
+    config = tmp_path / "run.yaml"
+    config.write_text("task: {name: AND}\ntraining: {epochs: 2, seeds: 1}\n")
+    assert main(["train", str(config), "--out", str(out)]) == 0
+    assert not leftover.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run.yaml"]
+
+
+def test_only_temporaries_of_dead_writers_are_removed(tmp_path: Path) -> None:
+    dead, alive = dead_pid(), os.getppid()
+    stale_dir = tmp_path / f".out.{dead}.ab12cd.tmp"
+    stale_dir.mkdir()
+    (stale_dir / "weights.npz").write_bytes(b"partial")
+    stale_file = tmp_path / f".a.txt.{dead}.x9y8.tmp"
+    stale_file.write_text("partial")
+    live_dir = tmp_path / f".out.{alive}.ef34gh.tmp"
+    live_dir.mkdir()
+    mine = tmp_path / f".out.{os.getpid()}.zz00.tmp"
+    mine.mkdir()
+    others = [tmp_path / f".other.{dead}.q.tmp", tmp_path / ".out.notapid.q.tmp"]
+    for path in others:
+        path.mkdir()
+    with atomic.new_directory(tmp_path / "out") as tmp:
+        (tmp / "x").write_text("1")
+    atomic.write_text(tmp_path / "a.txt", "whole")
+    assert not stale_dir.exists() and not stale_file.exists()
+    assert live_dir.is_dir() and mine.is_dir()  # writers still at work keep theirs
+    assert all(path.is_dir() for path in others)  # other names, or no pid: not ours to judge
+    assert (tmp_path / "a.txt").read_text() == "whole" and (tmp_path / "out" / "x").is_file()
+    assert atomic.remove_stale_temporaries(tmp_path / "out") == []

@@ -65,13 +65,12 @@ def test_from_csv_named_columns(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "where", "value"),
     [
-        ("a,y\n0,1\n1.5,0\n", "row 3, column a", "1.5"),
-        ("a,y\n0,1\n1,-0.5\n", "row 3, column y", "-0.5"),
-        ("a,y\n0,1\n1,0\n0,2\n", "row 4, column y", "2.0"),
-        ("a,y\n0,yes\n", "row 2, column y", "'yes'"),
-        ("a,y\n0,1\n,0\n", "row 3, column a", "''"),
-        ("a,y\n0,1\n1\n", "row 3, column y", "None"),
-        ("a,y\n0,inf\n", "row 2, column y", "inf"),
+        ("a,y\n0,1\n1.5,0\n", "line 3, column a", "1.5"),
+        ("a,y\n0,1\n1,-0.5\n", "line 3, column y", "-0.5"),
+        ("a,y\n0,1\n1,0\n0,2\n", "line 4, column y", "2.0"),
+        ("a,y\n0,yes\n", "line 2, column y", "'yes'"),
+        ("a,y\n0,1\n,0\n", "line 3, column a", "''"),
+        ("a,y\n0,inf\n", "line 2, column y", "inf"),
     ],
 )
 def test_from_csv_bad_cells(tmp_path: Path, text: str, where: str, value: str) -> None:
@@ -87,14 +86,14 @@ def test_from_csv_out_of_range_value_reads_plainly(tmp_path: Path) -> None:
     path = write_csv(tmp_path, "a,y\n1.5,0\n")
     with pytest.raises(ConfigError) as exc:
         tasks.from_csv(path, ("a",), ("y",))
-    assert "row 2, column a = 1.5: must be in [0, 1]" in str(exc.value)
+    assert "line 2, column a = 1.5: must be in [0, 1]" in str(exc.value)
 
 
 def test_from_csv_nan_cell(tmp_path: Path) -> None:
     path = write_csv(tmp_path, "a,y\n0,1\nnan,0\n")
     with pytest.raises(ConfigError) as exc:
         tasks.from_csv(path, ("a",), ("y",))
-    assert "row 3, column a" in str(exc.value)
+    assert "line 3, column a" in str(exc.value)
 
 
 @pytest.mark.parametrize(
@@ -124,3 +123,55 @@ def test_from_csv_empty_and_missing(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist") as exc:
         tasks.from_csv(missing, ("a",), ("y",))
     assert str(missing) in str(exc.value)
+
+
+# -- hostile CSV files: one line naming the file and the line -----------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"a,y\n0,1\n0,1,1\n", "line 3: 3 fields, but the header has 2"),
+        (b"a,y\n0,1\n1\n", "line 3: 1 fields, but the header has 2"),
+        (b"a,y\n0,1\n1,\xff\xfe0\n", "line 3: not UTF-8 text (byte b'\\xff')"),
+        (b'a,y\n0,1\n\n1,0\n"' + b"9" * 131073 + b'",0\n', "line 5: field larger than"),
+        (b"a,y\n0,\x001\n", "line 2, column y = '\\x001': must be a number"),
+        (b"", "CSV is empty: no header row"),
+    ],
+)
+def test_from_csv_malformed_file_is_one_line(tmp_path: Path, data: bytes, reason: str) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as exc:
+        tasks.from_csv(path, ("a",), ("y",), source="run.yaml")
+    message = str(exc.value)
+    assert message.startswith(f"{path}: ") and reason in message, message
+    assert "\n" not in message and len(message) < len(str(path)) + 300
+
+
+def test_from_csv_line_numbers_count_blank_lines_and_bom(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes("\ufeffa,y\n0,1\n\n\n0,x\n".encode())
+    with pytest.raises(ConfigError) as exc:
+        tasks.from_csv(path, ("a",), ("y",))
+    assert "line 5, column y = 'x': must be a number" in str(exc.value)
+    path.write_bytes("\ufeffa,y\n0,1\n\n1,0\n".encode())
+    task = tasks.from_csv(path, ("a",), ("y",))
+    np.testing.assert_array_equal(task.x[:, 0], [0, 1])
+
+
+def test_from_csv_refuses_an_ambiguous_column(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "a,y,a\n0,1,1\n")
+    with pytest.raises(ConfigError) as exc:
+        tasks.from_csv(path, ("a",), ("y",), source="run.yaml")
+    assert str(exc.value) == f"run.yaml: task.inputs = 'a': {path} has two columns of this name"
+
+
+def test_from_csv_quotes_a_long_header_briefly(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path, ",".join(f"column_{k}" for k in range(5000)) + "\n" + "0," * 4999 + "0\n"
+    )
+    with pytest.raises(ConfigError) as exc:
+        tasks.from_csv(path, ("a",), ("column_1",), source="run.yaml")
+    message = str(exc.value)
+    assert "<list of 5000 items>" in message and len(message) < 400, message

@@ -222,3 +222,62 @@ def test_adjacency_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         topology.from_adjacency(2, 1, 1, path, source="run.yaml")
     assert "run.yaml" in str(exc.value)
+
+
+# -- graphs that cannot learn, and edges that are not pairs of neurons ---------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("edges: []\n", "edges = []: the graph has no connection, nothing to train"),
+        (
+            "edges: [[3, 4], [4, 3]]\n",  # hidden <-> output, nothing feeds them
+            "edges: output neuron 4 (out) has no path from the inputs or the bias",
+        ),
+    ],
+)
+def test_adjacency_yaml_graph_that_cannot_learn(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "graph.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        topology.from_adjacency(2, 1, 1, path)
+    assert str(exc.value).startswith(f"{path}: {message}"), str(exc.value)
+
+
+def test_adjacency_matrix_graph_that_cannot_learn(tmp_path: Path) -> None:
+    path = tmp_path / "graph.npy"
+    np.save(path, np.zeros((5, 5), dtype=bool))
+    with pytest.raises(ConfigError) as exc:
+        topology.from_adjacency(2, 1, 1, path)
+    assert str(exc.value) == f"{path}: the graph has no connection, nothing to train"
+    np.save(path, expected_mask(5, [(0, 3), (2, 3)]))  # the output is never reached
+    with pytest.raises(ConfigError, match=r"output neuron 4 \(out\) has no path"):
+        topology.from_adjacency(2, 1, 1, path)
+    np.save(path, expected_mask(5, [(2, 4)]))  # the bias alone is a path
+    assert topology.from_adjacency(2, 1, 1, path).n_trainable == 1
+
+
+@pytest.mark.parametrize(
+    ("edge", "reason"),
+    [
+        ("[0, true]", "booleans are not neuron indices"),
+        ("[false, 3]", "booleans are not neuron indices"),
+        ("[0, 3.0]", "must be [i, j] in 0..4"),
+        ("['0', 3]", "must be [i, j] in 0..4"),
+        ("[0, null]", "must be [i, j] in 0..4"),
+        ("[0, 3, 4]", "must be a pair [i, j] in 0..4"),
+        ("'0->3'", "must be a pair [i, j] in 0..4"),
+        ("{0: 3}", "must be a pair [i, j] in 0..4"),
+    ],
+)
+def test_adjacency_yaml_edge_that_is_not_two_indices(
+    tmp_path: Path, edge: str, reason: str
+) -> None:
+    path = tmp_path / "graph.yaml"
+    path.write_text(f"edges: [[0, 3], [3, 4], {edge}]\n")
+    with pytest.raises(ConfigError) as exc:
+        topology.from_adjacency(2, 1, 1, path)
+    message = str(exc.value)
+    assert message.startswith(f"{path}: edges[2] = ") and message.endswith(reason), message
+    assert "self loop" not in message

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deephw.errors import ConfigError
+from deephw.errors import ConfigError, quote
 from deephw.program.layout import TileGeometry
 from deephw.program.tables import DeviceTable
 from deephw.validation import FieldError, build, check, read_yaml
@@ -258,7 +258,7 @@ def assign_groups(
             first = int(clash[0])
             other = spec.groups[owner[first]].name
             reason = (
-                f"device {describe_device(table, first)} is already in group {other!r} "
+                f"device {describe_device(table, first)} is already in group {quote(other)} "
                 f"(groups[{owner[first]}]); {clash.size} devices overlap"
             )
             raise ConfigError(source, where, group.name, reason)
@@ -281,7 +281,7 @@ def assign_groups(
         for (tile, role), part in parts:
             name = group.name_for(tile, role)
             if name in seen:
-                reason = f"group name {name!r} is also made by {seen[name]}"
+                reason = f"group name {quote(name)} is also made by {seen[name]}"
                 raise ConfigError(source, f"groups[{k}].name", group.name, reason)
             seen[name] = f"groups[{k}]"
             out.append(

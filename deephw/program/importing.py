@@ -25,7 +25,7 @@ import numpy as np
 
 from deephw import atomic, budget, rundir, training
 from deephw.devices import Card, get_cell
-from deephw.errors import DeephwError
+from deephw.errors import DeephwError, quote
 from deephw.hashing import sha256_bytes, sha256_file
 from deephw.program.checks import plausible_range
 from deephw.program.cost import import_bytes, import_estimate
@@ -69,8 +69,8 @@ def measured_values(program: Program, devices: DeviceTable, path: Path) -> np.nd
     if not known.all():
         k = int(np.flatnonzero(~known)[0])
         raise DeephwError(
-            f"{path}: line {measured.line[k]}: role {str(measured.role[k])!r} is not a role of "
-            f"this program's {program.manifest.mapping.cell} cell ({', '.join(roles)})"
+            f"{path}: line {measured.line[k]}: role {quote(str(measured.role[k]))} is not a "
+            f"role of this program's {program.manifest.mapping.cell} cell ({', '.join(roles)})"
         )
     pre, post, valid = geometry.cell(measured.tile, measured.row, measured.column)
     if not valid.all():

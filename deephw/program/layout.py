@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deephw.errors import DeephwError
+from deephw.errors import DeephwError, quote
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,9 @@ class TileGeometry:
         for name in ("rows", "cols", "n"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
-                raise DeephwError(f"tile geometry: {name} must be an integer >= 1, got {value!r}")
+                raise DeephwError(
+                    f"tile geometry: {name} must be an integer >= 1, got {quote(value)}"
+                )
 
     @property
     def grid(self) -> tuple[int, int]:

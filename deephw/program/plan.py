@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from deephw.devices import Card, DeviceModel, get_cell
-from deephw.errors import DeephwError
+from deephw.errors import DeephwError, quote
 from deephw.program.layout import TileGeometry
 from deephw.program.tables import METHOD_NAMES, DeviceTable, make_table
 
@@ -83,7 +83,7 @@ def plan_devices(
                 f"{where}cell {pre[k]} -> {post[k]} (tile {tile[k]}, row {row[k]}, column "
                 f"{column[k]}, role {role}): weight {weights[pre[k], post[k]]:.6g} needs "
                 f"{value[k]:.6g} µS, outside the device's range [{low:g}, {high:g}] µS of "
-                f"card {card.name!r} (G_ref {card.cell.g_ref_uS:g} µS); "
+                f"card {quote(card.name)} (G_ref {card.cell.g_ref_uS:g} µS); "
                 f"{bad.size} devices of role {role} are out of range"
             )
         target[:, code] = value

@@ -19,7 +19,7 @@ import numpy as np
 
 from deephw.config import RunConfig, from_dict
 from deephw.devices import Card, card_from_dict, card_hash, get_cell, list_cards, load_card
-from deephw.errors import ConfigError, DeephwError
+from deephw.errors import ConfigError, DeephwError, quote
 from deephw.hashing import sha256_bytes
 from deephw.program import checks
 from deephw.program.files import hash_inside, read_inside, read_sealed, refuse_links
@@ -183,7 +183,7 @@ class Program:
         ref = self.manifest.card
         embedded = self.card()
         if not ref.shipped:
-            return embedded, f"embedded card {ref.name!r} ({ref.file.path})"
+            return embedded, f"embedded card {quote(ref.name)} ({ref.file.path})"
         try:
             if ref.name not in list_cards():  # a name, never a path to read
                 raise ConfigError("", "card", ref.name, "no shipped card of that name")
@@ -191,21 +191,21 @@ class Program:
         except (ConfigError, KeyError, OSError) as exc:
             if not force:
                 raise DeephwError(
-                    f"card {ref.name!r} named by {self.directory / MANIFEST} cannot be loaded "
+                    f"card {quote(ref.name)} named by {self.directory / MANIFEST} cannot be loaded "
                     f"({exc}); rerun with --force to verify on the embedded copy"
                 ) from None
-            return embedded, f"forced: card {ref.name!r} not found, embedded copy used"
+            return embedded, f"forced: card {quote(ref.name)} not found, embedded copy used"
         actual = card_hash(named)
         if actual != ref.sha256:
             if not force:
                 raise DeephwError(
-                    f"card {ref.name!r} has SHA-256 {actual}, but {self.directory / MANIFEST} "
+                    f"card {quote(ref.name)} has SHA-256 {actual}, but {self.directory / MANIFEST} "
                     f"was made for {ref.sha256} (its copy is {ref.file.path}): the card "
                     f"changed since export; rerun with --force to verify on the card as it "
                     f"is now"
                 )
-            return named, f"forced: card {ref.name!r} differs from the program's ({actual})"
-        return named, f"shipped card {ref.name!r} (SHA-256 matches)"
+            return named, f"forced: card {quote(ref.name)} differs from the program's ({actual})"
+        return named, f"shipped card {quote(ref.name)} (SHA-256 matches)"
 
     def config(self) -> RunConfig:
         """The run config the program carries (that of the run it came from).

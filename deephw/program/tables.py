@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deephw.errors import DeephwError
+from deephw.errors import DeephwError, quote
 
 START_NAMES = ("reset",)
 """Starting states: ``reset`` (the device is RESET before it is programmed)."""
@@ -252,7 +252,7 @@ def read_measured_csv(path: str | Path) -> Measured:
             cells = [row[k].strip() for k in where]
             parsed = [int(c) for c in cells[:3]] + [cells[3], float(cells[4])]
         except (IndexError, ValueError):
-            raise DeephwError(f"{path}: line {number}: cannot read {row!r}") from None
+            raise DeephwError(f"{path}: line {number}: cannot read {quote(row)}") from None
         for column, value in zip(values, parsed, strict=True):
             column.append(value)
         lines.append(number)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from deephw.arguments import positive
+from deephw.errors import quote
 
 REPORT = "report"
 DEFAULT_ROOT = "sweeps"
@@ -95,7 +96,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             parser.error(f"report takes only DIR, not {', '.join(extra)}")
         return _report(Path(args.directory), args.quiet)
     if args.directory is not None:
-        parser.error(f"unexpected argument {args.directory!r} after the sweep file")
+        parser.error(f"unexpected argument {quote(args.directory)} after the sweep file")
     return _run(args)
 
 

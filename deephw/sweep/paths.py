@@ -13,6 +13,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from deephw.errors import quote
+
 
 class PathError(ValueError):
     """A dotted path that cannot be followed through the data (or is malformed)."""
@@ -27,10 +29,10 @@ def split(path: str) -> tuple[str, ...]:
         If ``path`` is not a string of non-empty names separated by dots.
     """
     if not isinstance(path, str) or not path:
-        raise PathError(f"{path!r} is not a dotted path (e.g. dynamics.beta)")
+        raise PathError(f"{quote(path)} is not a dotted path (e.g. dynamics.beta)")
     keys = tuple(path.split("."))
     if any(not key.strip() or key != key.strip() for key in keys):
-        raise PathError(f"{path!r} is not a dotted path (e.g. dynamics.beta)")
+        raise PathError(f"{quote(path)} is not a dotted path (e.g. dynamics.beta)")
     return keys
 
 
@@ -48,7 +50,7 @@ def get(data: Mapping[str, Any], path: str) -> Any:
     walked: list[str] = []
     for key in split(path):
         if not isinstance(node, Mapping):
-            raise PathError(f"{'.'.join(walked)} is {node!r}, not a section")
+            raise PathError(f"{'.'.join(walked)} is {quote(node)}, not a section")
         node = node[key]
         walked.append(key)
     return node
@@ -83,7 +85,7 @@ def assign(data: dict[str, Any], path: str, value: Any) -> None:
             child = node[key] = {}
         elif not isinstance(child, dict):
             where = ".".join(keys[: depth + 1])
-            raise PathError(f"{where} is {child!r}, not a section")
+            raise PathError(f"{where} is {quote(child)}, not a section")
         node = child
     node[keys[-1]] = copy.deepcopy(value)
 

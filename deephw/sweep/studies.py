@@ -38,7 +38,7 @@ from deephw import training
 from deephw.config import RunConfig, from_dict, load
 from deephw.controller import hardware_card
 from deephw.devices.cards import card_hash
-from deephw.errors import ConfigError, DeephwError, DivergenceError
+from deephw.errors import ConfigError, DeephwError, DivergenceError, quote
 from deephw.hashing import sha256_file
 from deephw.program import export_program, load_groups, open_program, verify_program
 from deephw.program.drift import DRIFT_TIMES
@@ -282,7 +282,7 @@ def seed_metrics(result: Any, n_seeds: int) -> dict[str, list[float | None]]:
         for name, array in dict(hook() if callable(hook) else hook).items():
             final = _final(array, n_seeds)
             if final is None:
-                raise DeephwError(f"per-seed metric {name!r} does not have {n_seeds} values")
+                raise DeephwError(f"per-seed metric {quote(name)} does not have {n_seeds} values")
             values[str(name)] = final
     return {
         name: [float(v) if math.isfinite(v) else None for v in array]
