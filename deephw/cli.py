@@ -17,7 +17,7 @@ from deephw.arguments import positive
 from deephw.arguments import seed as seed_type
 from deephw.engines import engine_names
 from deephw.errors import ConfigError, DeephwError, DivergenceError, quote
-from deephw.estimate import combine, estimate_evaluation, estimate_run
+from deephw.estimate import estimate_evaluation, estimate_run
 from deephw.program.cli import add_commands as add_program_commands
 from deephw.sweep.cli import add_commands as add_sweep_commands
 
@@ -185,17 +185,9 @@ def _reproduce_preflight(args: argparse.Namespace) -> Path:
     epochs = args.epochs or reproduce.DENSE_EPOCHS
     seeds, seed, engine = args.seeds or 10, args.seed or 0, args.engine or "numpy"
     cards = _card_list(args.cards)
-    configs = [
-        config
-        for task in reproduce.TASKS
-        for runs in (
-            reproduce.experiment_configs(task, epochs, seeds, seed, engine),
-            *(reproduce.card_configs(card, task, epochs, seeds, seed, engine) for card in cards),
-        )
-        for config in runs.values()
-    ]
-    needs = combine([estimate_run(config, training.load_task(config)) for config in configs])
-    needs.enforce(configs[0], "", force=args.force, options=_options(args))
+    needs = reproduce.estimate(epochs, seeds, seed, engine, cards)
+    first = reproduce.experiment_configs(reproduce.TASKS[0], epochs, seeds, seed, engine)
+    needs.enforce(next(iter(first.values())), "", force=args.force, options=_options(args))
     out = Path(args.out)
     atomic.check_output_location(out, int(needs.output_bytes))
     return out
@@ -228,10 +220,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     engine = args.engine or "numpy"
     workers = args.workers or runpool.default_workers()
     cards = _card_list(args.cards)
-    atomic.check_output_location(out, reproduce.output_bytes(epochs, seeds, cards))
     total = reproduce.total_epochs(epochs, seeds, seed, cards)
     started = time.perf_counter()
-    with atomic.claim(out), atomic.new_directory(out) as tmp:
+    with atomic.new_directory(out) as tmp:
         with tqdm(total=total, desc="reproduce", unit="epoch", mininterval=0.5) as bar:
             results, card_results = reproduce.train_all(
                 epochs,

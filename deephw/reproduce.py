@@ -20,10 +20,11 @@ import numpy as np
 from deephw import atomic, plotting, runpool
 from deephw.config import RunConfig, from_dict
 from deephw.devices import load_card
+from deephw.estimate import RunEstimate, combine, estimate_run
 from deephw.results_tables import results_markdown
 from deephw.rundir import summarize, write_run
 from deephw.runpool import Job
-from deephw.training import TrainResult
+from deephw.training import TrainResult, load_task
 
 TASKS = ("AND", "OR", "XOR")
 DENSE_EPOCHS = 1500
@@ -194,18 +195,12 @@ def total_epochs(epochs: int, seeds: int, seed: int, cards: Sequence[str] = ()) 
     return sum(job.config.training.epochs for _, job in plan(epochs, seeds, seed, cards=cards))
 
 
-BYTES_PER_EPOCH_AND_SEED = 150
-"""Room one epoch of one seed takes in a run directory (its rows of the two CSVs), with
-room to spare: the paper's reproduction writes 24 MB, of which CSVs 21 MB."""
-BYTES_PER_RUN = 400_000
-"""Room the figures and the other files of one run directory take."""
-
-
-def output_bytes(epochs: int, seeds: int, cards: Sequence[str] = ()) -> int:
-    """About how many bytes ``deephw reproduce`` writes (checked before any work)."""
-    planned = plan(epochs, seeds, 0, cards=cards)
-    rows = seeds * sum(job.config.training.epochs for _, job in planned)
-    return rows * BYTES_PER_EPOCH_AND_SEED + len(planned) * BYTES_PER_RUN
+def estimate(
+    epochs: int, seeds: int, seed: int, engine: str, cards: Sequence[str] = ()
+) -> RunEstimate:
+    """What every run of a reproduction needs together: memory, work and output bytes."""
+    configs = [job.config for _, job in plan(epochs, seeds, seed, engine, cards=cards)]
+    return combine([estimate_run(config, load_task(config)) for config in configs])
 
 
 def summary(results: dict[str, dict[str, TrainResult]]) -> dict[str, Any]:

@@ -250,8 +250,8 @@ def test_a_full_disk_is_refused_before_any_work(tmp_path, capsys, monkeypatch) -
 def test_output_estimate_covers_what_reproduce_writes(one_and_two_workers) -> None:
     one, *_ = one_and_two_workers
     written = sum(p.stat().st_size for p in one.rglob("*") if p.is_file())
-    estimate = reproduce.output_bytes(20, 2, ["pcm_pair"])
-    assert written < estimate < 4 * written
+    estimate = reproduce.estimate(20, 2, 0, "numpy", ["pcm_pair"]).output_bytes
+    assert written < estimate < 10 * written  # generous: figures are estimated high
 
 
 @pytest.fixture
