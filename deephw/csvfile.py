@@ -113,9 +113,8 @@ def read_csv_table(
             header = _header(row, label, here)
             continue
         if len(row) != len(header):
-            many = "more" if len(row) > len(header) else "fewer"
-            reason = f"{len(row)} fields, {many} than the header's {len(header)}"
-            raise ConfigError(label, f"line {here}", row, reason)
+            reason = f"line {here}: {len(row)} fields, but the header has {len(header)}"
+            raise ConfigError(label, "", None, reason)
         rows.append(row)
         lines.append(here)
     if header is None:

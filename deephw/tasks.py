@@ -6,13 +6,12 @@ target columns are named in the run config.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from deephw.csvfile import read_csv_table
 from deephw.errors import ConfigError, quote
 from deephw.validation import file_problem
 
@@ -80,17 +79,14 @@ def from_csv(
     problem = file_problem(path)
     if problem is not None:
         raise ConfigError(where, "task.csv", str(path), problem)
-    header, rows, lines = read_table(path)
-    if not rows:
-        raise ConfigError(str(path), "", str(path), "CSV has no data rows")
+    header, rows = read_csv_table(path)
+    lines = rows.lines
     for key, names in (("task.inputs", inputs), ("task.targets", targets)):
         if not names:
             raise ConfigError(where, key, list(names), "name at least one column")
         for name in names:
             if name not in header:
                 raise ConfigError(where, key, name, f"no such column in {path} ({quote(header)})")
-            if header.count(name) > 1:
-                raise ConfigError(where, key, name, f"{path} has two columns of this name")
     column = {name: header.index(name) for name in (*inputs, *targets)}
 
     def column_block(names: tuple[str, ...]) -> np.ndarray:
@@ -116,45 +112,3 @@ def from_csv(
         return out
 
     return Task(path.stem, column_block(inputs), column_block(targets))
-
-
-def read_table(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
-    """The header, the data rows and their line numbers of a CSV file.
-
-    The file is UTF-8 (an optional BOM is dropped); blank lines are skipped, which is why
-    each row's line number is returned beside it. Every problem is one
-    :class:`ConfigError` naming the file and the line: text that is not UTF-8, a field
-    longer than :func:`csv.field_size_limit`, a row whose field count differs from the
-    header's.
-    """
-    source = str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(source, "", source, f"cannot read the file ({exc.strerror})") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        bad = data[exc.start : exc.end]
-        raise ConfigError(source, "", bad, f"line {line}: not UTF-8 text (byte {bad!r})") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise ConfigError(source, "", source, "CSV is empty: no header row")
-        for row in reader:
-            if not row:
-                continue
-            if len(row) != len(header):
-                reason = (
-                    f"line {reader.line_num}: {len(row)} fields, but the header has {len(header)}"
-                )
-                raise ConfigError(source, "", source, reason)
-            rows.append(row)
-            lines.append(reader.line_num)
-    except csv.Error as exc:
-        raise ConfigError(source, "", source, f"line {reader.line_num}: {exc}") from None
-    return header, rows, lines

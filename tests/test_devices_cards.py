@@ -269,3 +269,11 @@ def test_output_noise_over_the_full_scale_is_refused() -> None:
     with pytest.raises(ConfigError) as info:
         replace_card("pcm_pair", {"periphery": {"out_noise": 2.0}})
     assert info.value.field == "periphery.out_noise"
+
+
+def test_a_card_name_too_long_for_a_file_name_is_one_line(capsys) -> None:
+    from deephw.cli import main
+
+    assert main(["devices", "show", "x" * 300]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no such card" in err and "(302 characters)" in err

@@ -141,7 +141,7 @@ SWEEP_HEADER = "cycle,direction,g_uS\n"
             SWEEP_HEADER + "".join(f"{c},up,{1 + c}\n" for c in range(20)),
             "column = 'cycle': one row per cycle: no pulse steps to fit",
         ),
-        (SWEEP_HEADER + "0,up,1.0\n0,up,1.5,7\n", "line 3 = ['0', 'up', '1.5', '7']: 4 fields"),
+        (SWEEP_HEADER + "0,up,1.0\n0,up,1.5,7\n", "line 3: 4 fields, but the header has 3"),
         (SWEEP_HEADER + "0,up,1.0\n0,up,lots\n", "line 3, column g_uS = 'lots': must be a number"),
         (SWEEP_HEADER + "0,up,1.0\n0,up,inf\n", "line 3, column g_uS = 'inf': must be finite"),
         (SWEEP_HEADER + "0,up,1.0\n0,sideways,2\n", "line 3, column direction = 'sideways'"),

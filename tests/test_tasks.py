@@ -133,10 +133,11 @@ def test_from_csv_empty_and_missing(tmp_path: Path) -> None:
     [
         (b"a,y\n0,1\n0,1,1\n", "line 3: 3 fields, but the header has 2"),
         (b"a,y\n0,1\n1\n", "line 3: 1 fields, but the header has 2"),
-        (b"a,y\n0,1\n1,\xff\xfe0\n", "line 3: not UTF-8 text (byte b'\\xff')"),
-        (b'a,y\n0,1\n\n1,0\n"' + b"9" * 131073 + b'",0\n', "line 5: field larger than"),
-        (b"a,y\n0,\x001\n", "line 2, column y = '\\x001': must be a number"),
-        (b"", "CSV is empty: no header row"),
+        (b"a,y\n0,1\n1,\xff\xfe0\n", "line 3: byte b'\\xff' is not UTF-8 text"),
+        (b'a,y\n0,1\n\n1,0\n"' + b"9" * 131073 + b'",0\n', "line 5: a field is longer than 131072 characters"),
+        (b"a,y\n0,\x001\n", "line 2: a NUL character"),
+        (b"a,y\n0,z1\n", "line 2, column y = 'z1': must be a number"),
+        (b"", "empty CSV file (no header row)"),
     ],
 )
 def test_from_csv_malformed_file_is_one_line(tmp_path: Path, data: bytes, reason: str) -> None:
@@ -164,7 +165,7 @@ def test_from_csv_refuses_an_ambiguous_column(tmp_path: Path) -> None:
     path = write_csv(tmp_path, "a,y,a\n0,1,1\n")
     with pytest.raises(ConfigError) as exc:
         tasks.from_csv(path, ("a",), ("y",), source="run.yaml")
-    assert str(exc.value) == f"run.yaml: task.inputs = 'a': {path} has two columns of this name"
+    assert str(exc.value) == f"{path}: line 1 = 'a': column named twice in the header"
 
 
 def test_from_csv_quotes_a_long_header_briefly(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ import yaml
 from deephw.devices.base import DeviceParams, get_device_model
 from deephw.devices.periphery import PeripherySpec
 from deephw.errors import ConfigError
-from deephw.validation import as_dict, build, check, read_yaml
+from deephw.validation import as_dict, build, check, file_problem, read_yaml
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -198,7 +198,7 @@ def load_card(name_or_path: str | Path | Card) -> Card:
         return name_or_path
     text = str(name_or_path)
     path = Path(text)
-    if path.suffix in (".yaml", ".yml") or "/" in text or "\\" in text or path.is_file():
+    if path.suffix in (".yaml", ".yml") or "/" in text or "\\" in text or file_problem(path) is None:
         return check_card(path)
     shipped = _shipped()
     if text not in shipped:
