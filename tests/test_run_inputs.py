@@ -213,7 +213,7 @@ def test_reproduce_too_large_is_refused(
     [
         (b"a,b,y\n0,0,0\n1,1,1,1\n", "line 3: 4 fields, but the header has 3"),
         (b"a,b,y\n0,0,0\n1,\xe9,1\n", "line 3: byte b'\\xe9' is not UTF-8 text"),
-        (b'a,b,y\n0,0,0\n1,"' + b"1" * 200_000 + b'",1\n', "line 3: a field is longer than 131072 characters"),
+        (b'a,b,y\n0,0,0\n1,"' + b"1" * 200_000 + b'",1\n', "line 3: a field is longer than 131072"),
     ],
 )
 def test_bad_task_csv_names_file_and_line(

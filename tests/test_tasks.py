@@ -134,7 +134,7 @@ def test_from_csv_empty_and_missing(tmp_path: Path) -> None:
         (b"a,y\n0,1\n0,1,1\n", "line 3: 3 fields, but the header has 2"),
         (b"a,y\n0,1\n1\n", "line 3: 1 fields, but the header has 2"),
         (b"a,y\n0,1\n1,\xff\xfe0\n", "line 3: byte b'\\xff' is not UTF-8 text"),
-        (b'a,y\n0,1\n\n1,0\n"' + b"9" * 131073 + b'",0\n', "line 5: a field is longer than 131072 characters"),
+        (b'a,y\n0,1\n\n1,0\n"' + b"9" * 131073 + b'",0\n', "line 5: a field is longer than 131072"),
         (b"a,y\n0,\x001\n", "line 2: a NUL character"),
         (b"a,y\n0,z1\n", "line 2, column y = 'z1': must be a number"),
         (b"", "empty CSV file (no header row)"),

@@ -198,7 +198,8 @@ def load_card(name_or_path: str | Path | Card) -> Card:
         return name_or_path
     text = str(name_or_path)
     path = Path(text)
-    if path.suffix in (".yaml", ".yml") or "/" in text or "\\" in text or file_problem(path) is None:
+    looks_like_file = path.suffix in (".yaml", ".yml") or "/" in text or "\\" in text
+    if looks_like_file or file_problem(path) is None:
         return check_card(path)
     shipped = _shipped()
     if text not in shipped:
