@@ -279,7 +279,7 @@ def test_a_diverging_batch_is_retrained_seed_by_seed(tmp_path, monkeypatch):
             raise DivergenceError(4, 1, "weight[0, 5] is not finite")
         return real_train(config, **kwargs)
 
-    monkeypatch.setattr(studies.training, "train", train)
+    monkeypatch.setattr(deephw.training, "train", train)
     sweep = plan.load_sweep(write_sweep(tmp_path, sweep_data(seeds=3)))
     rows = studies.run_job(sweep.points[0].job)
     assert [(row["seed"], row["diverged"]) for row in rows] == [(0, False), (1, True), (2, False)]

@@ -20,7 +20,7 @@ A dotted path names any value of the run config's data, e.g. ``dynamics.beta``,
 ``training.batch_size`` or, in a section holding free-form fields,
 ``hardware.card_overrides.device.read_noise_uS``, or an option of the study kind (an
 evaluate study's ``program.tile_rows``, ``program.network_seed``...; see
-:class:`~deephw.sweep.studies.ProgramOptions`). Errors name the file, the field and the
+:class:`~deephw.sweep.studies.evaluate.ProgramOptions`). Errors name the file, the field and the
 value.
 """
 
