@@ -77,19 +77,6 @@ class SweepFile:
             raise FieldError("axes", lengths, "zipped axes need lists of the same length")
         get_study(self.kind).check_spec(self)
 
-    @property
-    def n_combinations(self) -> int:
-        """Configurations per base: the grid's size, or the zipped lists' length."""
-        lengths = [len(values) for values in self.axes.values()]
-        if not lengths:
-            return 1
-        if self.combine == "zip":
-            return lengths[0]
-        total = 1
-        for length in lengths:
-            total *= length
-        return total
-
     def combinations(self) -> Iterator[dict[str, Any]]:
         """Every combination of axis values, ``{path: value}``, the first axis slowest.
 

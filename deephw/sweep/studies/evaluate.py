@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from deephw.controller import hardware_card
 from deephw.devices.cards import card_hash
 from deephw.errors import ConfigError, DeephwError
 from deephw.hashing import sha256_file
-from deephw.program import export_program, load_groups, open_program, verify_program
+from deephw.program import VerifyReport, WeightProgram, export_network, load_groups, verify_chips
 from deephw.program.drift import DRIFT_TIMES
 from deephw.rundir import load_run
 from deephw.sweep.studies.base import Base, Job, Study, register_study
@@ -120,7 +119,7 @@ class EvaluateStudy(Study):
     def __init__(self) -> None:
         super().__init__()
         self._folder = Path()
-        self._programs: dict[tuple, tuple[dict[str, bytes], dict[str, Any]]] = {}
+        self._programs: dict[tuple, tuple[WeightProgram, dict[str, Any]]] = {}
 
     def check_spec(self, spec: SweepFile) -> None:
         """An evaluate study needs ``runs`` and takes no ``base``."""
@@ -202,14 +201,14 @@ class EvaluateStudy(Study):
                 f"gives a graph ({topo.n} neurons, {topo.n_trainable} connections) other than "
                 f"the one the run's networks were trained on ({weights.shape[1]} neurons)",
             )
-        files, network = self._export(config, base, ProgramOptions(**options))
-        return {"task": task, "program": files, "network": network}
+        program, network = self._export(config, base, ProgramOptions(**options))
+        return {"task": task, "program": program, "network": network}
 
     def _export(
         self, config: RunConfig, base: Base, options: ProgramOptions
-    ) -> tuple[dict[str, bytes], dict[str, Any]]:
-        """The program's files (relative path: bytes) and what it holds, exported once
-        per run, card content and export options."""
+    ) -> tuple[WeightProgram, dict[str, Any]]:
+        """The program (in memory) and what it holds, exported once per run, card
+        content and export options."""
         card = hardware_card(config)
         key = (
             base.inputs["run_dir"],
@@ -221,29 +220,21 @@ class EvaluateStudy(Study):
         )
         if key not in self._programs:
             groups = None if options.groups is None else self._folder / options.groups
-            with tempfile.TemporaryDirectory(prefix="deephw-evaluate-") as tmp:
-                try:
-                    folder = export_program(
-                        base.inputs["run_dir"],
-                        Path(tmp) / "program",
-                        groups=groups,
-                        tile_rows=options.tile_rows,
-                        tile_cols=options.tile_cols,
-                        seed=options.network_seed,
-                        card=card,
-                        csv="never",
-                    )
-                except DeephwError as exc:
-                    raise ConfigError("", "hardware", card.name, f"cannot export: {exc}") from None
-                files = {
-                    path.relative_to(folder).as_posix(): path.read_bytes()
-                    for path in sorted(folder.rglob("*"))
-                    if path.is_file()
-                }
-                manifest = open_program(folder).manifest
-            net = manifest.network
+            try:
+                program = export_network(
+                    base.inputs["run_dir"],
+                    groups=groups,
+                    tile_rows=options.tile_rows,
+                    tile_cols=options.tile_cols,
+                    seed=options.network_seed,
+                    card=card,
+                    csv="never",
+                )
+            except DeephwError as exc:
+                raise ConfigError("", "hardware", card.name, f"cannot export: {exc}") from None
+            net = program.manifest.network
             sparsity = 1.0 - net.programmed_cells / net.cells if net.cells else 0.0
-            self._programs[key] = (files, {"seed": manifest.run.seed, "sparsity": sparsity})
+            self._programs[key] = (program, {"seed": program.seed, "sparsity": sparsity})
         return self._programs[key]
 
     def seeds(self, config: RunConfig, base: Base, options: Mapping[str, Any]) -> tuple[int, ...]:
@@ -254,35 +245,28 @@ class EvaluateStudy(Study):
         """Verify the program on the configuration's chips; one row per chip."""
         config = job.run_config()
         options = ProgramOptions(**job.options)
-        with tempfile.TemporaryDirectory(prefix="deephw-evaluate-") as tmp:
-            folder = Path(tmp) / "program"
-            for name, data in job.inputs["program"].items():
-                path = folder / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-            with np.errstate(over="ignore", invalid="ignore"):
-                result = verify_program(
-                    folder,
-                    seed=options.chip_seed,
-                    chips=options.chips,
-                    config=config,
-                    task=job.inputs.get("task"),
-                    write=False,
-                )
-        return self._rows(result.report, config, job.inputs["network"])
+        with np.errstate(over="ignore", invalid="ignore"):
+            report = verify_chips(
+                job.inputs["program"],
+                seed=options.chip_seed,
+                chips=options.chips,
+                config=config,
+                task=job.inputs.get("task"),
+            )
+        return self._rows(report, config, job.inputs["network"])
 
     def _rows(
-        self, report: dict[str, Any], config: RunConfig, network: Mapping[str, Any]
+        self, report: VerifyReport, config: RunConfig, network: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
-        drift = {(row["time"], row["chip_seed"]): row for row in report["drift"]}
-        totals = report["totals"]
+        drift = {(score.time, score.chip_seed): score for score in report.drift}
+        totals = report.totals
         first = DRIFT_TIMES[0][0]
         rows = []
-        for k, seed in enumerate(report["chip_seeds"]):
+        for k, seed in enumerate(report.chip_seeds):
             now = drift[(first, seed)]
-            mse, accuracy = number(now["mse"]), number(now["accuracy"])
-            verified = totals["verified_per_chip"][k]
-            within = totals["within_tolerance_per_chip"][k]
+            mse, accuracy = number(now.mse), number(now.accuracy)
+            verified = totals.verified_per_chip[k]
+            within = totals.within_tolerance_per_chip[k]
             row: dict[str, Any] = {
                 "seed": int(seed),
                 "final_mse": mse,
@@ -292,18 +276,18 @@ class EvaluateStudy(Study):
                 "sparsity": number(network["sparsity"]),
                 "diverged": mse is None,
                 "network_seed": int(network["seed"]),
-                "trained_mse": number(report["trained"]["mse"]),
-                "trained_accuracy": number(report["trained"]["accuracy"]),
+                "trained_mse": number(report.trained.mse),
+                "trained_accuracy": number(report.trained.accuracy),
                 "within_tolerance": within / verified if verified else None,
-                "failed_devices": totals["failed_per_chip"][k],
-                "stuck_devices": totals["stuck_per_chip"][k],
-                "pulses": float(totals["pulses_per_chip"][k]),
-                "energy_pJ": number(totals["energy_pJ_per_chip"][k]),
-                "chip_time_ns": number(totals["serial_time_ns_per_chip"][k]),
+                "failed_devices": totals.failed_per_chip[k],
+                "stuck_devices": totals.stuck_per_chip[k],
+                "pulses": float(totals.pulses_per_chip[k]),
+                "energy_pJ": number(totals.energy_pJ_per_chip[k]),
+                "chip_time_ns": number(totals.serial_time_ns_per_chip[k]),
             }
             for label, names in DRIFT_COLUMNS:
                 point = drift[(label, seed)]
-                values = (point["accuracy"], point["mse"], point["accuracy_gdc"], point["mse_gdc"])
+                values = (point.accuracy, point.mse, point.accuracy_gdc, point.mse_gdc)
                 row.update({name: number(v) for name, v in zip(names, values, strict=True)})
             rows.append(row)
         return rows

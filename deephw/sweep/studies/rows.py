@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from deephw.errors import DeephwError, quote
+from deephw.rundir import pulse_total
 
 
 def seed_metrics(result: Any, n_seeds: int) -> dict[str, list[float | None]]:
@@ -42,13 +43,9 @@ def seed_metrics(result: Any, n_seeds: int) -> dict[str, list[float | None]]:
             final = _final(array, n_seeds)
             if final is not None:
                 values[str(name)] = final
-        pulses = [
-            v
-            for k, v in values.items()
-            if k.endswith((".set", ".reset")) and not k.startswith("cell.")
-        ]
-        if pulses:
-            values["pulses"] = np.sum(pulses, axis=0)
+        pulses = pulse_total(values)
+        if pulses is not None:
+            values["pulses"] = pulses
     clock = getattr(result, "chip_time_s", None)
     if clock is not None:
         clock = np.asarray(clock, dtype=float)
