@@ -314,6 +314,19 @@ def test_a_hardware_training_fills_the_hardware_columns(tmp_path):
         assert row["cell.transfers"] >= 0
 
 
+def test_the_sweep_and_the_run_directory_count_the_same_pulses():
+    data = {**BASE, "training": {"epochs": 3, "seeds": 2}}
+    for path, value in HARDWARE.items():
+        paths.assign(data, path, value)
+    result = deephw.train(deephw.config.from_dict(data))
+    totals = deephw.rundir.hardware_totals(result)
+    metrics = studies.seed_metrics(result, 2)
+    assert metrics["pulses"] == totals["pulses_per_seed"] and min(metrics["pulses"]) > 0
+    devices = [k for k in totals["events_per_seed"] if k.endswith((".set", ".reset"))]
+    by_hand = np.sum([totals["events_per_seed"][k] for k in devices], axis=0)
+    assert metrics["pulses"] == by_hand.tolist()
+
+
 def trained_run(tmp_path: Path) -> Path:
     config = deephw.config.from_dict(
         {**BASE, "task": {"name": "AND"}, "training": {"epochs": 40, "seeds": 3}}
