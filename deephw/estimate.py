@@ -130,6 +130,12 @@ def _big(value: float) -> float:
         return math.inf
 
 
+def network_size(config: RunConfig, task: Task) -> float:
+    """Neurons ``N`` of ``config``'s graph on ``task`` (inputs, bias, hidden, outputs),
+    counted without building it; past the float range, infinity."""
+    return _big(task.n_inputs + 1 + config.network.n_hidden + task.n_outputs)
+
+
 def _driver(factors: dict[str, tuple[float, int]]) -> str:
     """The field whose size, raised to its power in the term, is furthest above typical."""
 
@@ -159,7 +165,7 @@ def estimate_run(config: RunConfig, task: Task) -> RunEstimate:
         ``2 epochs S B N^2 (M0 + Mb)``, the weight updates and the final evaluation.
     """
     train, dyn, hw = config.training, config.dynamics, config.hardware
-    n = _big(task.n_inputs + 1 + config.network.n_hidden + task.n_outputs)
+    n = network_size(config, task)
     seeds, epochs = _big(train.seeds), _big(train.epochs)
     patterns = _big(task.n_patterns)
     batch = min(patterns, _big(train.batch_size)) if train.batch_size else patterns
@@ -266,7 +272,7 @@ def estimate_evaluation(config: RunConfig, task: Task, n_seeds: int) -> RunEstim
 
     The weights themselves are not counted: they are loaded before this is asked.
     """
-    n = _big(task.n_inputs + 1 + config.network.n_hidden + task.n_outputs)
+    n = network_size(config, task)
     patterns, steps = _big(task.n_patterns), _big(config.dynamics.free_steps)
     factors = {"dynamics.free_steps": (steps, 1), "network.hidden": (n, 1)}
     if config.task.csv is not None:

@@ -18,6 +18,7 @@ import shutil
 import stat
 import zipfile
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -94,14 +95,26 @@ def events_csv(result: TrainResult) -> str:
     return out.getvalue()
 
 
+def pulse_total(events: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """Programming pulses per seed: the sum of the devices' ``GROUP.set`` and
+    ``GROUP.reset`` counts in ``events`` (final per-seed values; the ``cell`` group
+    counts transfers and refreshes, not pulses), or ``None`` if there are none."""
+    pulses = [
+        values
+        for name, values in events.items()
+        if name.endswith((".set", ".reset")) and not name.startswith("cell.")
+    ]
+    return np.sum(pulses, axis=0) if pulses else None
+
+
 def hardware_totals(result: TrainResult) -> dict[str, Any]:
     """Totals per seed at the end of training: pulses, energy, chip time, per-group events."""
     events = result.events
-    pulses = sum(v[-1] for k, v in events.items() if k.endswith((".set", ".reset")))
+    pulses = pulse_total({name: values[-1] for name, values in events.items()})
     return {
         "card": result.controller.crossbar.card.name,
         "scheme": result.config.hardware.scheme,
-        "pulses_per_seed": [float(v) for v in np.atleast_1d(pulses)],
+        "pulses_per_seed": [float(v) for v in np.atleast_1d(0.0 if pulses is None else pulses)],
         "energy_pJ_per_seed": [float(v) for v in events["energy_pJ"][-1]],
         "chip_time_s": float(result.chip_time_s[-1]),
         "events_per_seed": {k: [float(v) for v in values[-1]] for k, values in events.items()},

@@ -279,7 +279,7 @@ def test_a_diverging_batch_is_retrained_seed_by_seed(tmp_path, monkeypatch):
             raise DivergenceError(4, 1, "weight[0, 5] is not finite")
         return real_train(config, **kwargs)
 
-    monkeypatch.setattr(studies.training, "train", train)
+    monkeypatch.setattr(deephw.training, "train", train)
     sweep = plan.load_sweep(write_sweep(tmp_path, sweep_data(seeds=3)))
     rows = studies.run_job(sweep.points[0].job)
     assert [(row["seed"], row["diverged"]) for row in rows] == [(0, False), (1, True), (2, False)]
@@ -312,6 +312,19 @@ def test_a_hardware_training_fills_the_hardware_columns(tmp_path):
     for row in rows:
         assert row["pulses"] > 0 and row["energy_pJ"] > 0 and row["chip_time_ns"] > 0
         assert row["cell.transfers"] >= 0
+
+
+def test_the_sweep_and_the_run_directory_count_the_same_pulses():
+    data = {**BASE, "training": {"epochs": 3, "seeds": 2}}
+    for path, value in HARDWARE.items():
+        paths.assign(data, path, value)
+    result = deephw.train(deephw.config.from_dict(data))
+    totals = deephw.rundir.hardware_totals(result)
+    metrics = studies.seed_metrics(result, 2)
+    assert metrics["pulses"] == totals["pulses_per_seed"] and min(metrics["pulses"]) > 0
+    devices = [k for k in totals["events_per_seed"] if k.endswith((".set", ".reset"))]
+    by_hand = np.sum([totals["events_per_seed"][k] for k in devices], axis=0)
+    assert metrics["pulses"] == by_hand.tolist()
 
 
 def trained_run(tmp_path: Path) -> Path:

@@ -19,8 +19,8 @@ import numpy as np
 from deephw.crossbar import Crossbar
 from deephw.devices import Card
 from deephw.devices.tuning import digital_read, tune_devices
+from deephw.program.memory import ProgramContent
 from deephw.program.plan import RESET, WRITE_VERIFY
-from deephw.program.store import Program
 from deephw.program.tables import DeviceTable
 
 PROGRAM_STREAM = 5
@@ -71,7 +71,7 @@ def flat_indices(
     return idx, rows[order]
 
 
-def program_chip(program: Program, card: Card, seeds: Sequence[int]) -> ProgrammedChip:
+def program_chip(program: ProgramContent, card: Card, seeds: Sequence[int]) -> ProgrammedChip:
     """Sample ``len(seeds)`` chips of ``card`` and execute ``program`` on each.
 
     Returns

@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from deephw.arguments import non_negative, positive
+from deephw.arguments import non_negative, positive, seed
 from deephw.engines import engine_names
 from deephw.program.export import CSV_AUTO_LIMIT, CSV_CHOICES, export_program
 from deephw.program.importing import import_program
@@ -125,9 +125,7 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, metavar="DIR", help="program directory to write")
     export.add_argument("--tile-rows", type=positive, metavar="R", help="rows per tile")
     export.add_argument("--tile-cols", type=positive, metavar="C", help="columns per tile")
-    export.add_argument(
-        "--seed", type=non_negative, help="the run's seed to export (default: lowest MSE)"
-    )
+    export.add_argument("--seed", type=seed, help="the run's seed to export (default: lowest MSE)")
     export.add_argument("--card", help="device card to program (default: the run's)")
     export.add_argument(
         "--csv", choices=CSV_CHOICES, default="auto", help="CSV copies of the group tables"
@@ -136,7 +134,7 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
 
     verify = actions.add_parser("verify", help="execute a program on simulated chips")
     verify.add_argument("program", metavar="DIR", help="program directory")
-    verify.add_argument("--seed", type=non_negative, default=0, help="seed of the first chip")
+    verify.add_argument("--seed", type=seed, default=0, help="seed of the first chip")
     verify.add_argument(
         "--chips", type=positive, default=1, help="chips to sample (seed, seed+1, ...)"
     )

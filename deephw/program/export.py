@@ -20,12 +20,14 @@ and only if every file the run's config names is one of them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from deephw import __version__, atomic, rundir, training
+from deephw.config import RunConfig
 from deephw.controller import hardware_card
 from deephw.devices import (
     Card,
@@ -41,12 +43,11 @@ from deephw.hashing import sha256_bytes, sha256_file
 from deephw.program import groups as groups_module
 from deephw.program.checks import PRUNED_COLUMNS
 from deephw.program.cost import export_bytes
-from deephw.program.files import DIGEST, digest_text, run_data_files
+from deephw.program.files import run_data_files
 from deephw.program.layout import TileGeometry
 from deephw.program.manifest import (
     FORMAT,
     FORMAT_VERSION,
-    MANIFEST,
     BiasRow,
     CardRef,
     FileRef,
@@ -57,10 +58,11 @@ from deephw.program.manifest import (
     NetworkInfo,
     RunRef,
     TileInfo,
-    manifest_text,
 )
+from deephw.program.memory import WeightProgram
 from deephw.program.plan import RESET, plan_devices
 from deephw.program.tables import DeviceTable, csv_bytes, npz_bytes
+from deephw.topology import Topology
 from deephw.validation import parse_yaml
 
 DEFAULT_TILE = 256
@@ -158,6 +160,68 @@ def _geometry_info(
     return GeometryInfo(geometry.rows, geometry.cols, geometry.grid, tuple(tiles), tuple(rows))
 
 
+@dataclass
+class _Run:
+    """What an export reads of a run before the output location is claimed."""
+
+    run_dir: Path
+    config: RunConfig
+    arrays: dict[str, np.ndarray]
+    data_files: list[Path]
+    topo: Topology
+    card: Card
+    devices_sha: str | None
+
+    def output_bytes(self, csv: str) -> int:
+        """Bytes of the program directory (see :func:`~deephw.program.cost.export_bytes`)."""
+        mask = np.asarray(self.arrays["mask"], dtype=bool)
+        cells = int(mask.reshape(mask.shape[0], -1).sum(axis=1).max(initial=0))
+        n_roles = len(get_cell(self.card.cell.kind).roles)
+        files = [self.run_dir / "config.yaml", *self.data_files]
+        extra = sum(path.stat().st_size for path in files)
+        return export_bytes(cells * n_roles, csv != "never", extra)
+
+
+def _read_run(run_dir: Path, card: Card | str | Path | None) -> _Run:
+    """Read and check a run to export, and the card to program."""
+    config, arrays = rundir.load_run(run_dir)
+    data_files = run_data_files(run_dir, config)
+    weights, mask = arrays["weights"], np.asarray(arrays["mask"], dtype=bool)
+    task = training.load_task(config)
+    topo = training.build_topology(config, task)
+    if weights.shape[1:] != (topo.n, topo.n) or mask.shape != weights.shape:
+        raise DeephwError(f"{run_dir}: weights {weights.shape} do not fit {topo.n} neurons")
+    if (mask & ~topo.mask).any():
+        raise DeephwError(f"{run_dir}: weights.npz's mask has cells outside the graph")
+    run_card, devices_sha = _run_card(run_dir, config, mask)
+    card = run_card if card is None else load_card(card)
+    return _Run(run_dir, config, arrays, data_files, topo, card, devices_sha)
+
+
+def export_network(
+    run_dir: str | Path,
+    groups: str | Path | None = None,
+    tile_rows: int | None = None,
+    tile_cols: int | None = None,
+    seed: int | None = None,
+    card: Card | str | Path | None = None,
+    csv: str = "auto",
+) -> WeightProgram:
+    """One network of a trained run as a weight program in memory.
+
+    The parameters are those of :func:`export_program` without ``out_dir``;
+    :func:`write_program` writes the result as :func:`export_program` does.
+
+    Returns
+    -------
+    WeightProgram
+        The manifest, the group tables, the pruned cells, the card, the run's config
+        and every file of the program directory.
+    """
+    _check_csv(csv)
+    return _build(_read_run(Path(run_dir), card), groups, tile_rows, tile_cols, seed, csv)
+
+
 def export_program(
     run_dir: str | Path,
     out_dir: str | Path,
@@ -203,127 +267,153 @@ def export_program(
     ConfigError
         An invalid groups file, or groups that overlap or miss devices.
     """
-    if csv not in CSV_CHOICES:
-        raise ValueError(f"csv must be one of {CSV_CHOICES}, got {csv!r}")
+    _check_csv(csv)
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     atomic.check_new_directory(out_dir)
-    config, arrays = rundir.load_run(run_dir)
-    data_files = run_data_files(run_dir, config)
-    weights, mask = arrays["weights"], np.asarray(arrays["mask"], dtype=bool)
-    task = training.load_task(config)
-    topo = training.build_topology(config, task)
-    if weights.shape[1:] != (topo.n, topo.n) or mask.shape != weights.shape:
-        raise DeephwError(f"{run_dir}: weights {weights.shape} do not fit {topo.n} neurons")
-    if (mask & ~topo.mask).any():
-        raise DeephwError(f"{run_dir}: weights.npz's mask has cells outside the graph")
-    run_card, devices_sha = _run_card(run_dir, config, mask)
-    card = run_card if card is None else load_card(card)
-    cells = int(mask.reshape(mask.shape[0], -1).sum(axis=1).max(initial=0))
-    n_roles = len(get_cell(card.cell.kind).roles)
-    extra = sum(path.stat().st_size for path in [run_dir / "config.yaml", *data_files])
-    atomic.check_output_location(out_dir, export_bytes(cells * n_roles, csv != "never", extra))
+    run = _read_run(run_dir, card)
+    atomic.check_output_location(out_dir, run.output_bytes(csv))
     with atomic.claim(out_dir):
-        spec = (
-            groups_module.default_groups() if groups is None else groups_module.load_groups(groups)
-        )
-        rows = tile_rows or (spec.tile.rows if spec.tile else DEFAULT_TILE)
-        cols = tile_cols or (spec.tile.cols if spec.tile else DEFAULT_TILE)
-        geometry = TileGeometry(rows, cols, topo.n)
-
-        k, trained_mse, trained_accuracy = _pick_network(config, run_dir, arrays, seed)
-        network_seed = int(arrays["seeds"][k])
-        enabled = mask[k]
-        where = f"{run_dir} (seed {network_seed}): "
-        table = plan_devices(card, weights[k] * enabled, enabled, geometry, where)
-        if not len(table):
-            raise DeephwError(f"{where}no connection left to program")
-        cell = get_cell(card.cell.kind)
-        tolerance = card.cell.tune_tolerance_uS
-        iterations = card.cell.tune_max_iterations
-        resolved = groups_module.assign_groups(spec, table, geometry, tolerance, iterations)
-        _schedule(table, resolved)
-        pruned_pre, pruned_post = np.nonzero(topo.mask & ~enabled)
-        write_csv = csv == "always" or (csv == "auto" and len(table) <= CSV_AUTO_LIMIT)
-
-        with atomic.new_directory(out_dir) as tmp:
-
-            def put(name: str, data: bytes) -> FileRef:
-                atomic.write_bytes(tmp / name, data)
-                return FileRef(name, sha256_bytes(data))
-
-            group_refs = []
-            for index, group in enumerate(resolved):
-                part = table.subset(group.rows)
-                stem = f"groups/{index:03d}_{group.name}"
-                roles = sorted(
-                    {part.role_names[r] for r in np.unique(part["role"])}, key=cell.roles.index
-                )
-                group_refs.append(
-                    GroupRef(
-                        name=group.name,
-                        devices=len(part),
-                        roles=tuple(roles),
-                        tiles=tuple(int(t) for t in np.unique(part["tile"])),
-                        tolerance_uS=group.tolerance_uS,
-                        max_iterations=group.max_iterations,
-                        table=put(f"{stem}.npz", npz_bytes(part)),
-                        csv=put(f"{stem}.csv", csv_bytes(part)) if write_csv else None,
-                    )
-                )
-            config_ref = put("run_config.yaml", (run_dir / "config.yaml").read_bytes())
-            data_refs = tuple(  # the files the run's config names (task CSV, adjacency, card)
-                put(f"data/{path.name}", path.read_bytes()) for path in data_files
-            )
-            card_ref = put("card.yaml", card_to_yaml(card).encode())
-            groups_text = (
-                Path(groups).read_bytes()
-                if groups is not None
-                else _default_groups_yaml(geometry).encode()
-            )
-            manifest = Manifest(
-                format=FORMAT,
-                format_version=FORMAT_VERSION,
-                created_with=f"deephw {__version__}",
-                run=RunRef(
-                    path=str(run_dir.resolve()),
-                    seed=network_seed,
-                    config=config_ref,
-                    weights_sha256=sha256_file(run_dir / "weights.npz"),
-                    devices_sha256=devices_sha,
-                    data=data_refs,
-                    trained_mse=trained_mse,
-                    trained_accuracy=trained_accuracy,
-                ),
-                network=NetworkInfo(
-                    neurons=topo.n,
-                    inputs=topo.n_inputs,
-                    outputs=topo.n_outputs,
-                    bias_neuron=topo.bias_index,
-                    cells=int(topo.mask.sum()),
-                    programmed_cells=int(enabled.sum()),
-                    pruned_cells=int(pruned_pre.size),
-                    devices=len(table),
-                ),
-                card=CardRef(card.name, card_hash(card), _is_shipped(card), card_ref),
-                mapping=MappingInfo(
-                    cell=card.cell.kind,
-                    roles=cell.roles,
-                    g_ref_uS=card.cell.g_ref_uS,
-                    F=float(getattr(cell, "nominal_gain", lambda _: 1.0)(card)),
-                    g_offset_uS=card.cell.g_offset_uS,
-                    weight=WEIGHT_FORMULAS.get(card.cell.kind, ""),
-                ),
-                geometry=_geometry_info(geometry, table, topo.bias_index, enabled),
-                tolerance_uS=spec.tolerance_uS or tolerance,
-                max_iterations=spec.max_iterations or iterations,
-                groups=tuple(group_refs),
-                groups_file=put("groups.yaml", groups_text),
-                pruned=put("pruned.csv", _pruned_csv(pruned_pre, pruned_post, geometry)),
-            )
-            text = manifest_text(manifest).encode()
-            atomic.write_bytes(tmp / MANIFEST, text)
-            atomic.write_text(tmp / DIGEST, digest_text(text, MANIFEST))
+        program = _build(run, groups, tile_rows, tile_cols, seed, csv)
+        _write(program, out_dir)
     return out_dir
+
+
+def write_program(program: WeightProgram, out_dir: str | Path) -> Path:
+    """Write a program in memory as a program directory, atomically.
+
+    The location is checked (new, writable, room for the files) and claimed first.
+    """
+    out_dir = Path(out_dir)
+    atomic.check_new_directory(out_dir)
+    files = program.directory_files()
+    atomic.check_output_location(out_dir, sum(len(data) for data in files.values()))
+    with atomic.claim(out_dir):
+        _write(program, out_dir)
+    return out_dir
+
+
+def _write(program: WeightProgram, out_dir: Path) -> None:
+    with atomic.new_directory(out_dir) as tmp:
+        for name, data in program.directory_files().items():
+            atomic.write_bytes(tmp / name, data)
+
+
+def _check_csv(csv: str) -> None:
+    if csv not in CSV_CHOICES:
+        raise ValueError(f"csv must be one of {CSV_CHOICES}, got {csv!r}")
+
+
+def _build(
+    run: _Run,
+    groups: str | Path | None,
+    tile_rows: int | None,
+    tile_cols: int | None,
+    seed: int | None,
+    csv: str,
+) -> WeightProgram:
+    """Map the network onto tiles and devices, split them into groups, and encode the
+    program's files."""
+    run_dir, config, arrays, topo, card = run.run_dir, run.config, run.arrays, run.topo, run.card
+    weights, mask = arrays["weights"], np.asarray(arrays["mask"], dtype=bool)
+    spec = groups_module.default_groups() if groups is None else groups_module.load_groups(groups)
+    rows = tile_rows or (spec.tile.rows if spec.tile else DEFAULT_TILE)
+    cols = tile_cols or (spec.tile.cols if spec.tile else DEFAULT_TILE)
+    geometry = TileGeometry(rows, cols, topo.n)
+
+    k, trained_mse, trained_accuracy = _pick_network(config, run_dir, arrays, seed)
+    network_seed = int(arrays["seeds"][k])
+    enabled = mask[k]
+    where = f"{run_dir} (seed {network_seed}): "
+    table = plan_devices(card, weights[k] * enabled, enabled, geometry, where)
+    if not len(table):
+        raise DeephwError(f"{where}no connection left to program")
+    cell = get_cell(card.cell.kind)
+    tolerance = card.cell.tune_tolerance_uS
+    iterations = card.cell.tune_max_iterations
+    resolved = groups_module.assign_groups(spec, table, geometry, tolerance, iterations)
+    _schedule(table, resolved)
+    pruned_pre, pruned_post = np.nonzero(topo.mask & ~enabled)
+    write_csv = csv == "always" or (csv == "auto" and len(table) <= CSV_AUTO_LIMIT)
+    files: dict[str, bytes] = {}
+
+    def put(name: str, data: bytes) -> FileRef:
+        files[name] = data
+        return FileRef(name, sha256_bytes(data))
+
+    group_refs, parts = [], []
+    for index, group in enumerate(resolved):
+        part = table.subset(group.rows)
+        parts.append(part)
+        stem = f"groups/{index:03d}_{group.name}"
+        roles = sorted({part.role_names[r] for r in np.unique(part["role"])}, key=cell.roles.index)
+        group_refs.append(
+            GroupRef(
+                name=group.name,
+                devices=len(part),
+                roles=tuple(roles),
+                tiles=tuple(int(t) for t in np.unique(part["tile"])),
+                tolerance_uS=group.tolerance_uS,
+                max_iterations=group.max_iterations,
+                table=put(f"{stem}.npz", npz_bytes(part)),
+                csv=put(f"{stem}.csv", csv_bytes(part)) if write_csv else None,
+            )
+        )
+    config_ref = put("run_config.yaml", (run_dir / "config.yaml").read_bytes())
+    data_refs = tuple(  # the files the run's config names (task CSV, adjacency, card)
+        put(f"data/{path.name}", path.read_bytes()) for path in run.data_files
+    )
+    card_ref = put("card.yaml", card_to_yaml(card).encode())
+    groups_text = (
+        Path(groups).read_bytes() if groups is not None else _default_groups_yaml(geometry).encode()
+    )
+    manifest = Manifest(
+        format=FORMAT,
+        format_version=FORMAT_VERSION,
+        created_with=f"deephw {__version__}",
+        run=RunRef(
+            path=str(run_dir.resolve()),
+            seed=network_seed,
+            config=config_ref,
+            weights_sha256=sha256_file(run_dir / "weights.npz"),
+            devices_sha256=run.devices_sha,
+            data=data_refs,
+            trained_mse=trained_mse,
+            trained_accuracy=trained_accuracy,
+        ),
+        network=NetworkInfo(
+            neurons=topo.n,
+            inputs=topo.n_inputs,
+            outputs=topo.n_outputs,
+            bias_neuron=topo.bias_index,
+            cells=int(topo.mask.sum()),
+            programmed_cells=int(enabled.sum()),
+            pruned_cells=int(pruned_pre.size),
+            devices=len(table),
+        ),
+        card=CardRef(card.name, card_hash(card), _is_shipped(card), card_ref),
+        mapping=MappingInfo(
+            cell=card.cell.kind,
+            roles=cell.roles,
+            g_ref_uS=card.cell.g_ref_uS,
+            F=float(getattr(cell, "nominal_gain", lambda _: 1.0)(card)),
+            g_offset_uS=card.cell.g_offset_uS,
+            weight=WEIGHT_FORMULAS.get(card.cell.kind, ""),
+        ),
+        geometry=_geometry_info(geometry, table, topo.bias_index, enabled),
+        tolerance_uS=spec.tolerance_uS or tolerance,
+        max_iterations=spec.max_iterations or iterations,
+        groups=tuple(group_refs),
+        groups_file=put("groups.yaml", groups_text),
+        pruned=put("pruned.csv", _pruned_csv(pruned_pre, pruned_post, geometry)),
+    )
+    return WeightProgram(
+        manifest=manifest,
+        group_tables=tuple(parts),
+        pruned_cells=(pruned_pre, pruned_post),
+        embedded_card=card,
+        run_config=config,
+        files=files,
+    )
 
 
 def _default_groups_yaml(geometry: TileGeometry) -> str:

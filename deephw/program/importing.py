@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +33,14 @@ from deephw.program.cost import import_bytes, import_estimate
 from deephw.program.files import read_sealed, run_data_files
 from deephw.program.groups import describe_device
 from deephw.program.manifest import MANIFEST
+from deephw.program.memory import ProgramContent
 from deephw.program.plan import RESET, device_range
-from deephw.program.store import Program, open_program
+from deephw.program.store import open_program
 from deephw.program.tables import DeviceTable, Measured, read_measured_csv
 
 
 def weights_from_conductances(
-    program: Program, card: Card, devices: DeviceTable, values_uS: np.ndarray
+    program: ProgramContent, card: Card, devices: DeviceTable, values_uS: np.ndarray
 ) -> np.ndarray:
     """``(N, N)`` weights that device conductances ``values_uS`` (one per row of
     ``devices``) make on nominal cells of ``card``; 0 outside the programmed cells."""
@@ -55,7 +57,43 @@ def weights_from_conductances(
     return np.where(enabled, cell.nominal_weights(card, conductances), 0.0)
 
 
-def measured_values(program: Program, devices: DeviceTable, path: Path) -> np.ndarray:
+@dataclass(frozen=True)
+class ImportedNetwork:
+    """A program's network as the arrays of a run directory's ``weights.npz``: one
+    network (``seeds`` of one), its ``(1, N, N)`` weights and mask of programmed cells,
+    and the ``(N, N)`` mask of the cells holding devices."""
+
+    seeds: np.ndarray
+    weights: np.ndarray
+    mask: np.ndarray
+    structural_mask: np.ndarray
+
+    def npz_bytes(self) -> bytes:
+        """The arrays as a compressed ``weights.npz``."""
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            seeds=self.seeds,
+            weights=self.weights,
+            mask=self.mask,
+            structural_mask=self.structural_mask,
+        )
+        return buffer.getvalue()
+
+
+def import_network(program: ProgramContent, values_uS: np.ndarray | None = None) -> ImportedNetwork:
+    """The network a program (in memory or opened) makes: with its targets, or with
+    conductances ``values_uS`` (one per device of ``program.devices()``, e.g.
+    :func:`measured_values`), on nominal cells of its card."""
+    card = program.card()
+    devices = program.devices()
+    values = devices["target_uS"] if values_uS is None else values_uS
+    weights = weights_from_conductances(program, card, devices, values)
+    structural, enabled = program.masks()
+    return ImportedNetwork(np.array([program.seed]), weights[None], enabled[None], structural)
+
+
+def measured_values(program: ProgramContent, devices: DeviceTable, path: Path) -> np.ndarray:
     """Conductances of ``devices`` (in their order) from a measured CSV.
 
     Every ``write_verify`` device must be measured once; ``reset`` devices may be
@@ -119,7 +157,9 @@ def measured_values(program: Program, devices: DeviceTable, path: Path) -> np.nd
     return values
 
 
-def _check_plausible(program: Program, measured: Measured, code: np.ndarray, path: Path) -> None:
+def _check_plausible(
+    program: ProgramContent, measured: Measured, code: np.ndarray, path: Path
+) -> None:
     """Refuse a measured conductance outside its device's plausible range
     (:func:`~deephw.program.checks.plausible_range`), naming the line and the device."""
     card = program.card()
@@ -208,14 +248,10 @@ def import_program(
     extra = len(config_bytes) + sum(len(v) for v in data.values())
     atomic.check_output_location(out_dir, import_bytes(manifest, extra))
     with atomic.claim(out_dir):
-        card = prog.card()
-        devices = prog.devices()
         if measured is None:
-            values = devices["target_uS"]
+            network = import_network(prog)
         else:
-            values = measured_values(prog, devices, measured)
-        weights = weights_from_conductances(prog, card, devices, values)
-        structural, enabled = prog.masks()
+            network = import_network(prog, measured_values(prog, prog.devices(), measured))
         provenance = {
             "program": str(prog.directory.resolve()),
             "program_sha256": sha256_bytes(read_sealed(prog.directory, MANIFEST)),
@@ -230,14 +266,6 @@ def import_program(
             atomic.write_bytes(tmp / "config.yaml", config_bytes)
             for name, content in data.items():  # the files the config names
                 atomic.write_bytes(tmp / "data" / name, content)
-            buffer = io.BytesIO()
-            np.savez_compressed(
-                buffer,
-                seeds=np.array([prog.seed]),
-                weights=weights[None],
-                mask=enabled[None],
-                structural_mask=structural,
-            )
-            atomic.write_bytes(tmp / "weights.npz", buffer.getvalue())
+            atomic.write_bytes(tmp / "weights.npz", network.npz_bytes())
             atomic.write_text(tmp / "import.json", json.dumps(provenance, indent=2) + "\n")
     return out_dir

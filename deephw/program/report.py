@@ -13,6 +13,7 @@ from deephw import plotting
 from deephw.program.chip import GroupOutcome
 from deephw.program.drift import DriftPoint
 from deephw.program.manifest import GroupRef
+from deephw.program.results import DriftScore, GroupResult, Iterations, PulseCounts
 
 QUANTILES = (0.5, 0.9, 0.99)
 
@@ -29,7 +30,7 @@ def _stats(values: np.ndarray) -> dict[str, float]:
     return out
 
 
-def group_summary(outcome: GroupOutcome, ref: GroupRef) -> dict[str, Any]:
+def group_summary(outcome: GroupOutcome, ref: GroupRef) -> GroupResult:
     """Per group, over every chip: devices within tolerance, residuals (true
     conductance minus target, µS), verify iterations, pulses and failed devices.
 
@@ -40,33 +41,33 @@ def group_summary(outcome: GroupOutcome, ref: GroupRef) -> dict[str, Any]:
     verified, within, stuck = outcome.verified, outcome.within, outcome.stuck
     failed = verified & ~within
     n_verified = int(verified.sum())
-    return {
-        "group": ref.name,
-        "roles": list(ref.roles),
-        "tiles": list(ref.tiles),
-        "devices": int(outcome.residual_uS.shape[1]),
-        "chips": int(outcome.residual_uS.shape[0]),
-        "tolerance_uS": ref.tolerance_uS,
-        "max_iterations": ref.max_iterations,
-        "verified": n_verified,
-        "held_at_reset": int((~verified).sum()),
-        "within_tolerance": int((verified & within).sum()),
-        "within_fraction": float((verified & within).sum() / n_verified) if n_verified else None,
-        "failed": int(failed.sum()),
-        "failed_stuck": int((failed & stuck).sum()),
-        "stuck": int(stuck.sum()),
-        "residual_uS": _stats(outcome.residual_uS.reshape(-1)),
-        "iterations": {
-            "mean": float(outcome.iterations[verified].mean()) if n_verified else 0.0,
-            "max": int(outcome.iterations[verified].max()) if n_verified else 0,
-        },
-        "pulses": {
-            "total": int(outcome.pulses.sum()),
-            "set": int(outcome.set_pulses.sum()),
-            "reset": int(outcome.reset_pulses.sum()),
-            "per_device": float(outcome.pulses.mean()),
-        },
-    }
+    return GroupResult(
+        group=ref.name,
+        roles=list(ref.roles),
+        tiles=list(ref.tiles),
+        devices=int(outcome.residual_uS.shape[1]),
+        chips=int(outcome.residual_uS.shape[0]),
+        tolerance_uS=ref.tolerance_uS,
+        max_iterations=ref.max_iterations,
+        verified=n_verified,
+        held_at_reset=int((~verified).sum()),
+        within_tolerance=int((verified & within).sum()),
+        within_fraction=float((verified & within).sum() / n_verified) if n_verified else None,
+        failed=int(failed.sum()),
+        failed_stuck=int((failed & stuck).sum()),
+        stuck=int(stuck.sum()),
+        residual_uS=_stats(outcome.residual_uS.reshape(-1)),
+        iterations=Iterations(
+            mean=float(outcome.iterations[verified].mean()) if n_verified else 0.0,
+            max=int(outcome.iterations[verified].max()) if n_verified else 0,
+        ),
+        pulses=PulseCounts(
+            total=int(outcome.pulses.sum()),
+            set=int(outcome.set_pulses.sum()),
+            reset=int(outcome.reset_pulses.sum()),
+            per_device=float(outcome.pulses.mean()),
+        ),
+    )
 
 
 GROUP_COLUMNS = (
@@ -116,24 +117,24 @@ def groups_csv(summaries: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def drift_rows(points: list[DriftPoint], seeds: np.ndarray) -> list[dict[str, Any]]:
+def drift_rows(points: list[DriftPoint], seeds: np.ndarray) -> list[DriftScore]:
     """One record per time and chip."""
     rows = []
     for p in points:
         for k, seed in enumerate(seeds):
             rows.append(
-                {
-                    "time": p.label,
-                    "time_s": p.time_s,
-                    "chip_seed": int(seed),
-                    "mse": float(p.mse[k]),
-                    "accuracy": float(p.accuracy[k]),
-                    "mse_gdc": float(p.mse_gdc[k]),
-                    "accuracy_gdc": float(p.accuracy_gdc[k]),
-                    "gdc_gain_median": float(np.median(p.gain[k][p.gain[k] != 1.0]))
+                DriftScore(
+                    time=p.label,
+                    time_s=p.time_s,
+                    chip_seed=int(seed),
+                    mse=float(p.mse[k]),
+                    accuracy=float(p.accuracy[k]),
+                    mse_gdc=float(p.mse_gdc[k]),
+                    accuracy_gdc=float(p.accuracy_gdc[k]),
+                    gdc_gain_median=float(np.median(p.gain[k][p.gain[k] != 1.0]))
                     if (p.gain[k] != 1.0).any()
                     else 1.0,
-                }
+                )
             )
     return rows
 

@@ -18,24 +18,24 @@ from pathlib import Path
 import numpy as np
 
 from deephw.config import RunConfig, from_dict
-from deephw.devices import Card, card_from_dict, card_hash, get_cell, list_cards, load_card
-from deephw.errors import ConfigError, DeephwError, quote
+from deephw.devices import Card, card_from_dict, card_hash, get_cell
+from deephw.errors import ConfigError, DeephwError
 from deephw.hashing import sha256_bytes
 from deephw.program import checks
 from deephw.program.files import hash_inside, read_inside, read_sealed, refuse_links
-from deephw.program.layout import TileGeometry
 from deephw.program.manifest import MANIFEST, FileRef, GroupRef, Manifest, parse_manifest
-from deephw.program.tables import DeviceTable, make_table, read_npz
+from deephw.program.memory import ProgramContent, WeightProgram
+from deephw.program.tables import DeviceTable, read_npz
 from deephw.rundir import named_files
-from deephw.topology import Topology
 from deephw.validation import parse_yaml
 
 PRUNED_COLUMNS = checks.PRUNED_COLUMNS
 
 
 @dataclass
-class Program:
-    """An opened program directory (see :func:`open_program`); files are read once."""
+class Program(ProgramContent):
+    """An opened program directory (see :func:`open_program`); files are read once,
+    each checked when first used."""
 
     directory: Path
     manifest: Manifest
@@ -45,20 +45,14 @@ class Program:
     _card: Card | None = field(default=None, repr=False)
 
     @property
-    def geometry(self) -> TileGeometry:
-        """The tile geometry."""
-        geo = self.manifest.geometry
-        return TileGeometry(geo.tile_rows, geo.tile_cols, self.manifest.network.neurons)
+    def manifest_path(self) -> Path:
+        """``program.yaml`` of the directory."""
+        return self.directory / MANIFEST
 
     @property
-    def n(self) -> int:
-        """Neurons of the network (the weight matrix is ``n x n``)."""
-        return self.manifest.network.neurons
-
-    @property
-    def seed(self) -> int:
-        """The run's seed whose network the program holds."""
-        return self.manifest.run.seed
+    def location(self) -> str:
+        """The program directory, resolved."""
+        return str(self.directory.resolve())
 
     def path(self, ref: FileRef) -> Path:
         """Where a listed file lies."""
@@ -92,12 +86,6 @@ class Program:
             self._devices_checked = True
         return tables
 
-    def devices(self) -> DeviceTable:
-        """Every device of the program, group after group."""
-        tables = self.tables()
-        merged = {k: np.concatenate([t[k] for t in tables]) for k in tables[0].columns}
-        return make_table(merged, self.manifest.mapping.roles)
-
     def pruned(self) -> tuple[np.ndarray, np.ndarray]:
         """``(pre, post)`` of the pruned cells (checked, see :func:`checks.read_pruned`)."""
         if self._pruned is None:
@@ -105,40 +93,6 @@ class Program:
             data = self.read(ref)
             self._pruned = checks.read_pruned(self.path(ref), data, self.manifest, enabled)
         return self._pruned
-
-    def _programmed(self) -> np.ndarray:
-        enabled = np.zeros((self.n, self.n), dtype=bool)
-        for table in self.tables():
-            enabled[table["pre"], table["post"]] = True
-        return enabled
-
-    def masks(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(structural, enabled)`` ``(N, N)`` masks: cells holding devices, and the
-        programmed ones (structural without the pruned cells)."""
-        enabled = self._programmed()
-        structural = enabled.copy()
-        pre, post = self.pruned()
-        structural[pre, post] = True
-        return structural, enabled
-
-    def check_graph(self, topo: Topology, source: str) -> None:
-        """Refuse a program whose network does not fit ``topo`` (the graph of the config
-        ``source`` it is evaluated with): another neuron count, or a programmed or pruned
-        cell that is no connection of the graph."""
-        if topo.n != self.n:
-            raise DeephwError(f"{source}: its graph has {topo.n} neurons, the program {self.n}")
-        structural, enabled = self.masks()
-        stray = np.argwhere(structural & ~topo.mask)
-        if stray.size:
-            i, j = (int(v) for v in stray[0])
-            where = self.path(self.manifest.pruned if not enabled[i, j] else self._table_of(i, j))
-            raise DeephwError(f"{where}: cell {i} -> {j} is no connection of the graph of {source}")
-
-    def _table_of(self, pre: int, post: int) -> FileRef:
-        for group, table in zip(self.manifest.groups, self.tables(), strict=True):
-            if ((table["pre"] == pre) & (table["post"] == post)).any():
-                return group.table
-        raise AssertionError("a programmed cell lies in some table")
 
     def card(self) -> Card:
         """The embedded card, checked against the manifest's content hash and mapping."""
@@ -172,41 +126,6 @@ class Program:
         self._card = card
         return card
 
-    def chip_card(self, force: bool = False) -> tuple[Card, str]:
-        """The card a simulated chip is built from, and a note on how it was chosen.
-
-        A program made on a shipped card is verified on that card as it is now; if its
-        hash differs from the program's (the card was changed since), or it cannot be
-        found, this is refused unless ``force`` (then the card as it is now is used, or
-        the embedded copy if it is gone). Other programs use their embedded card.
-        """
-        ref = self.manifest.card
-        embedded = self.card()
-        if not ref.shipped:
-            return embedded, f"embedded card {quote(ref.name)} ({ref.file.path})"
-        try:
-            if ref.name not in list_cards():  # a name, never a path to read
-                raise ConfigError("", "card", ref.name, "no shipped card of that name")
-            named = load_card(ref.name)
-        except (ConfigError, KeyError, OSError) as exc:
-            if not force:
-                raise DeephwError(
-                    f"card {quote(ref.name)} named by {self.directory / MANIFEST} cannot be loaded "
-                    f"({exc}); rerun with --force to verify on the embedded copy"
-                ) from None
-            return embedded, f"forced: card {quote(ref.name)} not found, embedded copy used"
-        actual = card_hash(named)
-        if actual != ref.sha256:
-            if not force:
-                raise DeephwError(
-                    f"card {quote(ref.name)} has SHA-256 {actual}, but {self.directory / MANIFEST} "
-                    f"was made for {ref.sha256} (its copy is {ref.file.path}): the card "
-                    f"changed since export; rerun with --force to verify on the card as it "
-                    f"is now"
-                )
-            return named, f"forced: card {quote(ref.name)} differs from the program's ({actual})"
-        return named, f"shipped card {quote(ref.name)} (SHA-256 matches)"
-
     def config(self) -> RunConfig:
         """The run config the program carries (that of the run it came from).
 
@@ -231,6 +150,18 @@ class Program:
                     f"{MANIFEST} (run.data); a program reads nothing outside itself",
                 )
         return config
+
+    def load(self) -> WeightProgram:
+        """The whole program in memory, every file read and checked (the run config
+        is read when first asked)."""
+        return WeightProgram(
+            manifest=self.manifest,
+            group_tables=tuple(self.tables()),
+            pruned_cells=self.pruned(),
+            embedded_card=self.card(),
+            files={ref.path: self.read(ref) for ref in self.manifest.files()},
+            origin=self,
+        )
 
 
 def _check_hash(path: Path, actual: str, expected: str) -> None:

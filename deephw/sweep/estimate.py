@@ -6,10 +6,10 @@ held by the submitting process, then the table). Both come from the base's sizes
 the axis values, without generating the grid: a ``grid`` sweep's total is the base's
 work times the number of combinations times, for each axis, the mean factor its values
 apply to the base's work (exact when axes scale different factors of the work; a
-combination of ``free_steps`` and ``nudged_steps`` axes is approximated). One run of a
-``train`` study costs ``epochs x (free_steps + nudged_steps) x N^2 x patterns x seeds``
-operations (``N`` neurons); one of an ``evaluate`` study replays the free phase at every
-drift time, with and without compensation, on each chip.
+combination of ``free_steps`` and ``nudged_steps`` axes is approximated). One run's
+needs are those :mod:`deephw.estimate` gives ``deephw train`` (a ``train`` study), or
+those of replaying the free phase at every drift time, with and without compensation,
+on each chip (an ``evaluate`` study).
 
 :func:`check` refuses, through :func:`deephw.budget.enforce`, a sweep past the limits,
 naming the sweep-file field that contributes most (the grid, the seeds, an axis or the
@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from deephw.budget import MEMORY_FRACTION, Estimate, enforce, physical_memory_bytes
+from deephw.config import from_dict
+from deephw.errors import DeephwError
+from deephw.estimate import estimate_evaluation, estimate_run, network_size
 from deephw.program.drift import DRIFT_TIMES
 from deephw.sweep import paths
 
@@ -48,9 +51,6 @@ FIGURES_BYTES = 8 * 2**20
 
 ARRAY_COPIES = 16
 """``N x N`` arrays a run keeps per seed (weights, masks, device conductances...)."""
-
-HISTORY_FIELDS = 16
-"""Per-epoch, per-seed numbers a training run records (metrics and event counters)."""
 
 TYPICAL_RUN_OPS = 1e6
 """Work of a small run (XOR, a few hundred epochs), against which a base's own size is
@@ -98,37 +98,39 @@ def lookup(data: Mapping[str, Any], overrides: Sequence[tuple[str, Any]], path: 
 
 
 def run_estimate(
-    kind: str, data: Mapping[str, Any], overrides: Sequence[tuple[str, Any]], task: TaskShape
+    kind: str,
+    data: Mapping[str, Any],
+    overrides: Sequence[tuple[str, Any]],
+    task: TaskShape,
+    base_dir: str = ".",
+    options_section: str | None = None,
 ) -> tuple[Estimate, float]:
     """One configuration's needs, and its number of seeds (chips for ``evaluate``).
 
-    Fields that are missing or not positive numbers take their defaults (1): a
-    configuration with such values fails validation anyway.
+    The configuration (``data`` with the ``overrides`` that are not the study's
+    ``options_section``) is validated and estimated by :func:`deephw.estimate.estimate_run`
+    (a ``train`` study) or :func:`deephw.estimate.estimate_evaluation`, times
+    :data:`EVALUATIONS`, with the chips' device arrays (an ``evaluate`` study). A
+    configuration that does not validate counts as nothing: the validation of every
+    configuration reports it before anything runs.
     """
-
-    def number(path: str, default: float = 1.0) -> float:
-        found = _positive(lookup(data, overrides, path))
-        return default if found is None else found
-
-    hidden = lookup(data, overrides, "network.hidden")
-    layers = hidden if isinstance(hidden, (list, tuple)) else [hidden]
-    n_hidden = sum(_positive(h) or 0.0 for h in layers)
-    neurons = task.n_inputs + 1 + n_hidden + task.n_outputs
-    patterns = float(task.n_patterns)
-    free, nudged = number("dynamics.free_steps"), number("dynamics.nudged_steps")
-    square = neurons * neurons
+    values = {
+        path: value
+        for path, value in overrides
+        if options_section is None or paths.split(path)[0] != options_section
+    }
+    try:
+        config = from_dict(paths.with_values(data, values), "", base_dir)
+    except (DeephwError, paths.PathError):
+        return Estimate(0.0, 0.0), 1.0
     if kind == "evaluate":
-        chips = number("program.chips")
-        operations = chips * EVALUATIONS * free * square * patterns
-        memory = chips * (ARRAY_COPIES * square + patterns * neurons) * 8.0
-        return Estimate(memory, operations), chips
-    seeds = number("training.seeds")
-    epochs = number("training.epochs")
-    batch = min(number("training.batch_size", patterns), patterns)
-    operations = epochs * (free + nudged) * square * patterns * seeds
-    arrays = ARRAY_COPIES * square + batch * neurons * (nudged + 2)
-    memory = seeds * (arrays + epochs * HISTORY_FIELDS) * 8.0
-    return Estimate(memory, operations), seeds
+        chips = _positive(lookup(data, overrides, "program.chips")) or 1.0
+        one = estimate_evaluation(config, task, 1)  # type: ignore[arg-type]
+        neurons = network_size(config, task)  # type: ignore[arg-type]
+        memory = chips * (one.memory_bytes + ARRAY_COPIES * neurons * neurons * 8.0)
+        return Estimate(memory, chips * EVALUATIONS * one.operations), chips
+    run = estimate_run(config, task)  # type: ignore[arg-type]
+    return Estimate(run.memory_bytes, run.operations), float(config.training.seeds)
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,19 @@ class BaseSizes:
     data: Mapping[str, Any]
     fixed: Sequence[tuple[str, Any]]
     task: TaskShape
+    base_dir: str = "."
+    options_section: str | None = None
+
+    def estimate(self, overrides: Sequence[tuple[str, Any]]) -> tuple[Estimate, float]:
+        """:func:`run_estimate` of this base with ``overrides`` after its fixed values."""
+        return run_estimate(
+            self.kind,
+            self.data,
+            [*self.fixed, *overrides],
+            self.task,
+            self.base_dir,
+            self.options_section,
+        )
 
 
 def estimate_sweep(
@@ -202,13 +217,12 @@ def estimate_sweep(
     scales: dict[str, float] = {}
     seeds_scale = base_scale = 1.0
     for base in bases:
-        first, seeds = run_estimate(base.kind, base.data, base.fixed, base.task)
+        first, seeds = base.estimate([])
         run_memory = first.memory_bytes
         if combine == "zip" and axes:
             total = mean_seeds = 0.0
             for row in zip(*axes.values(), strict=True):
-                overrides = [*base.fixed, *zip(axes, row, strict=True)]
-                estimate, n_seeds = run_estimate(base.kind, base.data, overrides, base.task)
+                estimate, n_seeds = base.estimate(list(zip(axes, row, strict=True)))
                 total += estimate.operations
                 mean_seeds += n_seeds / combos
                 run_memory = max(run_memory, estimate.memory_bytes)
@@ -219,8 +233,7 @@ def estimate_sweep(
             for path, values in axes.items():
                 ratios, counts = [], []
                 for value in values:
-                    overrides = [*base.fixed, (path, value)]
-                    estimate, n_seeds = run_estimate(base.kind, base.data, overrides, base.task)
+                    estimate, n_seeds = base.estimate([(path, value)])
                     ratios.append(estimate.operations / max(first.operations, 1.0))
                     counts.append(n_seeds / seeds)
                     run_memory = max(run_memory, estimate.memory_bytes)

@@ -200,7 +200,7 @@ def _estimate(study: Study, spec: SweepFile, bases: list[Base]) -> estimate.Swee
         defaults = base.inputs.get("defaults", {}) if section else {}
         fixed = [(f"{section}.{name}", value) for name, value in defaults.items()]
         fixed += list(spec.fixed.items())
-        sizes.append(estimate.BaseSizes(study.name, data, fixed, shape))
+        sizes.append(estimate.BaseSizes(study.name, data, fixed, shape, base.base_dir, section))
     return estimate.estimate_sweep(
         sizes,
         spec.axes,

@@ -20,7 +20,7 @@ A dotted path names any value of the run config's data, e.g. ``dynamics.beta``,
 ``training.batch_size`` or, in a section holding free-form fields,
 ``hardware.card_overrides.device.read_noise_uS``, or an option of the study kind (an
 evaluate study's ``program.tile_rows``, ``program.network_seed``...; see
-:class:`~deephw.sweep.studies.ProgramOptions`). Errors name the file, the field and the
+:class:`~deephw.sweep.studies.evaluate.ProgramOptions`). Errors name the file, the field and the
 value.
 """
 
@@ -76,19 +76,6 @@ class SweepFile:
         if self.combine == "zip" and len(set(lengths.values())) > 1:
             raise FieldError("axes", lengths, "zipped axes need lists of the same length")
         get_study(self.kind).check_spec(self)
-
-    @property
-    def n_combinations(self) -> int:
-        """Configurations per base: the grid's size, or the zipped lists' length."""
-        lengths = [len(values) for values in self.axes.values()]
-        if not lengths:
-            return 1
-        if self.combine == "zip":
-            return lengths[0]
-        total = 1
-        for length in lengths:
-            total *= length
-        return total
 
     def combinations(self) -> Iterator[dict[str, Any]]:
         """Every combination of axis values, ``{path: value}``, the first axis slowest.
