@@ -319,9 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DivergenceError as exc:
         print(f"deephw: error: {exc}", file=sys.stderr)
         return 1
-    except (DeephwError, KeyError) as exc:
-        message = str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)
-        print(f"deephw: invalid input: {message}", file=sys.stderr)
+    except DeephwError as exc:
+        print(f"deephw: invalid input: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("deephw: interrupted; nothing was written", file=sys.stderr)

@@ -23,10 +23,7 @@ from deephw.devices.periphery import Periphery
 from deephw.devices.tuning import digital_read, tune_pair
 from deephw.errors import DeephwError
 from deephw.registry import Registry
-
-D2D_STREAM = 2
-"""Second entropy word of every device-to-device draw: role ``k`` of chip ``seed``
-draws from ``default_rng([seed, D2D_STREAM, k])``."""
+from deephw.streams import D2D_STREAM
 
 CELLS: Registry[type] = Registry("cell kind", attribute="kind")
 

@@ -46,8 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from deephw.engines.base import Engine, register_engine
-from deephw.engines.in_situ import InSituRequest
+from deephw.engines.base import Capabilities, Engine, Relax, register_engine
 from deephw.errors import DeephwError
 
 CODE_TARGETS = ("numpy", "cython")
@@ -202,9 +201,13 @@ class Brian2Engine(Engine):
 
     Attributes
     ----------
+    capabilities : Capabilities
+        In-situ accumulation (without update management), circuit noise, dense multiply.
     builds : int
         Number of Brian2 networks built so far (one per circuit shape).
     """
+
+    capabilities = Capabilities(in_situ=True, circuit_noise=True)
 
     def __init__(
         self,
@@ -238,20 +241,8 @@ class Brian2Engine(Engine):
             _check_compiler()
         self._b2, self._codeobj_class = _import_brian2(target, self.cache_dir)
 
-    def relax(
-        self,
-        weights: np.ndarray,
-        leak: np.ndarray,
-        state: np.ndarray,
-        n_clamped: int,
-        n_steps: int,
-        dt: float,
-        beta: float = 0.0,
-        targets: np.ndarray | None = None,
-        record: bool = False,
-        in_situ: InSituRequest | None = None,
-    ) -> np.ndarray:
-        """Run ``n_steps`` Euler steps of the neuron circuits; see :meth:`Engine.relax`.
+    def answer(self, request: Relax) -> np.ndarray:
+        """Run ``n_steps`` Euler steps of the neuron circuits; see :class:`Relax`.
 
         With ``in_situ``, the coincidences are drawn and summed by Brian2 code during the
         run: at the end of every step a neuron ``run_regularly`` sets the slots' row and
@@ -260,6 +251,10 @@ class Brian2Engine(Engine):
         with ``in_situ.seed``. Update management (per-chip maxima at every step) is not
         available here: ``in_situ.update_management`` must be false.
         """
+        weights, leak, state = request.multiply.weights, request.leak, request.state
+        n_clamped, n_steps, dt = request.n_clamped, request.n_steps, request.dt
+        beta, targets = request.beta, request.targets
+        record, in_situ = request.record, request.in_situ
         state = np.asarray(state, dtype=float)
         weights = np.asarray(weights, dtype=float)
         leak = np.asarray(leak, dtype=float)
@@ -276,9 +271,7 @@ class Brian2Engine(Engine):
             raise ValueError(f"n_steps must be >= 0, got {n_steps}")
         if not dt > 0:
             raise ValueError(f"dt must be > 0, got {dt}")
-        if beta > 0:
-            if targets is None:
-                raise ValueError("beta > 0 needs targets")
+        if request.nudged:
             targets = np.asarray(targets, dtype=float)
             n_out = targets.shape[-1] if targets.ndim == 3 else 0
             if targets.shape[:2] != (n_copies, batch) or not 1 <= n_out <= n - n_clamped:
@@ -288,8 +281,6 @@ class Brian2Engine(Engine):
                 )
         bit_length = 0
         if in_situ is not None:
-            if record:
-                raise ValueError("in_situ returns coincidence counts, not a trajectory: no record")
             if in_situ.update_management:
                 raise ValueError(
                     "the brian2 engine accumulates in-situ coincidences without update "
@@ -364,10 +355,6 @@ class Brian2Engine(Engine):
     def networks(self) -> list[Any]:
         """The Brian2 networks built so far, one per circuit shape."""
         return [circuit.network for circuit in self._circuits.values()]
-
-    def chip_time_ns(self, n_steps: int, dt: float) -> float:
-        """Chip time of ``n_steps`` Euler steps of dimensionless size ``dt``, in ns."""
-        return n_steps * dt * self.tau_ns
 
     def _counts(self, circuit: Circuit) -> np.ndarray:
         """``(2, S, N, N)`` int64 up/down coincidences of the last call, summed over the batch."""
@@ -489,7 +476,7 @@ class Brian2Engine(Engine):
         _array(circuit.neurons, "v")[:] = state.ravel()
         nudge = np.zeros(state.shape)
         target = np.zeros(state.shape)
-        if beta > 0:
+        if beta != 0:
             n_out = targets.shape[-1]
             nudge[..., n - n_out :] = beta
             target[..., n - n_out :] = targets
