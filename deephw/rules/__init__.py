@@ -1,6 +1,6 @@
-"""Learning rules as parts; importing this package registers ``deep`` and ``asym_ep``."""
+"""Learning rules as parts; importing this package registers the rules it ships."""
 
-from deephw.rules import asym_ep, deep  # noqa: F401  (register the rules)
+from deephw.rules import asym_ep, deep, sym_ep  # noqa: F401  (register the rules)
 from deephw.rules.base import (
     LearningRule,
     NoOptions,
