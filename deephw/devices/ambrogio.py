@@ -9,9 +9,9 @@ import numpy as np
 from deephw.devices import draws
 from deephw.devices.base import DeviceModel, get_device_model
 from deephw.devices.cards import Card
-from deephw.devices.cells import PairCell, register_cell
+from deephw.devices.cells import PairCell, register_cell, tune_pair
 from deephw.devices.periphery import Periphery
-from deephw.devices.tuning import digital_read, tune_pair
+from deephw.devices.tuning import digital_read
 from deephw.streams import D2D_STREAM, SHARED_STREAM
 
 
