@@ -15,8 +15,9 @@ from deephw import __version__, atomic, devices, reproduce, rundir, runpool, tas
 from deephw import config as config_module
 from deephw.arguments import positive
 from deephw.arguments import seed as seed_type
+from deephw.commandline import run
 from deephw.engines import engine_names
-from deephw.errors import ConfigError, DeephwError, DivergenceError, quote
+from deephw.errors import ConfigError, DeephwError, quote
 from deephw.estimate import estimate_evaluation, estimate_run
 from deephw.program.cli import add_commands as add_program_commands
 from deephw.sweep.cli import add_commands as add_sweep_commands
@@ -305,35 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``deephw`` console script; returns the exit code.
-
-    Exit codes: 0 success, 1 the run failed (divergence), 2 invalid input (config, card,
-    files, arguments) or a file that cannot be read or written, 130 interrupted.
-    """
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    try:
-        return args.func(args)
-    except DivergenceError as exc:
-        print(f"deephw: error: {exc}", file=sys.stderr)
-        return 1
-    except (DeephwError, KeyError) as exc:
-        message = str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)
-        print(f"deephw: invalid input: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("deephw: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # the reader of our output went away (e.g. `deephw eval RUN | head`)
-        sys.stderr.close()
-        return 0
-    except OSError as exc:  # a file the checks could not foresee (e.g. a name too long)
-        where = f"{quote(str(exc.filename))}: " if exc.filename else ""
-        print(f"deephw: error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return 2
+    """Entry point of the ``deephw`` console script; returns the exit code (see
+    :func:`deephw.commandline.run`)."""
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deephw.engines import engine_names
-from deephw.errors import ConfigError, quote
+from deephw.engines import engine_class, engine_names
+from deephw.errors import ConfigError, UnknownNameError, quote
+from deephw.rules import rule_class, rule_names
+from deephw.rules.base import options_of
 from deephw.tasks import BUILTIN
 from deephw.validation import FieldError, as_dict, build, check, file_problem, read_yaml
 
@@ -87,11 +89,21 @@ class DynamicsConfig:
 
 @dataclass(frozen=True)
 class LearningConfig:
-    """Learning rule (``deep`` or the ``asym_ep`` baseline), rate and L1 per update."""
+    """Learning rule (a registered name: ``deep``, ``asym_ep``, ...), rate, L1 per
+    update, and the rule's own ``options`` (a key the rule does not use is an error)."""
 
-    rule: str = field(default="deep", metadata=check(choices=("deep", "asym_ep")))
+    rule: str = "deep"
     lr: float = field(default=10.0, metadata=check(gt=0))
     l1: float = field(default=0.0, metadata=check(ge=0))
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.rule not in rule_names():
+            raise FieldError("rule", self.rule, f"must be one of {rule_names()}")
+        try:
+            options_of(rule_class(self.rule), self.options)
+        except ConfigError as exc:
+            raise FieldError(exc.field, exc.value, f"{exc.reason} (rule {self.rule})") from None
 
 
 @dataclass(frozen=True)
@@ -186,10 +198,11 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if self.name not in engine_names():
             raise FieldError("name", self.name, f"must be one of {engine_names()}")
-        if self.name == "numpy" and self.noise_sigma > 0:
-            raise FieldError(
-                "noise_sigma", self.noise_sigma, "circuit noise needs the brian2 engine"
-            )
+        lacks = engine_class(self.name).capabilities.lacks("circuit_noise")
+        if self.noise_sigma > 0 and lacks is not None:
+            able = [n for n in engine_names() if engine_class(n).capabilities.circuit_noise]
+            reason = f"the {self.name} engine has no circuit noise ({lacks}); use one of {able}"
+            raise FieldError("noise_sigma", self.noise_sigma, reason)
 
 
 @dataclass(frozen=True)
@@ -226,7 +239,7 @@ class RunConfig:
         data = self.to_dict()
         for section, values in sections.items():
             if section not in data:
-                raise KeyError(f"RunConfig has no section {quote(section)}")
+                raise UnknownNameError(f"RunConfig has no section {quote(section)}")
             if isinstance(values, dict) and isinstance(data[section], dict):
                 data[section] = {**data[section], **values}
             else:

@@ -25,21 +25,16 @@ import numpy as np
 from deephw import model
 from deephw.crossbar import Crossbar
 from deephw.devices import Card, load_card, replace_card
-from deephw.engines.in_situ import InSituRequest
 from deephw.errors import ConfigError
+from deephw.multiply import MultiplyModel
+from deephw.pulses import InSituRequest
+from deephw.rules import rule_class
 from deephw.schemes import InSitu, UpdateScheme, get_scheme
+from deephw.streams import IN_SITU_STREAM, NOISE_STREAM
 
 if TYPE_CHECKING:
     from deephw.config import RunConfig
-
-NOISE_STREAM = 3
-"""Second entropy word of the generators of device and periphery noise."""
-
-IN_SITU_STREAM = 4
-"""Second entropy word of the generator of the Brian2 engine's in-situ seeds."""
-
-DEVICE_EVENTS = ("set", "reset", "reads")
-CELL_EVENTS = ("transfers", "refreshes", "pruned")
+    from deephw.rules import LearningRule
 
 
 def hardware_card(config: RunConfig, source: str = "") -> Card:
@@ -75,8 +70,8 @@ def hardware_card(config: RunConfig, source: str = "") -> Card:
         reason = "inside Brian2 the coincidences need hardware.update_management: false"
         raise ConfigError(source, "hardware.in_engine", True, reason)
     in_situ = hw.scheme == "in_situ" or (hw.scheme == "hybrid" and hw.inner == "in_situ")
-    if in_situ and config.learning.rule != "deep":
-        reason = "in-situ pulses follow the nudged trajectory of learning.rule deep"
+    if in_situ and not rule_class(config.learning.rule).supports_in_situ:
+        reason = f"learning.rule {config.learning.rule} has no in-situ pulse form"
         field = "hardware.scheme" if hw.scheme == "in_situ" else "hardware.inner"
         raise ConfigError(source, field, "in_situ", reason)
     return card
@@ -123,6 +118,8 @@ class Controller:
         The training seeds; chips and noise streams derive from them.
     initial_weights
         ``(S, N, N)`` weights written (write-verify) before training starts.
+    rule
+        The learning rule (its leak).
     """
 
     def __init__(
@@ -132,6 +129,7 @@ class Controller:
         mask: np.ndarray,
         seeds: np.ndarray,
         initial_weights: np.ndarray,
+        rule: LearningRule,
     ) -> None:
         hw = config.hardware
         chip_seeds = seeds if hw.chip_seed is None else hw.chip_seed + seeds
@@ -143,8 +141,7 @@ class Controller:
         self._in_situ_seeds = np.random.default_rng([int(seeds[0]), IN_SITU_STREAM])
         self.step_s = config.dynamics.dt * config.engine.tau_ns * 1e-9
         self.update_time_s = hw.update_time_s
-        self.extra_leak = config.dynamics.extra_leak
-        self.deep = config.learning.rule == "deep"
+        self.rule = rule
         update_device = type(self.crossbar.cell).update_model(card)
         self.pulse_s = update_device.params.costs.set_ns * 1e-9
         self.crossbar.write_weights(initial_weights, self.rngs)
@@ -159,15 +156,14 @@ class Controller:
         """``(S, N, N)`` effective weights the array presents to the neuron circuits now."""
         return self.crossbar.read_weights(self.rngs)
 
-    def read_leak(self, weights: np.ndarray) -> np.ndarray:
-        """``(S, N)`` leak of each neuron circuit.
+    def read_multiply(self) -> MultiplyModel:
+        """How the array turns states into column currents now (weights read once)."""
+        return self.crossbar.multiply_model(self.rngs)
 
-        DEEP: the row sums measured through the ADC (plus the constant extra leak);
-        asymmetric EP: 1 (``weights`` only gives the shape).
-        """
-        if not self.deep:
-            return model.asym_ep_leak(weights)
-        return self.crossbar.read_leak(self.rngs) + self.extra_leak
+    def read_leak(self, weights: np.ndarray) -> np.ndarray:
+        """``(S, N)`` leak of each neuron circuit, as the rule sets it: e.g. DEEP's row
+        sums measured through the ADC, or EP's 1 (``weights`` then gives the shape)."""
+        return self.rule.leak(weights, lambda: self.crossbar.read_leak(self.rngs))
 
     def drive(self, state: np.ndarray, n_inputs: int) -> np.ndarray:
         """Clamp the inputs through the DAC (in place); returns ``state``."""

@@ -27,6 +27,7 @@ from deephw.devices.array import MAX_TRAIN
 from deephw.devices.cards import Card, card_from_dict, card_to_yaml, load_card
 from deephw.devices.cells import UnitCell, get_cell
 from deephw.devices.periphery import Periphery
+from deephw.multiply import DenseMultiply, MultiplyModel
 
 ROUNDINGS = ("deterministic", "stochastic")
 CELL_EVENTS = ("transfers", "refreshes", "pruned")
@@ -116,6 +117,11 @@ class Crossbar:
                 value, rng, idx // (self.shape[1] * self.shape[2]), self.shape[0]
             )
         return self._scatter(idx, value / self.g_ref_uS)
+
+    def multiply_model(self, rng: draws.RNG) -> MultiplyModel:
+        """How the array turns states into column currents now: the ideal product with
+        the effective weights read once (:meth:`read_weights`)."""
+        return DenseMultiply(self.read_weights(rng))
 
     def true_weights(self, t: float | None = None) -> np.ndarray:
         """The weights the devices hold at ``t``, without read noise or ADC.

@@ -51,3 +51,14 @@ class DivergenceError(DeephwError, FloatingPointError):
         self.epoch = epoch
         self.seed = seed
         super().__init__(f"diverged at epoch {epoch}, seed {seed}: {detail}")
+
+
+class UnknownNameError(DeephwError, KeyError):
+    """A name looked up in a registry (engine, rule, scheme, card, ...) is not known.
+
+    A ``KeyError`` too, for callers that look names up like dictionary keys; its message
+    is printed as is (not quoted, as ``KeyError`` would).
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

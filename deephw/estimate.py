@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from deephw.budget import Estimate, enforce
 from deephw.config import RunConfig
+from deephw.rules import rule_class
 from deephw.tasks import Task
 
 BYTES_PER_CONNECTION = 512
@@ -190,7 +191,9 @@ def estimate_run(config: RunConfig, task: Task) -> RunEstimate:
             if k in size
         }
 
-    trajectory = config.learning.rule == "deep" and not (hw.scheme == "in_situ" and hw.in_engine)
+    trajectory = rule_class(config.learning.rule).records_trajectory and not (
+        hw.scheme == "in_situ" and hw.in_engine
+    )
     memory_terms = [
         (seeds * n * n * BYTES_PER_CONNECTION, pick("network.hidden", "training.seeds")),
         (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from deephw.errors import quote
+from deephw.errors import UnknownNameError, quote
 
 T = TypeVar("T", bound=type)
 
@@ -42,9 +42,11 @@ class Registry(Generic[T]):
         return decorate
 
     def get(self, name: str) -> T:
-        """The class registered as ``name``; ``KeyError`` naming the known ones otherwise."""
+        """The class registered as ``name``; :class:`~deephw.errors.UnknownNameError` (a
+        ``KeyError``) naming the known ones otherwise."""
         if name not in self._classes:
-            raise KeyError(f"unknown {self.kind} {quote(name)} (known: {', '.join(self.names())})")
+            known = ", ".join(self.names())
+            raise UnknownNameError(f"unknown {self.kind} {quote(name)} (known: {known})")
         return self._classes[name]
 
     def names(self) -> list[str]:

@@ -23,8 +23,8 @@ import numpy as np
 from deephw import model
 from deephw.crossbar import ROUNDINGS, Crossbar
 from deephw.devices import Card, draws
-from deephw.engines.in_situ import InSituRequest, coincidences
 from deephw.errors import ConfigError
+from deephw.pulses import InSituRequest, coincidences
 from deephw.registry import Registry
 
 SCHEMES: Registry[type] = Registry("scheme")
@@ -54,6 +54,9 @@ class UpdateScheme(ABC):
 
     name: str = "abstract"
     needs_fast_device: bool = False
+    trajectory_pulses: bool = False
+    """Whether the pulses follow the nudged trajectory itself (in situ) rather than an
+    accumulated weight change: only rules with an in-situ form can drive the scheme."""
 
     def check(self, crossbar: Crossbar) -> None:
         """Raise :class:`~deephw.errors.ConfigError` if the crossbar's card does not fit."""
@@ -89,24 +92,21 @@ class UpdateScheme(ABC):
         rng
             One generator, or one per chip.
         delta
-            ``(S, N, N)`` accumulated weight change (e.g. :func:`deephw.model.deep_update`
-            or the asymmetric-EP rule). Schemes that need it compute DEEP's from
-            ``trajectory`` when it is not given.
+            ``(S, N, N)`` weight change of the learning rule (schemes that accumulate).
         trajectory
-            ``(Mb + 1, S, B, N)`` nudged-phase trajectory (index 0: ``s0``).
+            ``(Mb + 1, S, B, N)`` nudged-phase trajectory (index 0: ``s0``), for the
+            schemes whose pulses follow it (:attr:`trajectory_pulses`).
         lr
-            Learning rate of DEEP's rule (eq. 2), used with ``trajectory``.
+            Learning rate, setting the coincidence gain of in-situ pulses.
         l1
             L1 shrink per update, programmed as ``-l1 sign(W)`` with ``W`` read digitally.
         """
 
 
-def _accumulated(delta: np.ndarray | None, trajectory: np.ndarray | None, lr: float) -> np.ndarray:
-    if delta is not None:
-        return delta
-    if trajectory is None:
-        raise ValueError("give delta or trajectory")
-    return model.deep_update(trajectory, lr)
+def _delta(delta: np.ndarray | None) -> np.ndarray:
+    if delta is None:
+        raise ValueError("digital programming needs the rule's weight change (delta)")
+    return delta
 
 
 def _check_rounding(rounding: str) -> None:
@@ -138,7 +138,7 @@ class DigitalAccumulate(UpdateScheme):
         l1: float = 0.0,
     ) -> np.ndarray:
         self.check(crossbar)
-        pulses = self.program(crossbar, rng, _accumulated(delta, trajectory, lr), l1)
+        pulses = self.program(crossbar, rng, _delta(delta), l1)
         crossbar.count_update()
         return pulses
 
@@ -168,6 +168,8 @@ class InSitu(UpdateScheme):
     down pulses, are applied once per update instead of step by step (the same pulses
     on a linear device), from the unlatched analog states.
     """
+
+    trajectory_pulses = True
 
     def __init__(
         self,
@@ -285,6 +287,7 @@ class Hybrid(UpdateScheme):
                 "", "scheme.transfer_every", transfer_every, "must be an integer >= 1"
             )
         self.inner = inner
+        self.trajectory_pulses = inner == "in_situ"
         self.transfer_every = transfer_every
         self.digital = DigitalAccumulate(rounding)
         self.in_situ = InSitu(bit_length, update_management)
@@ -303,7 +306,7 @@ class Hybrid(UpdateScheme):
         if self.inner == "in_situ":
             pulses = self.in_situ.coincide(crossbar, rng, trajectory, lr, l1)
         else:
-            pulses = self.digital.program(crossbar, rng, _accumulated(delta, trajectory, lr), l1)
+            pulses = self.digital.program(crossbar, rng, _delta(delta), l1)
         every = self.transfer_every or crossbar.card.cell.transfer_every
         if crossbar.count_update() % every == 0:
             crossbar.transfer(rng)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from deephw.csvfile import read_csv_table
-from deephw.errors import ConfigError, quote
+from deephw.errors import ConfigError, UnknownNameError, quote
 from deephw.validation import file_problem
 
 
@@ -54,7 +54,7 @@ def builtin(name: str) -> Task:
     """One of the built-in Boolean tasks, by case-insensitive name."""
     key = name.upper()
     if key not in BUILTIN:
-        raise KeyError(f"unknown task {quote(name)} (built-in: {', '.join(BUILTIN)})")
+        raise UnknownNameError(f"unknown task {quote(name)} (built-in: {', '.join(BUILTIN)})")
     x, y = BUILTIN[key]
     return Task(key, x.copy(), y.copy())
 

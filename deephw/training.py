@@ -1,4 +1,4 @@
-"""Training DEEP (or the asymmetric-EP baseline) on many seeds at once.
+"""Training a learning rule (DEEP, asymmetric or symmetric EP) on many seeds at once.
 
 Each seed owns one ``numpy.random.Generator`` (``default_rng(seed)``) that draws, in a
 fixed order, its initial weights, every epoch's initial states, its mini-batch order and
@@ -8,22 +8,20 @@ with others, and a run is reproducible bit for bit.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from deephw import model, tasks, topology
+from deephw import tasks, topology
 from deephw.analysis import gershgorin_stable, rail_fraction
 from deephw.config import LearningConfig, RunConfig
 from deephw.controller import Controller, hardware_card
 from deephw.engines import Engine, get_engine
 from deephw.engines.base import Program, Relax
 from deephw.errors import ConfigError, DivergenceError
-
-EVAL_STREAM = 1
-"""Second entropy word of the generator that draws evaluation initial states."""
+from deephw.rules import Step, Update, make_rule
+from deephw.streams import EVAL_STREAM
 
 HISTORY_FIELDS = ("mse", "accuracy", "connections", "min_out_sum", "prop2", "rail_fraction")
 
@@ -155,10 +153,8 @@ def initial_state(
 
 
 def leak_of(config: RunConfig, weights: np.ndarray) -> np.ndarray:
-    """The leak each neuron circuit uses: DEEP's outgoing sum, or 1 for asymmetric EP."""
-    if config.learning.rule == "asym_ep":
-        return model.asym_ep_leak(weights)
-    return model.deep_leak(weights, config.dynamics.extra_leak)
+    """The leak each neuron circuit uses under ``weights``, as the config's rule sets it."""
+    return make_rule(config).leak(weights)
 
 
 def score(
@@ -234,13 +230,23 @@ def _check_finite(array: np.ndarray, epoch: int, seeds: np.ndarray, what: str) -
 
 
 def _program(
-    chip: Controller, epoch: int, seeds: np.ndarray, learn: LearningConfig, **update: np.ndarray
+    chip: Controller, epoch: int, seeds: np.ndarray, learn: LearningConfig, update: Update
 ) -> None:
     """Program one update, reporting a non-finite weight change as a divergence."""
     try:
-        chip.program(learn.lr, learn.l1, **update)
+        chip.program(learn.lr, learn.l1, **update.arguments())
     except FloatingPointError as exc:
         raise DivergenceError(epoch, int(seeds[getattr(exc, "chip", 0)]), str(exc)) from None
+
+
+def _phase(chip: Controller, request: Relax, epoch: int, seeds: np.ndarray) -> Program[np.ndarray]:
+    """Program: one nudged phase on the chip; its clock advances, divergence is reported."""
+    answer = yield request
+    chip.elapse(request.n_steps)
+    if request.in_situ is None:
+        states = answer.swapaxes(0, 1) if request.record else answer
+        _check_finite(states, epoch, seeds, "nudged-phase state")
+    return answer
 
 
 def _batches(
@@ -297,8 +303,10 @@ def training(
     seeds = seed_list(config)
     rngs = [np.random.default_rng(int(s)) for s in seeds]
     mask = np.broadcast_to(topo.mask, (len(seeds), topo.n, topo.n)).copy()
-    start_weights = initial_weights(config, topo.mask, rngs)
-    chip = Controller(config, hardware_card(config), mask, seeds, start_weights)
+    rule = make_rule(config)
+    rule.check(config, topo)
+    start_weights = rule.initial_weights(initial_weights(config, topo.mask, rngs), topo)
+    chip = Controller(config, hardware_card(config), mask, seeds, start_weights, rule)
     epochs = config.training.epochs
     history = {name: np.empty((epochs, len(seeds))) for name in HISTORY_FIELDS}
     events: dict[str, np.ndarray] = {}
@@ -314,10 +322,10 @@ def training(
         batches = _batches(task.n_patterns, config.training.batch_size, rngs)
         for index in batches:
             x, y = task.x[index], task.y[index]
-            weights = chip.read_weights()
-            leak = chip.read_leak(weights)
+            multiply = chip.read_multiply()
+            leak = chip.read_leak(multiply.weights)
             state = chip.drive(initial_state(config, topo, x, rngs), topo.n_inputs)
-            s0 = yield Relax(weights, leak, state, p, dyn.free_steps, dyn.dt)
+            s0 = yield Relax(multiply, leak, state, p, dyn.free_steps, dyn.dt)
             chip.elapse(dyn.free_steps)
             _check_finite(s0, epoch, seeds, "free-phase state")
             latched = chip.latch(s0)
@@ -326,23 +334,18 @@ def training(
             sq_error += mse * share
             right += acc * share
             rails += rail_fraction(latched, p) * share
-            nudged = Relax(weights, leak, s0, p, dyn.nudged_steps, dyn.dt, dyn.beta, y)
-            if learn.rule == "deep" and chip.in_engine:
-                request = chip.in_situ_request(dyn.nudged_steps, state.shape[1], learn.lr)
-                counts = yield dataclasses.replace(nudged, in_situ=request)
-                chip.elapse(dyn.nudged_steps)
-                _program(chip, epoch, seeds, learn, counts=counts)
-            elif learn.rule == "deep":
-                trajectory = yield dataclasses.replace(nudged, record=True)
-                chip.elapse(dyn.nudged_steps)
-                _check_finite(trajectory.swapaxes(0, 1), epoch, seeds, "nudged-phase state")
-                _program(chip, epoch, seeds, learn, trajectory=chip.latch(trajectory))
-            else:
-                s_beta = yield nudged
-                chip.elapse(dyn.nudged_steps)
-                _check_finite(s_beta, epoch, seeds, "nudged-phase state")
-                delta = model.asym_ep_update(latched, chip.latch(s_beta), dyn.beta, learn.lr)
-                _program(chip, epoch, seeds, learn, delta=delta)
+            step = Step(
+                Relax(multiply, leak, s0, p, dyn.nudged_steps, dyn.dt, dyn.beta, y),
+                latched,
+                lambda request: _phase(chip, request, epoch, seeds),  # noqa: B023  (used now)
+                chip.latch,
+                chip.scheme.trajectory_pulses,
+                chip.in_situ_request(dyn.nudged_steps, state.shape[1], learn.lr)
+                if chip.in_engine
+                else None,
+            )
+            update = yield from rule.learn(step)
+            _program(chip, epoch, seeds, learn, update)
         if prune.enabled and prune.start_epoch <= epoch < stop:
             chip.prune(mask, prune.threshold, prune.temperature, rngs)
         weights = chip.crossbar.true_weights()  # monitoring, not a chip read

@@ -228,7 +228,7 @@ def test_round_trip(tmp_path: Path) -> None:
     data = cfg.to_dict()
     assert "base_dir" not in data
     assert data["network"]["hidden"] == [4, 2]
-    assert data["learning"] == {"rule": "asym_ep", "lr": 1.0, "l1": 1e-4}
+    assert data["learning"] == {"rule": "asym_ep", "lr": 1.0, "l1": 1e-4, "options": {}}
     again = config.from_dict(data, base_dir=cfg.base_dir)
     assert again == cfg
     assert again.to_dict() == data

@@ -40,7 +40,7 @@ def crossbar_training(config, topo, task, card, scheme):
         s0 = yield Relax(weights, leak, state, p, dyn.free_steps, dyn.dt)
         y = np.broadcast_to(task.y, (len(seeds), *task.y.shape))
         trajectory = yield Relax(weights, leak, s0, p, dyn.nudged_steps, dyn.dt, dyn.beta, y, True)
-        scheme.update(xbar, rngs, trajectory=trajectory, lr=learn.lr, l1=learn.l1)
+        scheme.update(xbar, rngs, delta=model.deep_update(trajectory, learn.lr), l1=learn.l1)
         if prune.enabled and prune.start_epoch <= epoch:
             current, alive = xbar.read_weights(rngs, digital=True), xbar.enabled.copy()
             xbar.disable(

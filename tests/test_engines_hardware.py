@@ -97,13 +97,9 @@ class Recorder(Engine):
         self.weights: list[np.ndarray] = []
         self.answers: list[np.ndarray] = []
 
-    def relax(
-        self, weights, leak, state, n_clamped, n_steps, dt, beta=0.0, targets=None, record=False
-    ):
-        answer = self.inner.relax(
-            weights, leak, state, n_clamped, n_steps, dt, beta, targets, record
-        )
-        self.weights.append(np.array(weights, copy=True))
+    def answer(self, request):
+        answer = self.inner.relax(request)
+        self.weights.append(np.array(request.multiply.weights, copy=True))
         self.answers.append(np.array(answer, copy=True))
         return answer
 

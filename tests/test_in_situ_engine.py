@@ -9,7 +9,7 @@ from deephw import model
 from deephw.crossbar import Crossbar
 from deephw.engines import InSituRequest, get_engine
 from deephw.engines.base import Relax
-from deephw.engines.in_situ import coincidences
+from deephw.pulses import coincidences
 from deephw.schemes import get_scheme
 
 pytestmark = [  # Brian2's deprecated pyparsing calls

@@ -72,7 +72,7 @@ def test_two_workers_give_the_per_seed_results_of_one_process(one_and_two_worker
     assert (one / "results.md").read_text() == (two / "results.md").read_text()
     runs = sorted(p.relative_to(one) for p in (one / "runs").rglob("metrics.csv"))
     assert runs == sorted(p.relative_to(two) for p in (two / "runs").rglob("metrics.csv"))
-    assert len(runs) == 12 + 6
+    assert len(runs) == 15 + 6
     for run in runs:
         assert (one / run).read_bytes() == (two / run).read_bytes()
 

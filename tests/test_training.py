@@ -36,11 +36,9 @@ class SpyEngine(deephw.Engine):
         self.weights: list[np.ndarray] = []
         self.poison_call, self.poison_copy = poison_call, poison_copy
 
-    def relax(
-        self, weights, leak, state, n_clamped, n_steps, dt, beta=0.0, targets=None, record=False
-    ):
-        self.weights.append(weights.copy())
-        out = self.inner.relax(weights, leak, state, n_clamped, n_steps, dt, beta, targets, record)
+    def answer(self, request):
+        self.weights.append(request.multiply.weights.copy())
+        out = self.inner.relax(request)
         if len(self.weights) - 1 == self.poison_call:
             out[..., self.poison_copy, :, -1] = np.nan
         return out

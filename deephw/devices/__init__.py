@@ -32,9 +32,8 @@ from deephw.devices.cards import (
     list_cards,
     load_card,
     replace_card,
-    show_card,
 )
-from deephw.devices.cells import UnitCell, get_cell, register_cell
+from deephw.devices.cells import UnitCell, get_cell, register_cell, show_card
 from deephw.devices.fit import fit_card
 from deephw.devices.periphery import Periphery, PeripherySpec
 

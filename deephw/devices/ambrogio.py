@@ -9,12 +9,10 @@ import numpy as np
 from deephw.devices import draws
 from deephw.devices.base import DeviceModel, get_device_model
 from deephw.devices.cards import Card
-from deephw.devices.cells import D2D_STREAM, PairCell, register_cell
+from deephw.devices.cells import PairCell, register_cell, tune_pair
 from deephw.devices.periphery import Periphery
-from deephw.devices.tuning import digital_read, tune_pair
-
-SHARED_STREAM = 100
-"""Third entropy word of the draws of the shared references ``g_shared``."""
+from deephw.devices.tuning import digital_read
+from deephw.streams import D2D_STREAM, SHARED_STREAM
 
 
 @register_cell("ambrogio")

@@ -288,13 +288,3 @@ def card_hash(card: Card) -> str:
     """SHA-256 of the card's canonical content (every field, sorted keys)."""
     text = yaml.safe_dump(as_dict(card), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def show_card(name_or_path: str | Path) -> str:
-    """A card's validated content as YAML, headed by its hash and derived numbers."""
-    from deephw.devices.cells import describe
-
-    card = load_card(name_or_path)
-    lines = [f"# card {card.name}  sha256 {card_hash(card)}"]
-    lines += [f"# {key}: {value}" for key, value in describe(card).items()]
-    return "\n".join(lines) + "\n" + card_to_yaml(card)

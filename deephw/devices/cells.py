@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -18,15 +19,12 @@ import numpy as np
 from deephw.devices import draws
 from deephw.devices.array import DeviceArray
 from deephw.devices.base import DeviceModel, get_device_model
-from deephw.devices.cards import Card
+from deephw.devices.cards import Card, card_hash, card_to_yaml, load_card
 from deephw.devices.periphery import Periphery
-from deephw.devices.tuning import digital_read, tune_pair
+from deephw.devices.tuning import digital_read
 from deephw.errors import DeephwError
 from deephw.registry import Registry
-
-D2D_STREAM = 2
-"""Second entropy word of every device-to-device draw: role ``k`` of chip ``seed``
-draws from ``default_rng([seed, D2D_STREAM, k])``."""
+from deephw.streams import D2D_STREAM
 
 CELLS: Registry[type] = Registry("cell kind", attribute="kind")
 
@@ -212,7 +210,7 @@ class PairCell(UnitCell):
     raised reaches the refresh level ``g_min + refresh_fraction (g_max - g_min)``
     (nominal bounds, read through the ADC), the cell is refreshed: the difference is
     read, both devices are RESET, and the difference is reprogrammed by closed-loop
-    tuning (:func:`~deephw.devices.tuning.tune_pair`).
+    tuning (:func:`tune_pair`).
     """
 
     roles = ("G+", "G-")
@@ -303,3 +301,61 @@ def describe(card: Card) -> dict[str, str]:
     if np.isfinite(span):
         out["nominal pulses across the updated device's range"] = f"{span:.6g}"
     return out
+
+
+def tune_pair(
+    cell: PairCell,
+    idx: np.ndarray,
+    target_uS: np.ndarray,
+    t: float,
+    rng: draws.RNG,
+    periphery: Periphery,
+) -> np.ndarray:
+    """Bring ``G+ - G-`` of cells ``idx`` to ``target_uS`` by SET pulses and verify reads.
+
+    Each iteration reads both devices through the ADC; cells within the card's
+    ``tune_tolerance_uS`` are done; the others get one SET pulse on G+ (difference too
+    low) or G- (too high). A cell whose side to raise has reached the refresh level is
+    refreshed instead: both devices are RESET and the loop reprograms the difference.
+    Stops after ``tune_max_iterations`` iterations.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(S,)`` number of cells refreshed on each chip.
+    """
+    plus, minus = cell.devices["G+"], cell.devices["G-"]
+    spec = cell.spec
+    refreshed = np.zeros(plus.shape[0], dtype=np.int64)
+    idx, target = np.asarray(idx), np.asarray(target_uS, dtype=float)
+    for _ in range(spec.tune_max_iterations):
+        if not idx.size:
+            break
+        g_plus = digital_read(plus, idx, t, rng, periphery)
+        g_minus = digital_read(minus, idx, t, rng, periphery)
+        error = target - (g_plus - g_minus)
+        todo = np.abs(error) > spec.tune_tolerance_uS
+        idx, target, error = idx[todo], target[todo], error[todo]
+        g_plus, g_minus = g_plus[todo], g_minus[todo]
+        raise_plus = error > 0
+        side = np.where(raise_plus, g_plus, g_minus)
+        full = side >= cell.refresh_level_uS
+        if full.any():
+            stale = idx[full]
+            plus.reset(stale, t)
+            minus.reset(stale, t)
+            refreshed += np.bincount(plus.chips(stale), minlength=plus.shape[0])
+        ones = np.ones(idx.size, dtype=np.int64)
+        go = ~full
+        plus.pulse(idx[go & raise_plus], ones[go & raise_plus], ones[go & raise_plus] > 0, t, rng)
+        go_minus = go & ~raise_plus
+        minus.pulse(idx[go_minus], ones[go_minus], ones[go_minus] > 0, t, rng)
+    return refreshed
+
+
+def show_card(name_or_path: str | Path) -> str:
+    """A card's validated content as YAML, headed by its hash and derived numbers."""
+    card = load_card(name_or_path)
+    lines = [f"# card {card.name}  sha256 {card_hash(card)}"]
+    lines += [f"# {key}: {value}" for key, value in describe(card).items()]
+    return "\n".join(lines) + "\n" + card_to_yaml(card)

@@ -1,14 +1,16 @@
 """The engine interface: the analog core that relaxes neuron states.
 
-An engine integrates the neuron dynamics shared by DEEP and asymmetric EP,
+An engine integrates the neuron dynamics shared by the learning rules,
 
-    V_j = sum_i W_ij s_i - leak_j s_j + beta (y_j - s_j) [j is an output]
+    V_j = I_j - leak_j s_j + beta (y_j - s_j) [j is an output]
     s_j <- clip(s_j + dt V_j, 0, 1)            for every non-clamped j,
 
 for many independent networks at once (``S`` copies, e.g. seeds, each with a batch of
-``B`` samples). DEEP's leak is a neuron's outgoing weight sum (plus an optional constant
-leak); asymmetric EP's leak is 1. Engines register by name; strings are resolved only
-at the edges with :func:`get_engine`.
+``B`` samples). The column currents ``I_j`` come from the request's multiply model
+(:mod:`deephw.multiply`; the dense one is ``I_j = sum_i W_ij s_i``), the leak from the
+learning rule (DEEP: a neuron's outgoing weight sum; EP: 1). Engines register by name;
+strings are resolved only at the edges with :func:`get_engine`. Each engine declares its
+:class:`Capabilities`; a request it cannot answer is refused with the declared reason.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from deephw.engines.in_situ import InSituRequest
+from deephw.multiply import DenseMultiply, MultiplyModel
+from deephw.pulses import InSituRequest
 from deephw.registry import Registry
 
 T = TypeVar("T")
@@ -38,21 +41,81 @@ def get_engine(name: str, **options: object) -> Engine:
     return ENGINES.get(name)(**options)
 
 
+def engine_class(name: str) -> type[Engine]:
+    """The engine class registered as ``name`` (its options and capabilities)."""
+    return ENGINES.get(name)
+
+
 def engine_names() -> list[str]:
     """Names of the registered engines."""
     return ENGINES.names()
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do, each missing capability with the reason it is missing.
+
+    Attributes
+    ----------
+    in_situ
+        Accumulates in-situ coincidences during a relax call (:attr:`Relax.in_situ`).
+    circuit_noise
+        Simulates white noise in the neuron circuits.
+    multiply
+        The multiply models (:mod:`deephw.multiply`) it computes currents with.
+    reasons
+        Why a capability is missing, by name (``in_situ``, ``circuit_noise``,
+        ``multiply``).
+    """
+
+    in_situ: bool = False
+    circuit_noise: bool = False
+    multiply: tuple[type[MultiplyModel], ...] = (DenseMultiply,)
+    reasons: tuple[tuple[str, str], ...] = ()
+
+    def lacks(self, capability: str) -> str | None:
+        """The reason ``capability`` is missing, or None when the engine has it."""
+        if capability == "multiply" or getattr(self, capability):
+            return None
+        return dict(self.reasons).get(capability, f"no {capability.replace('_', ' ')}")
+
+
 @dataclass(frozen=True, eq=False)
 class Relax:
-    """One request to the analog core: the arguments of :meth:`Engine.relax`.
+    """One request to the analog core.
 
     A controller is a generator that yields ``Relax`` requests and receives each result
     (the final state, the trajectory if ``record``, or the in-situ coincidence counts if
     ``in_situ``); see :meth:`Engine.run`.
+
+    Attributes
+    ----------
+    multiply
+        How the column currents follow from the states (supplied by the crossbar); an
+        ``(S, N, N)`` array is taken as the weights of a
+        :class:`~deephw.multiply.DenseMultiply`.
+    leak
+        ``(S, N)`` leak coefficient of each neuron.
+    state
+        ``(S, B, N)`` initial state; the first ``n_clamped`` neurons stay as given. Not
+        modified.
+    n_clamped
+        Number of clamped neurons ``P``.
+    n_steps, dt
+        Number and size of the Euler steps (dimensionless time).
+    beta
+        Nudging strength; with ``beta > 0``, ``targets`` (``(S, B, O)``) pull the last
+        ``O`` neurons. A negative ``beta`` pushes them away (centred nudging).
+    record
+        Answer the whole trajectory ``(n_steps + 1, S, B, N)`` (index 0 is the initial
+        state) instead of the final state ``(S, B, N)``.
+    in_situ
+        Accumulate the in-situ coincidences of every step (:mod:`deephw.pulses`) and
+        answer their ``(2, S, N, N)`` int64 up and down counts, summed over the steps and
+        the batch, instead of the state. Not with ``record``.
     """
 
-    weights: np.ndarray
+    multiply: MultiplyModel
     leak: np.ndarray
     state: np.ndarray
     n_clamped: int
@@ -63,15 +126,25 @@ class Relax:
     record: bool = False
     in_situ: InSituRequest | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.multiply, MultiplyModel):  # weights given directly
+            object.__setattr__(self, "multiply", DenseMultiply(self.multiply))
+
+    @property
+    def nudged(self) -> bool:
+        """Whether the outputs are nudged toward (or away from) the targets."""
+        return self.beta != 0
+
 
 Program = Generator[Relax, np.ndarray, T]
 """A controller program: yields :class:`Relax` requests, returns its result."""
 
 
 class Engine(ABC):
-    """Relaxes batched neuron states under fixed weights."""
+    """Relaxes batched neuron states under fixed devices."""
 
     name: str = "abstract"
+    capabilities: Capabilities = Capabilities()
 
     def run(self, program: Program[Any]) -> Any:
         """Drive a controller program to its end and return what it returns.
@@ -83,57 +156,46 @@ class Engine(ABC):
         try:
             request = next(program)
             while True:
-                request = program.send(self.relax(**_arguments(request)))
+                request = program.send(self.relax(request))
         except StopIteration as stop:
             return stop.value
 
-    @abstractmethod
-    def relax(
-        self,
-        weights: np.ndarray,
-        leak: np.ndarray,
-        state: np.ndarray,
-        n_clamped: int,
-        n_steps: int,
-        dt: float,
-        beta: float = 0.0,
-        targets: np.ndarray | None = None,
-        record: bool = False,
-        in_situ: InSituRequest | None = None,
-    ) -> np.ndarray:
-        """Run ``n_steps`` Euler steps of the clipped dynamics.
+    def relax(self, request: Relax | np.ndarray, *arguments: Any, **options: Any) -> np.ndarray:
+        """Answer one :class:`Relax` request (see its attributes for the answer).
 
-        Parameters
-        ----------
-        weights
-            ``(S, N, N)`` weights, ``weights[s, i, j]`` for ``i -> j``.
-        leak
-            ``(S, N)`` leak coefficient of each neuron.
-        state
-            ``(S, B, N)`` initial state; the first ``n_clamped`` neurons stay as given.
-            Not modified.
-        n_clamped
-            Number of clamped neurons ``P``.
-        n_steps, dt
-            Number and size of the Euler steps (dimensionless time).
-        beta
-            Nudging strength; with ``beta > 0``, ``targets`` (``(S, B, O)``) pull the
-            last ``O`` neurons.
-        record
-            Return the whole trajectory ``(n_steps + 1, S, B, N)`` (index 0 is the
-            initial state) instead of the final state ``(S, B, N)``.
-        in_situ
-            Accumulate the in-situ coincidences of every step (see
-            :mod:`deephw.engines.in_situ`) and return their ``(2, S, N, N)`` int64 up and
-            down counts, summed over the steps and the batch, instead of the state.
-            Not with ``record``.
+        For direct use, ``relax(weights, leak, state, n_clamped, n_steps, dt, ...)``
+        builds the request (a ``Relax`` given weights multiplies them densely).
+
+        Raises
+        ------
+        ValueError
+            When the request asks for something the engine lacks (with the reason), or
+            is malformed.
         """
+        if not isinstance(request, Relax):
+            request = Relax(request, *arguments, **options)
+        elif arguments or options:
+            raise TypeError("relax takes a Relax request, or the arrays of one")
+        if request.in_situ is not None:
+            if request.record:
+                raise ValueError("in_situ returns coincidence counts, not a trajectory: no record")
+            self._require("in_situ")
+        if not isinstance(request.multiply, self.capabilities.multiply):
+            known = ", ".join(cls.__name__ for cls in self.capabilities.multiply)
+            raise ValueError(
+                f"the {self.name} engine computes currents with {known} only, "
+                f"not {type(request.multiply).__name__}"
+            )
+        if request.nudged and request.targets is None:
+            raise ValueError("beta != 0 needs targets")
+        return self.answer(request)
 
+    def _require(self, capability: str) -> None:
+        reason = self.capabilities.lacks(capability)
+        if reason is not None:
+            raise ValueError(f"the {self.name} engine cannot do {capability}: {reason}")
 
-def _arguments(request: Relax) -> dict[str, Any]:
-    """Keyword arguments of ``relax`` for ``request`` (``in_situ`` only when asked for,
-    so that engines without the capability answer every other request)."""
-    arguments = dict(vars(request))
-    if arguments["in_situ"] is None:
-        del arguments["in_situ"]
-    return arguments
+    @abstractmethod
+    def answer(self, request: Relax) -> np.ndarray:
+        """Run ``request.n_steps`` Euler steps of the clipped dynamics (a request that
+        :meth:`relax` checked against the capabilities)."""

@@ -37,130 +37,29 @@ from __future__ import annotations
 
 import gc
 import os
-import shutil
-import sysconfig
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from deephw.engines.base import Engine, register_engine
-from deephw.engines.in_situ import InSituRequest
-from deephw.errors import DeephwError
-
-CODE_TARGETS = ("numpy", "cython")
-"""Brian2 code-generation targets the engine supports."""
-
-LOOPS = ("direct", "network")
-"""How a relax call advances a circuit; see :class:`Brian2Engine`."""
-
-CACHE_ENV = "DEEPHW_BRIAN2_CACHE"
-"""Environment variable naming the folder for compiled Brian2 code."""
-
-DEFAULT_CACHE = ".brian2_cache"
-"""Default folder for compiled Brian2 code, relative to the working directory."""
-
-OBJECT_PREFIX = "deephw_circuit"
-"""Prefix of the fixed names of the Brian2 objects (the compiled code depends on them)."""
-
-_STORED = f"{OBJECT_PREFIX}_built"
-
-_PARAMETERS = """
-i_in : 1
-leak : 1
-nudge : 1
-target : 1
-sigma : 1
-v_min : 1
-v_max : 1
-"""
-
-
-def circuit_equations(noise: bool = False, bit_length: int = 0) -> str:
-    """The neuron-circuit equation in Brian2 syntax (time constant ``tau``).
-
-    Parameters
-    ----------
-    noise
-        Add the white-noise term ``sigma * xi / sqrt(tau)``.
-    bit_length
-        With ``bit_length > 0``, the variables of the in-situ coincidences: the previous
-        step's activity ``v_prev``, its change ``d``, the factor ``c_in`` (``c_x = c_d``
-        of the neuron's chip) and one row-fire ``fx{k}`` and column-fire ``fd{k}`` per
-        time slot ``k``.
-
-    Returns
-    -------
-    str
-        Unit-annotated equations of one neuron circuit and its per-neuron parameters.
-    """
-    drift = "(i_in - leak*v + nudge*(target - v)) / tau"
-    if noise:
-        drift += " + sigma*xi*tau**-0.5"
-    in_situ = ""
-    if bit_length:
-        fires = "".join(f"fx{k} : 1\nfd{k} : 1\n" for k in range(bit_length))
-        in_situ = f"v_prev : 1\nd : 1\nc_in : 1\n{fires}"
-    return f"dv/dt = {drift} : 1\n{_PARAMETERS}{in_situ}"
-
-
-def fire_code(bit_length: int) -> str:
-    """Neuron code of one step's in-situ slots: ``fx{k}`` row fires with probability
-    ``clip(c_in v, 0, 1)``, ``fd{k}`` column fires with ``clip(c_in |d|, 0, 1)``."""
-    rows = [f"fx{k} = int(rand() < clip(c_in*v, 0, 1))" for k in range(bit_length)]
-    cols = [f"fd{k} = int(rand() < clip(c_in*abs(d), 0, 1))" for k in range(bit_length)]
-    return "\n".join(["d = v - v_prev", *rows, *cols, "v_prev = v"])
-
-
-def coincidence_code(bit_length: int) -> str:
-    """Synapse code adding one step's coincidences to ``up`` (``d_post > 0``) or ``down``."""
-    hits = " + ".join(f"fx{k}_pre*fd{k}_post" for k in range(bit_length))
-    return f"hits = {hits}\nup += hits*int(d_post > 0)\ndown += hits*int(d_post < 0)"
-
-
-def default_cache_dir() -> Path:
-    """Folder for compiled Brian2 code: ``$DEEPHW_BRIAN2_CACHE`` or ``./.brian2_cache``."""
-    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE).resolve()
-
-
-@dataclass
-class Circuit:
-    """One built Brian2 network of a fixed shape ``(S, B, N, P)``.
-
-    Attributes
-    ----------
-    shape
-        ``(S, B, N, n_clamped, bit_length)``; ``bit_length`` 0: no in-situ objects.
-    network, clock, neurons, synapses, monitor
-        The Brian2 objects; ``monitor`` records ``v`` after every step while active.
-    pre, post
-        Within-copy presynaptic and postsynaptic neuron of each synapse of a copy.
-    dt
-        Current Euler step (dimensionless); the clock step is ``dt * tau``.
-    runs
-        Number of relax calls executed on this circuit.
-    schedules
-        Per ``record`` flag, the active objects in the order a ``Network.run`` ran them.
-    """
-
-    shape: tuple[int, int, int, int, int]
-    network: Any
-    clock: Any
-    neurons: Any
-    synapses: Any
-    monitor: Any
-    pre: np.ndarray
-    post: np.ndarray
-    dt: float
-    runs: int = 0
-    schedules: dict[bool, list] = field(default_factory=dict)
-
-
-def _array(owner: Any, name: str) -> np.ndarray:
-    """The live NumPy array behind a Brian2 variable (writes go straight into it)."""
-    return owner.variables[name].get_value()
+from deephw.engines.base import Capabilities, Engine, Relax, register_engine
+from deephw.engines.brian2_circuit import (  # noqa: F401  (names of this engine's API)
+    CACHE_ENV,
+    CODE_TARGETS,
+    DEFAULT_CACHE,
+    LOOPS,
+    OBJECT_PREFIX,
+    STORED,
+    Circuit,
+    array,
+    check_compiler,
+    circuit_equations,
+    coincidence_code,
+    default_cache_dir,
+    fire_code,
+    import_brian2,
+    step,
+)
 
 
 @register_engine("brian2")
@@ -202,9 +101,13 @@ class Brian2Engine(Engine):
 
     Attributes
     ----------
+    capabilities : Capabilities
+        In-situ accumulation (without update management), circuit noise, dense multiply.
     builds : int
         Number of Brian2 networks built so far (one per circuit shape).
     """
+
+    capabilities = Capabilities(in_situ=True, circuit_noise=True)
 
     def __init__(
         self,
@@ -235,23 +138,11 @@ class Brian2Engine(Engine):
         self._rng = np.random.default_rng(seed)
         self._circuits: dict[tuple[int, int, int, int, int], Circuit] = {}
         if target == "cython":
-            _check_compiler()
-        self._b2, self._codeobj_class = _import_brian2(target, self.cache_dir)
+            check_compiler()
+        self._b2, self._codeobj_class = import_brian2(target, self.cache_dir)
 
-    def relax(
-        self,
-        weights: np.ndarray,
-        leak: np.ndarray,
-        state: np.ndarray,
-        n_clamped: int,
-        n_steps: int,
-        dt: float,
-        beta: float = 0.0,
-        targets: np.ndarray | None = None,
-        record: bool = False,
-        in_situ: InSituRequest | None = None,
-    ) -> np.ndarray:
-        """Run ``n_steps`` Euler steps of the neuron circuits; see :meth:`Engine.relax`.
+    def answer(self, request: Relax) -> np.ndarray:
+        """Run ``n_steps`` Euler steps of the neuron circuits; see :class:`Relax`.
 
         With ``in_situ``, the coincidences are drawn and summed by Brian2 code during the
         run: at the end of every step a neuron ``run_regularly`` sets the slots' row and
@@ -260,6 +151,10 @@ class Brian2Engine(Engine):
         with ``in_situ.seed``. Update management (per-chip maxima at every step) is not
         available here: ``in_situ.update_management`` must be false.
         """
+        weights, leak, state = request.multiply.weights, request.leak, request.state
+        n_clamped, n_steps, dt = request.n_clamped, request.n_steps, request.dt
+        beta, targets = request.beta, request.targets
+        record, in_situ = request.record, request.in_situ
         state = np.asarray(state, dtype=float)
         weights = np.asarray(weights, dtype=float)
         leak = np.asarray(leak, dtype=float)
@@ -276,9 +171,7 @@ class Brian2Engine(Engine):
             raise ValueError(f"n_steps must be >= 0, got {n_steps}")
         if not dt > 0:
             raise ValueError(f"dt must be > 0, got {dt}")
-        if beta > 0:
-            if targets is None:
-                raise ValueError("beta > 0 needs targets")
+        if request.nudged:
             targets = np.asarray(targets, dtype=float)
             n_out = targets.shape[-1] if targets.ndim == 3 else 0
             if targets.shape[:2] != (n_copies, batch) or not 1 <= n_out <= n - n_clamped:
@@ -288,8 +181,6 @@ class Brian2Engine(Engine):
                 )
         bit_length = 0
         if in_situ is not None:
-            if record:
-                raise ValueError("in_situ returns coincidence counts, not a trajectory: no record")
             if in_situ.update_management:
                 raise ValueError(
                     "the brian2 engine accumulates in-situ coincidences without update "
@@ -311,11 +202,11 @@ class Brian2Engine(Engine):
             circuit.monitor.resize(0)
         noise_seed = int(self._rng.integers(2**31 - 1)) if self.noise_sigma else None
         if in_situ is not None:
-            _array(circuit.neurons, "v_prev")[:] = state.ravel()
+            array(circuit.neurons, "v_prev")[:] = state.ravel()
             c_in = np.broadcast_to(np.sqrt(gain)[:, None, None], state.shape)
-            _array(circuit.neurons, "c_in")[:] = c_in.ravel()
-            _array(circuit.synapses, "up")[:] = 0.0
-            _array(circuit.synapses, "down")[:] = 0.0
+            array(circuit.neurons, "c_in")[:] = c_in.ravel()
+            array(circuit.synapses, "up")[:] = 0.0
+            array(circuit.synapses, "down")[:] = 0.0
             words = [0 if in_situ.seed is None else int(in_situ.seed)]
             if noise_seed is not None:
                 words.append(noise_seed)
@@ -326,10 +217,10 @@ class Brian2Engine(Engine):
 
         if in_situ is not None:
             return self._counts(circuit)
-        final = _array(circuit.neurons, "v").reshape(state.shape).copy()
+        final = array(circuit.neurons, "v").reshape(state.shape).copy()
         if not record:
             return final
-        recorded = _array(circuit.monitor, "v")
+        recorded = array(circuit.monitor, "v")
         if recorded.shape[0] != n_steps:
             raise RuntimeError(f"Brian2 recorded {recorded.shape[0]} steps, expected {n_steps}")
         trajectory = np.empty((n_steps + 1, *state.shape))
@@ -365,16 +256,12 @@ class Brian2Engine(Engine):
         """The Brian2 networks built so far, one per circuit shape."""
         return [circuit.network for circuit in self._circuits.values()]
 
-    def chip_time_ns(self, n_steps: int, dt: float) -> float:
-        """Chip time of ``n_steps`` Euler steps of dimensionless size ``dt``, in ns."""
-        return n_steps * dt * self.tau_ns
-
     def _counts(self, circuit: Circuit) -> np.ndarray:
         """``(2, S, N, N)`` int64 up/down coincidences of the last call, summed over the batch."""
         n_copies, batch, n, _, _ = circuit.shape
         counts = np.zeros((2, n_copies, n, n), dtype=np.int64)
         for row, name in enumerate(("up", "down")):
-            values = np.rint(_array(circuit.synapses, name)).astype(np.int64)
+            values = np.rint(array(circuit.synapses, name)).astype(np.int64)
             counts[row][:, circuit.pre, circuit.post] = values.reshape(n_copies, batch, -1).sum(1)
         return counts
 
@@ -419,8 +306,8 @@ class Brian2Engine(Engine):
         )
         synapses.connect(i=pre_all, j=post_all)
         if not (
-            np.array_equal(_array(synapses, "_synaptic_pre"), pre_all)
-            and np.array_equal(_array(synapses, "_synaptic_post"), post_all)
+            np.array_equal(array(synapses, "_synaptic_pre"), pre_all)
+            and np.array_equal(array(synapses, "_synaptic_post"), post_all)
         ):
             raise RuntimeError("Brian2 reordered the synapses; the weights cannot be mapped")
         if bit_length:
@@ -452,10 +339,10 @@ class Brian2Engine(Engine):
         # Clamped neurons: no leak, nudge, noise or rails (set per call), so they stay put.
         free = np.ones((copies, n), dtype=bool)
         free[:, :n_clamped] = False
-        _array(neurons, "v_min")[:] = np.where(free, 0.0, -np.inf).ravel()
-        _array(neurons, "v_max")[:] = np.where(free, 1.0, np.inf).ravel()
-        _array(neurons, "sigma")[:] = np.where(free, self.noise_sigma, 0.0).ravel()
-        network.store(_STORED)
+        array(neurons, "v_min")[:] = np.where(free, 0.0, -np.inf).ravel()
+        array(neurons, "v_max")[:] = np.where(free, 1.0, np.inf).ravel()
+        array(neurons, "sigma")[:] = np.where(free, self.noise_sigma, 0.0).ravel()
+        network.store(STORED)
         return Circuit(shape, network, clock, neurons, synapses, monitor, pre, post, dt)
 
     def _set_dt(self, circuit: Circuit, dt: float) -> None:
@@ -463,7 +350,7 @@ class Brian2Engine(Engine):
         if dt == circuit.dt:
             return
         # The elapsed time need not be a multiple of the new step: go back to t = 0.
-        circuit.network.restore(_STORED)
+        circuit.network.restore(STORED)
         circuit.clock.dt = dt * self.tau_ns * self._b2.nsecond
         circuit.dt = dt
         circuit.schedules.clear()
@@ -480,27 +367,27 @@ class Brian2Engine(Engine):
         """Write one call's weights, leaks, states, nudges and targets into the circuit."""
         n_copies, batch, n, n_clamped, _ = circuit.shape
         weight = weights[:, circuit.pre, circuit.post]
-        _array(circuit.synapses, "w")[:] = np.broadcast_to(
+        array(circuit.synapses, "w")[:] = np.broadcast_to(
             weight[:, None, :], (n_copies, batch, weight.shape[1])
         ).ravel()
         neuron_leak = np.broadcast_to(leak[:, None, :], state.shape).copy()
         neuron_leak[..., :n_clamped] = 0.0
-        _array(circuit.neurons, "leak")[:] = neuron_leak.ravel()
-        _array(circuit.neurons, "v")[:] = state.ravel()
+        array(circuit.neurons, "leak")[:] = neuron_leak.ravel()
+        array(circuit.neurons, "v")[:] = state.ravel()
         nudge = np.zeros(state.shape)
         target = np.zeros(state.shape)
-        if beta > 0:
+        if beta != 0:
             n_out = targets.shape[-1]
             nudge[..., n - n_out :] = beta
             target[..., n - n_out :] = targets
-        _array(circuit.neurons, "nudge")[:] = nudge.ravel()
-        _array(circuit.neurons, "target")[:] = target.ravel()
+        array(circuit.neurons, "nudge")[:] = nudge.ravel()
+        array(circuit.neurons, "target")[:] = target.ravel()
 
     def _advance(self, circuit: Circuit, n_steps: int, record: bool) -> None:
         """Advance ``circuit`` by ``n_steps`` clock steps."""
         schedule = circuit.schedules.get(record)
         if self.loop == "direct" and schedule is not None:
-            _step(circuit, schedule, n_steps)
+            step(circuit, schedule, n_steps)
         else:
             frozen = self.freeze_gc and gc.get_freeze_count() == 0
             if frozen:
@@ -512,55 +399,3 @@ class Brian2Engine(Engine):
                     gc.unfreeze()
             circuit.schedules[record] = [o for o in circuit.network.sorted_objects if o.active]
         circuit.runs += 1
-
-
-def _step(circuit: Circuit, schedule: list, n_steps: int) -> None:
-    """Run prepared code objects for ``n_steps`` steps, as ``Network.run``'s loop does."""
-    variables = circuit.clock.variables
-    timestep = variables["timestep"].get_value()
-    t = variables["t"].get_value()
-    dt = variables["dt"].get_value()
-    runners = [obj.run for obj in schedule]
-    for _ in range(n_steps):
-        for run in runners:
-            run()
-        timestep[0] += 1
-        t[0] = timestep[0] * dt[0]
-    circuit.network.t_ = float(t[0])
-    for obj in schedule:
-        obj.after_run()
-
-
-def _check_compiler() -> None:
-    """Raise a clear error when no C compiler is found for the cython target."""
-    compiler = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
-    if shutil.which(compiler.split()[0]) is None:
-        raise DeephwError(
-            f"the brian2 engine's cython target needs a C compiler ({compiler.split()[0]!r} "
-            "not found) and the Python headers; install them, or use the numpy target "
-            "(engine: {name: brian2, target: numpy})"
-        )
-
-
-def _import_brian2(target: str, cache_dir: Path) -> tuple[ModuleType, type]:
-    """Import Brian2 and the code-object class of ``target`` (cython: set its cache)."""
-    try:
-        import brian2
-
-        if target == "cython":
-            from brian2.codegen.runtime import cython_rt
-
-            codeobj_class = cython_rt.CythonCodeObject
-        else:
-            from brian2.codegen.runtime import numpy_rt
-
-            codeobj_class = numpy_rt.NumpyCodeObject
-    except Exception as exc:  # brian2 < 2.10 raises AttributeError under numpy >= 2.4
-        raise ImportError(
-            f"the brian2 engine cannot import Brian2 ({type(exc).__name__}: {exc}); it needs "
-            "brian2 >= 2.9, with numpy < 2.4 for brian2 < 2.10"
-        ) from exc
-    if target == "cython":
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        brian2.prefs.codegen.runtime.cython.cache_dir = str(cache_dir)
-    return brian2, codeobj_class

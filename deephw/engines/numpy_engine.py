@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deephw.engines.base import Engine, register_engine
-from deephw.engines.in_situ import InSituRequest, coincidences
+from deephw.engines.base import Capabilities, Engine, Relax, register_engine
+from deephw.pulses import coincidences
 
 
 @register_engine("numpy")
@@ -13,32 +13,23 @@ class NumpyEngine(Engine):
     """Batched Euler integration of the clipped dynamics with NumPy.
 
     All ``S x B`` networks advance together in one matrix product per step; only the
-    non-clamped columns of the weights are used, so clamped neurons never move.
+    non-clamped columns are computed, so clamped neurons never move.
     """
 
-    def relax(
-        self,
-        weights: np.ndarray,
-        leak: np.ndarray,
-        state: np.ndarray,
-        n_clamped: int,
-        n_steps: int,
-        dt: float,
-        beta: float = 0.0,
-        targets: np.ndarray | None = None,
-        record: bool = False,
-        in_situ: InSituRequest | None = None,
-    ) -> np.ndarray:
-        if in_situ is not None and record:
-            raise ValueError("in_situ returns coincidence counts, not a trajectory: no record")
-        s = np.array(state, dtype=float, copy=True)
-        p = n_clamped
-        w_free = np.ascontiguousarray(weights[:, :, p:])
-        leak_free = np.ascontiguousarray(leak[:, None, p:])
-        nudge = beta > 0
+    capabilities = Capabilities(
+        in_situ=True,
+        circuit_noise=False,
+        reasons=(("circuit_noise", "the reference engine integrates the noiseless circuit"),),
+    )
+
+    def answer(self, request: Relax) -> np.ndarray:
+        s = np.array(request.state, dtype=float, copy=True)
+        p, beta, targets, record = request.n_clamped, request.beta, request.targets, request.record
+        in_situ, n_steps, dt = request.in_situ, request.n_steps, request.dt
+        currents = request.multiply.free_columns(p)
+        leak_free = np.ascontiguousarray(request.leak[:, None, p:])
+        nudge = request.nudged
         if nudge:
-            if targets is None:
-                raise ValueError("beta > 0 needs targets")
             n_out = targets.shape[-1]
             out = slice(s.shape[-1] - p - n_out, None)
         traj = np.empty((n_steps + 1, *s.shape)) if record else None
@@ -51,7 +42,7 @@ class NumpyEngine(Engine):
             gain = in_situ.gains(s.shape[0])
             previous = s.copy()
         for m in range(n_steps):
-            np.matmul(s, w_free, out=velocity)
+            currents(s, velocity)
             velocity -= free * leak_free
             if nudge:
                 velocity[..., out] += beta * (targets - free[..., out])

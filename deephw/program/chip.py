@@ -22,10 +22,7 @@ from deephw.devices.tuning import digital_read, tune_devices
 from deephw.program.memory import ProgramContent
 from deephw.program.plan import RESET, WRITE_VERIFY
 from deephw.program.tables import DeviceTable
-
-PROGRAM_STREAM = 5
-"""Second entropy word of the generators of a verify chip's programming and read noise:
-chip ``seed`` draws from ``default_rng([seed, PROGRAM_STREAM])``."""
+from deephw.streams import PROGRAM_STREAM
 
 
 @dataclass

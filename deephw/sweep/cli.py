@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from deephw.arguments import positive
+from deephw.commandline import run
 from deephw.errors import quote
 
 REPORT = "report"
@@ -169,6 +170,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sweep`` on its own (``python -m deephw.sweep ARGS``): ``deephw sweep ARGS``."""
-    from deephw.cli import main as deephw_main  # deephw.cli imports this module
-
-    return deephw_main(["sweep", *(sys.argv[1:] if argv is None else argv)])
+    parser = argparse.ArgumentParser(prog="deephw")
+    parser.set_defaults(parser=parser)
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    return run(parser, ["sweep", *(sys.argv[1:] if argv is None else argv)])

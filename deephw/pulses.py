@@ -1,4 +1,4 @@
-"""The in-situ learning term: stochastic pulse coincidences during the nudged phase.
+"""Stochastic pulse maths: the coincidences of the in-situ update during a nudged phase.
 
 At nudged step ``m`` of chip ``s``, over ``bit_length`` time slots, row ``i`` of sample
 ``b`` fires with probability ``min(1, c_x s_i(m))`` and column ``j`` with
@@ -11,7 +11,8 @@ max s`` per chip and step.
 :class:`InSituRequest` asks an engine to accumulate these coincidences itself during a
 relax call (the nudged phase) and to return the ``(2, S, N, N)`` up/down counts summed
 over the steps and the batch instead of the trajectory. The update schemes use
-:func:`coincidences` for the same draws outside the engine.
+:func:`coincidences` for the same draws outside the engine; engines import this module,
+never the device draws themselves.
 """
 
 from __future__ import annotations
