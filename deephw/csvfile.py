@@ -48,7 +48,7 @@ def _decode(data: bytes, label: str) -> str:
 
 
 def read_csv_table(
-    path: str | Path, source: str | None = None
+    path: str | Path, source: str | None = None, *, comments: bool = False
 ) -> tuple[list[str], list[list[str]]]:
     """The header and the data rows of the CSV file ``path``.
 
@@ -59,6 +59,9 @@ def read_csv_table(
         one data row. Blank lines are skipped.
     source
         The file that named ``path`` (a config), quoted before it in errors.
+    comments
+        Skip rows whose first field starts with ``#`` (files deephw writes with a
+        comment line, such as measured conductances).
 
     Returns
     -------
@@ -107,7 +110,7 @@ def read_csv_table(
                 reason = f"not a valid CSV line ({error})"
             raise ConfigError(label, "", None, f"line {line}: {reason}") from None
         here, start = start, reader.line_num + 1
-        if not row:
+        if not row or (comments and row[0].lstrip().startswith("#")):
             continue
         if header is None:
             header = _header(row, label, here)

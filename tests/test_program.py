@@ -351,8 +351,10 @@ def test_measured_csv_problems_name_the_line(ideal_program, tmp_path) -> None:
         "missing": ([head, first], "is not measured"),
         "role": ([head, first.replace(",G,", ",G+,")], "line 2: role 'G+' is not a role"),
         "stray": ([head, "0,0,0,G,1.0"], "line 2: cell 0 -> 0 holds no device"),
-        "text": ([head, "0,0,x,G,1.0"], "line 2: cannot read"),
-        "columns": (["tile,row,role,conductance", "0,0,G,1"], "line 1: missing columns"),
+        "text": ([head, "0,0,x,G,1.0"], "line 2, column column = 'x': must be a number"),
+        "ragged": ([head, "0,0,4,G,1.0,9"], "line 2: 6 fields, but the header has 5"),
+        "address": ([head, "0,0.5,4,G,1.0"], "line 2, column row = 0.5: must be a device"),
+        "columns": (["tile,row,role,conductance", "0,0,G,1"], "missing columns ['column']"),
     }
     for name, (lines, expected) in cases.items():
         path = tmp_path / f"{name}.csv"
@@ -399,3 +401,44 @@ def test_command_line_export_verify_import_eval(trained, tmp_path, capsys) -> No
     assert "deephw eval" in capsys.readouterr().out
     assert deephw_main(["eval", str(tmp_path / "measured"), "--task", "XOR"]) == 0
     assert f"{seed:>6}" in capsys.readouterr().out
+
+
+def test_hostile_measured_csv_files_are_one_line(ideal_program, tmp_path) -> None:
+    head = "tile,row,column,role,conductance\n"
+    cases = {
+        "long": (head + "0,0,4,G," + "1" * 131073 + "\n", "a field is longer than 131072"),
+        "latin1": ((head + "0,0,4,G,1.0\n").encode() + b"\xe9\n", "is not UTF-8 text"),
+        "quoted": (head + '0,0,4,G,"1.0\n2"\n', "must be a number"),
+    }
+    for name, (data, expected) in cases.items():
+        path = tmp_path / f"{name}.csv"
+        (path.write_bytes if isinstance(data, bytes) else path.write_text)(data)
+        with pytest.raises(DeephwError, match=re.escape(expected)) as exc:
+            import_program(path, tmp_path / f"run_{name}", program=ideal_program)
+        assert str(path) in str(exc.value) and "\n" not in str(exc.value)[:300]
+        assert not (tmp_path / f"run_{name}").exists()
+
+
+def test_a_fine_grained_card_exports_pulse_counts_past_int32(tmp_path) -> None:
+    """A card with 10**12 levels needs ~10**11 nominal pulses per device: the program
+    keeps them exactly and verifies, instead of wrapping to negative counts."""
+    config = from_dict(
+        {
+            "task": {"name": "XOR"},
+            "training": {"epochs": 3, "seeds": 1},
+            "hardware": {
+                "card": "quantized_64",
+                "card_overrides": {"device": {"levels": 10**12}},
+            },
+        }
+    )
+    run = tmp_path / "run"
+    rundir.write_run(deephw.train(config), run)
+    program = tmp_path / "program"
+    export_program(run, program)
+    pulses = np.concatenate(
+        [read_npz(p)["pulses"] for p in sorted((program / "groups").glob("*.npz"))]
+    )
+    assert pulses.dtype == np.int64 and pulses.max() > 2**31
+    report = verify_program(program, out=tmp_path / "verify").report
+    assert report["totals"]["devices"] == pulses.size

@@ -14,7 +14,7 @@ column              NPZ type meaning
 ``start``           uint8    starting state (index into ``start_names``: ``reset``)
 ``start_uS``        float64  nominal conductance in the starting state (µS)
 ``polarity``        int8     +1 potentiating (SET) pulses, -1 depressing, 0 none
-``pulses``          int32    nominal open-loop pulses from the start to the target
+``pulses``          int64    nominal open-loop pulses from the start to the target
 ``method``          uint8    ``write_verify`` or ``reset`` (index into ``method_names``)
 ``max_iterations``  int32    verify reads allowed (write-verify schedule)
 ``tolerance_uS``    float64  accepted |read - target| (µS); NaN for ``reset``
@@ -39,7 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deephw.errors import DeephwError, quote
+from deephw.csvfile import numeric_columns, read_csv_table
+from deephw.errors import ConfigError, DeephwError
 
 START_NAMES = ("reset",)
 """Starting states: ``reset`` (the device is RESET before it is programmed)."""
@@ -57,7 +58,7 @@ COLUMNS: dict[str, type] = {
     "start": np.uint8,
     "start_uS": np.float64,
     "polarity": np.int8,
-    "pulses": np.int32,
+    "pulses": np.int64,  # nominal steps: a fine-grained card needs more than 2**31
     "method": np.uint8,
     "max_iterations": np.int32,
     "tolerance_uS": np.float64,
@@ -219,53 +220,39 @@ class Measured:
 def read_measured_csv(path: str | Path) -> Measured:
     """Read a CSV of measured conductances: ``tile, row, column, role, conductance``.
 
-    Other columns are ignored; every error names the file and the line. Values are not
-    checked here (``nan`` and ``inf`` are read): the importer refuses those outside their
-    device's plausible range, naming the device.
+    Other columns are ignored; lines starting with ``#`` are comments. The file goes
+    through :func:`deephw.csvfile.read_csv_table` (UTF-8, bounded fields, no ragged
+    rows), and every error names the file, the line and the column. Conductances are
+    not checked here (``nan`` and ``inf`` are read): the importer refuses those outside
+    their device's plausible range, naming the device.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DeephwError(f"{path}: file does not exist")
-    try:
-        text = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DeephwError(f"{path}: cannot read ({exc})") from None
-    numbered = [
-        (number, line)
-        for number, line in enumerate(text, start=1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    rows = csv.reader(line for _, line in numbered)
-    header = [name.strip() for name in next(rows, [])]
+    header, rows = read_csv_table(path, comments=True)
     if "conductance" not in header and "conductance_uS" in header:
         header[header.index("conductance_uS")] = "conductance"
     missing = [name for name in MEASURED_COLUMNS if name not in header]
     if missing:
-        first = numbered[0][0] if numbered else 1
         need = ", ".join(MEASURED_COLUMNS)
-        raise DeephwError(f"{path}: line {first}: missing columns {missing} (need {need})")
-    where = [header.index(name) for name in MEASURED_COLUMNS]
-    values: list[list] = [[] for _ in MEASURED_COLUMNS]
-    lines = []
-    for (number, _), row in zip(numbered[1:], rows, strict=True):
-        try:
-            cells = [row[k].strip() for k in where]
-            parsed = [int(c) for c in cells[:3]] + [cells[3], float(cells[4])]
-        except (IndexError, ValueError):
-            raise DeephwError(f"{path}: line {number}: cannot read {quote(row)}") from None
-        for column, value in zip(values, parsed, strict=True):
-            column.append(value)
-        lines.append(number)
-    if not lines:
-        raise DeephwError(f"{path}: no measured conductances")
-    tile, row, column, role, conductance = values
+        raise DeephwError(f"{path}: missing columns {missing} (need {need})")
+    numbers = numeric_columns(path, header, rows, ("tile", "row", "column"))
+    conductance = numeric_columns(path, header, rows, ("conductance",), finite=False)
+    lines = np.asarray(rows.lines)
+    for name, values in numbers.items():
+        bad = (values != np.round(values)) | (np.abs(values) > 2**31)
+        if bad.any():
+            k = int(np.argmax(bad))
+            where = f"line {lines[k]}, column {name}"
+            raise ConfigError(
+                str(path), where, float(values[k]), "must be a device address (an integer)"
+            )
+    role = header.index("role")
     return Measured(
-        np.array(tile),
-        np.array(row),
-        np.array(column),
-        np.array(role),
-        np.array(conductance, dtype=float),
-        np.array(lines),
+        numbers["tile"].astype(np.int64),
+        numbers["row"].astype(np.int64),
+        numbers["column"].astype(np.int64),
+        np.array([r[role].strip() for r in rows]),
+        conductance["conductance"],
+        lines,
     )
 
 
