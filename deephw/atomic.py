@@ -75,15 +75,23 @@ def write_bytes(path: str | Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno:
+            # a full disk says "No space left on device" without a name: give it one
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
 
 
 def check_new_directory(path: str | Path) -> None:
     """Raise :class:`DeephwError` unless ``path`` is free for a new output directory."""
     path = Path(path)
+    if path.is_symlink():
+        raise DeephwError(
+            f"{path}: is a symbolic link; name a plain path for the output "
+            "(deephw writes a new directory there and never follows links out of it)"
+        )
     if not path.exists():
         return
     if not path.is_dir():
@@ -206,7 +214,8 @@ def check_output_location(
     if free < needed_bytes + OUTPUT_MARGIN_BYTES:
         raise DeephwError(
             f"{path}: not enough free space in {ancestor}: the output needs about "
-            f"{format_bytes(needed_bytes)} and {format_bytes(free)} is free"
+            f"{format_bytes(needed_bytes)}, deephw keeps {format_bytes(OUTPUT_MARGIN_BYTES)} "
+            f"in reserve, and {format_bytes(free)} is free"
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 from deephw import atomic
 from deephw.cli import main
+from deephw.errors import DeephwError
 
 
 @pytest.fixture
@@ -175,3 +177,37 @@ def test_only_temporaries_of_dead_writers_are_removed(tmp_path: Path) -> None:
     assert all(path.is_dir() for path in others)  # other names, or no pid: not ours to judge
     assert (tmp_path / "a.txt").read_text() == "whole" and (tmp_path / "out" / "x").is_file()
     assert atomic.remove_stale_temporaries(tmp_path / "out") == []
+
+
+def test_an_output_that_is_a_symbolic_link_is_refused_before_any_work(tmp_path: Path) -> None:
+    target = tmp_path / "empty"
+    target.mkdir()
+    link = tmp_path / "out"
+    link.symlink_to(target)
+    with pytest.raises(DeephwError, match="is a symbolic link; name a plain path"):
+        atomic.check_output_location(link)
+    assert link.is_symlink() and list(target.iterdir()) == []
+
+
+def test_the_free_space_message_names_the_reserve(tmp_path: Path, monkeypatch) -> None:
+    usage = shutil.disk_usage(tmp_path)
+    free = atomic.OUTPUT_MARGIN_BYTES // 2
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=free))
+    with pytest.raises(DeephwError) as exc:
+        atomic.check_output_location(tmp_path / "out", 1000)
+    message = str(exc.value)
+    assert "needs about 1 kB, deephw keeps 16.8 MB in reserve, and 8.39 MB is free" in message
+
+
+def test_a_disk_that_fills_during_a_write_names_the_file(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    target = tmp_path / "metrics.csv"
+    with pytest.raises(OSError) as exc:
+        atomic.write_bytes(target, b"x")
+    assert exc.value.filename == str(target) and exc.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []

@@ -479,7 +479,7 @@ def test_output_on_a_full_disk_is_refused_before_any_work(
     assert main(["train", str(config), "--out", str(out)]) == 2
     err = one_line(capsys)
     assert err.startswith(f"deephw: invalid input: {out}: not enough free space in {tmp_path}")
-    assert "the output needs about 2.0" in err and "MB and 4.1 kB is free" in err
+    assert "the output needs about 2.0" in err and "MB in reserve, and 4.1 kB is free" in err
     assert main(["reproduce", "--out", str(tmp_path / "paper")]) == 2
     assert "not enough free space" in one_line(capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.yaml"]
