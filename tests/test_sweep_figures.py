@@ -166,3 +166,18 @@ def test_draw_all_shows_a_bar_over_the_figures(tmp_path, capsys):
     ]
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in written)
     assert "figures: 100%" in capsys.readouterr().err
+
+
+def test_an_mse_panel_within_one_decade_has_labelled_ticks():
+    """MSE between 0.1 and 0.25 holds no power of ten: the axis still shows numbers."""
+    frame = table()
+    frame["final_mse"] = 0.1 + 0.15 * (frame["seed"] / 3)
+    fig = figures.metric_figure(frame, "init.high", ["learning.lr"], ["final_mse"])
+    try:
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        low, high = ax.get_ylim()
+        shown = [t.get_text() for t in ax.get_yticklabels() if low <= t.get_position()[1] <= high]
+        assert len(shown) >= 2 and all(float(text) > 0 for text in shown), shown
+    finally:
+        plt.close(fig)

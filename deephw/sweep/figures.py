@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 from tqdm import tqdm
 
 from deephw.plotting import plt, save
@@ -225,6 +226,17 @@ def _ylabel(metric: str, column: pd.Series, unit: str) -> str:
     return metric
 
 
+def _mse_scale(ax: plt.Axes, values: pd.Series) -> None:
+    """A symmetric-log MSE axis whose ticks are labelled even when the values span less
+    than a decade (then no power of ten falls inside, and the default shows no number)."""
+    ax.set_yscale("symlog", linthresh=MSE_LINEAR_BELOW)
+    positive = values[values > 0]
+    if positive.max() < 10 * positive.min():
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+        ax.yaxis.set_minor_locator(NullLocator())
+
+
 def _is_mse(metric: str) -> bool:
     """Whether a column holds MSE values (drawn on a symmetric log scale)."""
     return metric == "final_mse" or metric.startswith("mse_") or metric.endswith("_mse")
@@ -286,7 +298,7 @@ def metric_figure(
                 ax.fill_between(x, stats[:, 0], stats[:, 2], color=color, alpha=0.2, lw=0)
                 ax.plot(x, stats[:, 1], "o-", color=color, ms=3.5, lw=1.5, label=label or None)
         if _is_mse(metric) and (frame[metric] > 0).any():
-            ax.set_yscale("symlog", linthresh=MSE_LINEAR_BELOW)
+            _mse_scale(ax, frame[metric])
         if log_x:
             ax.set_xscale("log")
             ax.minorticks_off()
