@@ -212,10 +212,15 @@ def check_output_location(
         raise DeephwError(f"{path}: cannot write into {ancestor} ({reason})") from None
     free = shutil.disk_usage(ancestor).free
     if free < needed_bytes + OUTPUT_MARGIN_BYTES:
+        reserve = format_bytes(OUTPUT_MARGIN_BYTES)
+        needs = (
+            f"the output needs about {format_bytes(needed_bytes)}, deephw keeps {reserve} "
+            "in reserve,"
+            if needed_bytes
+            else f"deephw keeps {reserve} in reserve"
+        )
         raise DeephwError(
-            f"{path}: not enough free space in {ancestor}: the output needs about "
-            f"{format_bytes(needed_bytes)}, deephw keeps {format_bytes(OUTPUT_MARGIN_BYTES)} "
-            f"in reserve, and {format_bytes(free)} is free"
+            f"{path}: not enough free space in {ancestor}: {needs} and {format_bytes(free)} is free"
         )
 
 

@@ -211,3 +211,11 @@ def test_a_disk_that_fills_during_a_write_names_the_file(tmp_path: Path, monkeyp
         atomic.write_bytes(target, b"x")
     assert exc.value.filename == str(target) and exc.value.errno == errno.ENOSPC
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_free_space_message_without_an_estimate(tmp_path: Path, monkeypatch) -> None:
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=10**6))
+    with pytest.raises(DeephwError) as exc:
+        atomic.check_output_location(tmp_path / "out")
+    assert str(exc.value).endswith("deephw keeps 16.8 MB in reserve and 1 MB is free")
