@@ -31,11 +31,16 @@ MAX_SPAN = 1e15
 inside int64 and a step stays far above the rounding of a conductance."""
 
 
-def noise_problem(name: str, sigma: float, span: float) -> list[Problem]:
-    """A problem when the standard deviation ``sigma`` (µS) of ``name`` exceeds the
-    conductance range ``span`` (µS): such a device holds no information."""
+def noise_problem(
+    name: str, value: object, sigma: float, span: float, derived: bool = False
+) -> list[Problem]:
+    """A problem when the standard deviation ``sigma`` (µS) set by field ``name`` (given
+    as ``value``) exceeds the conductance range ``span`` (µS): such a device holds no
+    information. ``derived``: ``sigma`` is computed from ``value`` (a relative spread
+    times a step, a polynomial's worst case), and the message says what it came to."""
     if sigma > span:
-        return [(name, sigma, f"noise larger than the conductance range ({span:g} uS)")]
+        came_to = f"gives noise of {sigma:.4g} uS, " if derived else "noise "
+        return [(name, value, f"{came_to}larger than the conductance range ({span:g} uS)")]
     return []
 
 
@@ -119,7 +124,9 @@ class DeviceParams:
             if value > 1:
                 found.append((name, value, "spread larger than the conductance range (> 1)"))
         if self.bounded:
-            found += noise_problem("read_noise_uS", self.read_noise_uS, self.range_uS)
+            found += noise_problem(
+                "read_noise_uS", self.read_noise_uS, self.read_noise_uS, self.range_uS
+            )
         stuck = self.stuck_min_fraction + self.stuck_max_fraction
         if stuck > 1:
             found.append(("stuck_max_fraction", self.stuck_max_fraction, "stuck fractions sum > 1"))

@@ -32,7 +32,9 @@ class CapacitorParams(PulsedParams):
             value = getattr(self, name)
             if not self.g_min_uS <= value <= self.g_max_uS:
                 found.append((name, value, "must lie within [g_min_uS, g_max_uS]"))
-        found += noise_problem("g_reset_dtod_uS", self.g_reset_dtod_uS, self.range_uS)
+        found += noise_problem(
+            "g_reset_dtod_uS", self.g_reset_dtod_uS, self.g_reset_dtod_uS, self.range_uS
+        )
         if self.tau_dtod > 1:
             found.append(("tau_dtod", self.tau_dtod, "relative spread over 100 %"))
         return found

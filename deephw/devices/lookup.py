@@ -54,10 +54,13 @@ class LookupParams(DeviceParams):
             step = float(np.mean(np.abs(getattr(self, name))))
             found += span_problem(name, list(getattr(self, name)), step, self.range_uS)
         for name in ("up_c2c_uS", "down_c2c_uS"):
-            found += noise_problem(name, max(getattr(self, name)), self.range_uS)
+            values = getattr(self, name)
+            found += noise_problem(name, list(values), max(values), self.range_uS, derived=True)
         if self.step_dtod > 1:
             found.append(("step_dtod", self.step_dtod, "relative spread over 100 %"))
-        found += noise_problem("write_noise_uS", self.write_noise_uS, self.range_uS)
+        found += noise_problem(
+            "write_noise_uS", self.write_noise_uS, self.write_noise_uS, self.range_uS
+        )
         return found
 
 

@@ -43,7 +43,7 @@ class PcmParams(DeviceParams):
     drift_nu_std_clip: tuple[float, ...] = (0.0, 1.0)
     read_noise_q_coeff: float = field(default=0.0, metadata=check(ge=0))
     read_noise_q_exponent: float = field(default=0.0, metadata=check(ge=0))
-    read_noise_q_max: float = field(default=0.0, metadata=check(ge=0))
+    read_noise_q_max: float = field(default=0.0, metadata=check(ge=0, le=1))  # relative to g
     t_read_s: float = field(default=250e-9, metadata=check(gt=0))
 
     def problems(self) -> list[Problem]:
@@ -62,11 +62,15 @@ class PcmParams(DeviceParams):
         found += span_problem("set_step_uS", self.set_step_uS, self.set_step_uS, self.range_uS)
         if self.set_step_dtod > 1:
             found.append(("set_step_dtod", self.set_step_dtod, "relative spread over 100 %"))
-        found += noise_problem("set_c2c", self.set_c2c * self.set_step_uS, self.range_uS)
+        sigma = self.set_c2c * self.set_step_uS
+        found += noise_problem("set_c2c", self.set_c2c, sigma, self.range_uS, derived=True)
         q = np.linspace(0.0, 1.0, 101)
         sigma = np.polynomial.polynomial.polyval(q, self.prog_noise_poly_uS)
         worst = float(np.max(np.abs(sigma)))
-        found += noise_problem("prog_noise_poly_uS", worst, self.range_uS)
+        coefficients = list(self.prog_noise_poly_uS)
+        found += noise_problem(
+            "prog_noise_poly_uS", coefficients, worst, self.range_uS, derived=True
+        )
         return found
 
 

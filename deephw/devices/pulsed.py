@@ -60,8 +60,11 @@ class PulsedParams(DeviceParams):
         for spread in ("step_dtod", "up_down_dtod"):
             if getattr(self, spread) > 1:
                 found.append((spread, getattr(self, spread), "relative spread over 100 %"))
-        found += noise_problem("step_c2c", self.step_c2c * self.nominal_step, self.range_uS)
-        found += noise_problem("write_noise_uS", self.write_noise_uS, self.range_uS)
+        sigma = self.step_c2c * self.nominal_step
+        found += noise_problem("step_c2c", self.step_c2c, sigma, self.range_uS, derived=True)
+        found += noise_problem(
+            "write_noise_uS", self.write_noise_uS, self.write_noise_uS, self.range_uS
+        )
         return found
 
 
