@@ -269,7 +269,7 @@ def read_weights(path: str | Path) -> dict[str, np.ndarray]:
         k, i, j = (int(v) for v in np.argwhere(~np.isfinite(weights))[0])
         raise DeephwError(
             f"{path}: array 'weights' holds {weights[k, i, j]} at seed {int(seeds[k])}, "
-            f"connection {i}->{j}: weights must be finite"
+            f"entry [{i}, {j}]: weights must be finite"
         )
     if mask.shape != weights.shape or not np.isin(mask, (0, 1)).all():
         raise DeephwError(

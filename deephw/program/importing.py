@@ -171,12 +171,17 @@ def _check_plausible(
         if bad.size:
             j = int(bad[0])
             nominal = device_range(models[role])
+            what = (
+                "is not a number"
+                if np.isnan(value[j])
+                else f"µS is far outside the device's physical range [{nominal[0]:g}, "
+                f"{nominal[1]:g}] µS of card {card.name!r} (accepted: [{low:g}, {high:g}] µS)"
+            )
+            others = f"; {bad.size} such values of role {role}" if bad.size > 1 else ""
             raise DeephwError(
                 f"{path}: line {measured.line[j]}: device tile {measured.tile[j]} row "
                 f"{measured.row[j]} column {measured.column[j]} role {role}: conductance "
-                f"{float(value[j])!r} µS is far outside the device's physical range "
-                f"[{nominal[0]:g}, {nominal[1]:g}] µS of card {card.name!r} (accepted: "
-                f"[{low:g}, {high:g}] µS); {bad.size} such values of role {role}"
+                f"{float(value[j])!r} {what}{others}"
             )
 
 

@@ -131,7 +131,8 @@ def _run(args: argparse.Namespace) -> int:
     execute.check_directory(out)
     sweep = plan.load_sweep(args.target, force=args.force, progress=progress)
     if progress:
-        where = args.scheduler or f"{args.workers or execute.default_workers()} local workers"
+        workers = args.workers or execute.default_workers()
+        where = args.scheduler or f"{workers} local worker{'s' if workers > 1 else ''}"
         print(
             f"{sweep.spec.kind} sweep {args.target}: {len(sweep.points)} configurations, "
             f"{sweep.n_rows} rows, on {where}; results in {out}"
