@@ -141,12 +141,25 @@ def from_adjacency(
         raise ConfigError(where, field_name, str(path), problem)
     n = n_inputs + 1 + n_hidden + n_outputs
     if path.suffix in (".yaml", ".yml"):
-        edges = read_yaml(path).get("edges")
+        data = read_yaml(path)
+        for key in data:
+            if key != "edges":
+                reason = (
+                    "unknown key: a YAML graph holds only edges: [[i, j], ...] (a 0/1 "
+                    "matrix goes in a .npy or text file)"
+                )
+                raise ConfigError(str(path), str(key), data[key], reason)
+        edges = data.get("edges")
         if not isinstance(edges, list):
             raise ConfigError(str(path), "edges", edges, "must be a list of [i, j] pairs")
         mask = np.zeros((n, n), dtype=bool)
+        first: dict[tuple[int, int], int] = {}
         for k, edge in enumerate(edges):
             i, j = _edge(edge, n, str(path), k)
+            if (i, j) in first:
+                reason = f"given twice (first as edges[{first[i, j]}])"
+                raise ConfigError(str(path), f"edges[{k}]", [i, j], reason)
+            first[i, j] = k
             mask[i, j] = True
     else:
         try:

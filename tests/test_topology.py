@@ -281,3 +281,20 @@ def test_adjacency_yaml_edge_that_is_not_two_indices(
     message = str(exc.value)
     assert message.startswith(f"{path}: edges[2] = ") and message.endswith(reason), message
     assert "self loop" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("edges: [[0, 3], [1, 3], [0, 3]]\n", "edges[2] = [0, 3]: given twice (first as edges[0])"),
+        ("matrix: []\n", "matrix = []: unknown key: a YAML graph holds only edges"),
+    ],
+)
+def test_a_graph_file_with_a_repeated_edge_or_a_stray_key_is_refused(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "graph.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        topology.from_adjacency(2, 0, 1, path)
+    assert str(exc.value) == f"{path}: {message}" or str(exc.value).startswith(f"{path}: {message}")
