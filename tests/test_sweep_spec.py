@@ -562,3 +562,9 @@ def test_result_files_and_table_from_stored_rows(tmp_path):
     table.write(frame, table.info(sweep), tmp_path / "out")
     again, description = table.read(tmp_path / "out")
     assert again.equals(frame) and description["axes"] == ["training.batch_size"]
+
+
+def test_a_sweep_seed_past_64_bits_names_the_sweep_field(tmp_path):
+    error = error_of(tmp_path, sweep_data(seed=10**23, seeds=2))
+    assert (error.field, error.value) == ("seed", 10**23)
+    assert "must be <= 9223372036854775806 (64-bit seeds)" in str(error)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deephw.config import SEED_MAX
 from deephw.sweep import paths
 from deephw.sweep.studies import get_study, study_names
 from deephw.validation import FieldError, build, check, read_yaml
@@ -57,6 +58,9 @@ class SweepFile:
     def __post_init__(self) -> None:
         if self.kind not in study_names():
             raise FieldError("kind", self.kind, f"must be one of {study_names()}")
+        if self.seed is not None and self.seed + (self.seeds or 1) - 1 > SEED_MAX:
+            reason = f"must be <= {SEED_MAX - (self.seeds or 1) + 1} (64-bit seeds)"
+            raise FieldError("seed", self.seed, reason)
         for section in ("fixed", "axes"):
             for path in getattr(self, section):
                 try:
