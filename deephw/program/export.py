@@ -26,7 +26,7 @@ import numpy as np
 import yaml
 
 from deephw import __version__, atomic, rundir, training
-from deephw.controller import hardware_card
+from deephw.assembly import hardware_card
 from deephw.devices import (
     Card,
     card_from_dict,
