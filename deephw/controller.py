@@ -101,7 +101,7 @@ class Controller:
 
     def in_situ_request(self, n_steps: int, batch: int, lr: float) -> InSituRequest:
         """The engine request accumulating the in-situ coincidences of a nudged phase
-        (``hardware.in_engine``): the chips' noise generators for the NumPy engine's
+        (``hardware.scheme.in_engine``): the chips' noise generators for the NumPy engine's
         draws, a fresh seed for Brian2's."""
         seed = int(self._in_situ_seeds.integers(2**31 - 1))
         return self.scheme.request(self.crossbar, n_steps, batch, lr, self.rngs, seed)

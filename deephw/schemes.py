@@ -300,7 +300,7 @@ class InSitu(UpdateScheme):
     ) -> np.ndarray:
         """Issue the coincidence pulses of every nudged step, then the L1 shrink."""
         if trajectory is None:
-            reason = "needs the nudged-phase trajectory (learning rule deep)"
+            reason = "needs the nudged-phase trajectory (a rule with an in-situ form)"
             raise ConfigError("", "scheme", self.name, reason)
         n_steps, n_chips, batch, n = trajectory.shape
         n_steps -= 1
