@@ -15,6 +15,7 @@ from deephw import __version__, atomic, devices, reproduce, rundir, runpool, tas
 from deephw import config as config_module
 from deephw.arguments import positive
 from deephw.arguments import seed as seed_type
+from deephw.assembly import assemble
 from deephw.commandline import run
 from deephw.engines import engine_names
 from deephw.errors import ConfigError, DeephwError, quote
@@ -79,13 +80,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     needs = estimate_run(config, task)
     needs.enforce(config, source, force=args.force, options=_options(args))
     atomic.check_output_location(out, int(needs.output_bytes))
+    parts = assemble(config, task, source)
     with atomic.claim(out):
         atomic.check_new_directory(out)  # another writer may have finished meanwhile
-        training.build_topology(config, task, source)
         with tqdm(
             total=config.training.epochs, desc="train", unit="epoch", leave=False, mininterval=0.5
         ) as bar:
-            result = training.train(config, progress=bar.update, source=source, task=task)
+            result = training.train(parts, progress=bar.update)
         rundir.write_run(result, out)
     _print_training(result, out)
     return 0

@@ -15,6 +15,7 @@ from deephw.engines import engine_class, engine_names
 from deephw.errors import ConfigError, UnknownNameError, quote
 from deephw.rules import rule_class, rule_names
 from deephw.rules.base import options_of
+from deephw.schemes import configured_scheme, scheme_names, scheme_options
 from deephw.tasks import BUILTIN
 from deephw.validation import FieldError, as_dict, build, check, file_problem, read_yaml
 
@@ -148,37 +149,71 @@ class TrainingConfig:
         _check_seed_range("seed", self.seed, self.seeds)
 
 
+def _part(value: str | dict[str, Any], section: str) -> tuple[str, dict[str, Any]]:
+    """A part given by name, or as ``{name: NAME, OPTION: VALUE, ...}``."""
+    if isinstance(value, str):
+        return value, {}
+    options = dict(value)
+    name = options.pop("name", None)
+    if not isinstance(name, str):
+        raise FieldError(f"{section}.name", name, "required: the name of the part")
+    return name, options
+
+
+def _nested(error: ConfigError, name: str) -> FieldError:
+    """A part's option error, with the part's name in the reason."""
+    return FieldError(error.field, error.value, f"{error.reason} ({name})")
+
+
 @dataclass(frozen=True)
 class HardwareConfig:
     """The chip the network learns on: a device card and an update scheme.
 
     ``card`` is a shipped card's name or a card file (relative to the config);
     ``card_overrides`` is merged into the card section by section (e.g.
-    ``{device: {read_noise_uS: 0.2}}``). ``scheme`` is ``digital`` (accumulate, then
-    pulses), ``in_situ`` (pulse coincidences at every nudged step) or ``hybrid`` (updates
-    on the fast device of an Ambrogio cell, periodic transfer). The chip of training
-    seed ``s`` is sampled from ``chip_seed + s``, or from ``s`` when it is null.
-    ``update_time_s`` is idle chip time added after each update (data loading, host
-    latency), so that leaks and drift see realistic time. ``update_management`` scales
-    the in-situ row and column probabilities per chip and step to keep both away from
-    saturation. ``in_engine`` (scheme ``in_situ`` only) has the engine accumulate the
-    coincidences during the nudged phase instead of returning the trajectory; inside
-    Brian2 this needs ``update_management: false``.
+    ``{device: {read_noise_uS: 0.2}}``). ``scheme`` is a scheme's name, or a section
+    ``{name: NAME, OPTION: VALUE}`` with the options of that scheme (an option it does
+    not use is an error): ``digital`` (accumulate, then pulses; ``rounding``),
+    ``in_situ`` (pulse coincidences at every nudged step; ``bit_length``,
+    ``update_management``, ``in_engine``: the engine accumulates the coincidences) or
+    ``hybrid`` (updates on the fast device of an Ambrogio cell, periodic transfer;
+    ``inner``, ``transfer_every``, ``rounding``, ``bit_length``, ``update_management``);
+    see :mod:`deephw.schemes`. The chip of training seed ``s`` is sampled from
+    ``chip_seed + s``, or from ``s`` when it is null. ``update_time_s`` is idle chip
+    time added after each update (data loading, host latency), so that leaks and drift
+    see realistic time.
     """
 
     card: str = "ideal"
     card_overrides: dict[str, Any] = field(default_factory=dict)
-    scheme: str = field(default="digital", metadata=check(choices=("digital", "in_situ", "hybrid")))
-    rounding: str = field(
-        default="stochastic", metadata=check(choices=("deterministic", "stochastic"))
-    )
-    inner: str = field(default="digital", metadata=check(choices=("digital", "in_situ")))
-    bit_length: int = field(default=10, metadata=check(ge=1))
-    transfer_every: int | None = field(default=None, metadata=check(ge=1))
+    scheme: str | dict[str, Any] = "digital"
     chip_seed: int | None = field(default=None, metadata=check(ge=0, le=SEED_MAX))
     update_time_s: float = field(default=0.0, metadata=check(ge=0))
-    update_management: bool = True
-    in_engine: bool = False
+
+    def __post_init__(self) -> None:
+        name, given = _part(self.scheme, "scheme")
+        if name not in scheme_names():
+            raise FieldError("scheme", name, f"must be one of {scheme_names()}")
+        try:
+            scheme_options(name, given)
+        except ConfigError as exc:
+            raise _nested(exc, f"scheme {name}") from None
+        object.__setattr__(self, "scheme", {"name": name, **given} if given else name)
+
+    @property
+    def scheme_name(self) -> str:
+        """The update scheme's name."""
+        return _part(self.scheme, "scheme")[0]
+
+    @property
+    def scheme_given(self) -> dict[str, Any]:
+        """The scheme options the config gives (without the defaults)."""
+        return _part(self.scheme, "scheme")[1]
+
+    @property
+    def scheme_options(self) -> Any:
+        """The update scheme's options, defaults filled in (e.g. ``DigitalOptions``)."""
+        return scheme_options(*_part(self.scheme, "scheme"))
 
 
 @dataclass(frozen=True)
@@ -186,19 +221,27 @@ class EngineConfig:
     """The engine that runs the neuron circuits, and its options.
 
     ``tau_ns`` is the neuron circuit's time constant: one Euler step of size ``dt`` lasts
-    ``dt * tau_ns`` of chip time. ``target`` (Brian2's code generation) and ``noise_sigma``
-    (white circuit noise per unit of dimensionless time) apply to the ``brian2`` engine.
+    ``dt * tau_ns`` of chip time. ``target`` (code generation; default the engine's
+    first) applies to engines that generate code (``brian2``), ``noise_sigma`` (white
+    circuit noise per unit of dimensionless time) to engines with circuit noise.
     """
 
     name: str = "numpy"
-    target: str = field(default="cython", metadata=check(choices=("numpy", "cython")))
+    target: str | None = None
     tau_ns: float = field(default=100.0, metadata=check(gt=0))
     noise_sigma: float = field(default=0.0, metadata=check(ge=0))
 
     def __post_init__(self) -> None:
         if self.name not in engine_names():
             raise FieldError("name", self.name, f"must be one of {engine_names()}")
-        lacks = engine_class(self.name).capabilities.lacks("circuit_noise")
+        cls = engine_class(self.name)
+        if self.target is not None and self.target not in cls.targets:
+            reason = f"must be one of {list(cls.targets)} (engine {self.name})"
+            unused = f"the {self.name} engine has no option target"
+            raise FieldError("target", self.target, reason if cls.targets else unused)
+        if self.target is None and cls.targets:
+            object.__setattr__(self, "target", cls.targets[0])
+        lacks = cls.capabilities.lacks("circuit_noise")
         if self.noise_sigma > 0 and lacks is not None:
             able = [n for n in engine_names() if engine_class(n).capabilities.circuit_noise]
             reason = f"the {self.name} engine has no circuit noise ({lacks}); use one of {able}"
@@ -228,6 +271,16 @@ class RunConfig:
             if self.engine not in engine_names():
                 raise FieldError("engine", self.engine, f"must be one of {engine_names()}")
             object.__setattr__(self, "engine", EngineConfig(name=self.engine))
+        hw = self.hardware
+        scheme = configured_scheme(hw.scheme_name, hw.scheme_given)
+        if getattr(scheme, "accumulate_in_engine", False) and scheme.update_management:
+            lacks = engine_class(self.engine.name).capabilities.lacks("managed_in_situ")
+            if lacks is not None:
+                reason = f"the {self.engine.name} engine {lacks}: set update_management: false"
+                raise FieldError("hardware.scheme.in_engine", True, reason)
+        if scheme.trajectory_pulses and not rule_class(self.learning.rule).supports_in_situ:
+            reason = f"learning.rule {self.learning.rule} has no in-situ pulse form"
+            raise FieldError("hardware.scheme", hw.scheme, reason)
 
     def resolve(self, relative: str) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -272,7 +325,4 @@ def load(path: str | Path) -> RunConfig:
         problem = None if value is None else file_problem(config.resolve(value))
         if problem is not None:
             raise ConfigError(str(path), name, value, problem)
-    from deephw.controller import hardware_card  # the controller imports this module
-
-    hardware_card(config, str(path))
     return config

@@ -17,90 +17,19 @@ the controller reproduces the NumPy core bit for bit.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from deephw import model
 from deephw.crossbar import Crossbar
-from deephw.devices import Card, load_card, replace_card
-from deephw.errors import ConfigError
 from deephw.multiply import MultiplyModel
 from deephw.pulses import InSituRequest
-from deephw.rules import rule_class
-from deephw.schemes import InSitu, UpdateScheme, get_scheme
+from deephw.schemes import InSitu
 from deephw.streams import IN_SITU_STREAM, NOISE_STREAM
 
 if TYPE_CHECKING:
-    from deephw.config import RunConfig
-    from deephw.rules import LearningRule
-
-
-def hardware_card(config: RunConfig, source: str = "") -> Card:
-    """The device card a run config names, with its overrides applied and validated.
-
-    Errors name the config file and the field (``hardware.card`` or the overridden
-    ``hardware.card_overrides.SECTION.FIELD``).
-    """
-    hw = config.hardware
-    ref = hw.card
-    target: str | Path = config.resolve(ref) if is_card_file(ref) else ref
-    try:
-        card = load_card(target)
-    except (ConfigError, KeyError, FileNotFoundError) as exc:
-        reason = exc.reason if isinstance(exc, ConfigError) else str(exc).strip("'\"")
-        raise ConfigError(source, "hardware.card", ref, reason) from None
-    except OSError as exc:  # e.g. a name too long for the file system
-        raise ConfigError(source, "hardware.card", ref, f"cannot read ({exc.strerror})") from None
-    if hw.card_overrides:
-        try:
-            card = replace_card(card, hw.card_overrides)
-        except ConfigError as exc:
-            field = f"hardware.card_overrides.{exc.field}" if exc.field else "hardware"
-            raise ConfigError(source, field, exc.value, exc.reason) from None
-    try:
-        make_scheme(config).check_card(card)
-    except ConfigError as exc:
-        raise ConfigError(source, "hardware.scheme", hw.scheme, exc.reason) from None
-    if hw.in_engine and hw.scheme != "in_situ":
-        reason = "the engine accumulates the coincidences of scheme in_situ only"
-        raise ConfigError(source, "hardware.in_engine", True, reason)
-    if hw.in_engine and hw.update_management and config.engine.name == "brian2":
-        reason = "inside Brian2 the coincidences need hardware.update_management: false"
-        raise ConfigError(source, "hardware.in_engine", True, reason)
-    in_situ = hw.scheme == "in_situ" or (hw.scheme == "hybrid" and hw.inner == "in_situ")
-    if in_situ and not rule_class(config.learning.rule).supports_in_situ:
-        reason = f"learning.rule {config.learning.rule} has no in-situ pulse form"
-        field = "hardware.scheme" if hw.scheme == "in_situ" else "hardware.inner"
-        raise ConfigError(source, field, "in_situ", reason)
-    return card
-
-
-def is_card_file(card: str) -> bool:
-    """Whether ``hardware.card`` names a file (else a shipped card's name)."""
-    return card.endswith((".yaml", ".yml")) or "/" in card or "\\" in card
-
-
-def make_scheme(config: RunConfig) -> UpdateScheme:
-    """The update scheme a run config names, with the options that apply to it."""
-    hw = config.hardware
-    options = {
-        "digital": {"rounding": hw.rounding},
-        "in_situ": {
-            "bit_length": hw.bit_length,
-            "update_management": hw.update_management,
-            "accumulate_in_engine": hw.in_engine,
-        },
-        "hybrid": {
-            "inner": hw.inner,
-            "transfer_every": hw.transfer_every,
-            "rounding": hw.rounding,
-            "bit_length": hw.bit_length,
-            "update_management": hw.update_management,
-        },
-    }[hw.scheme]
-    return get_scheme(hw.scheme, **options)
+    from deephw.assembly import Run
 
 
 class Controller:
@@ -108,40 +37,32 @@ class Controller:
 
     Parameters
     ----------
-    config
-        The run config (hardware, dynamics, engine time constant).
-    card
-        The device card (see :func:`hardware_card`).
+    run
+        The assembled run: its config (hardware, dynamics, engine time constant), card,
+        update scheme and learning rule (its leak).
     mask
         ``(S, N, N)`` structural masks: the cells that hold devices.
     seeds
         The training seeds; chips and noise streams derive from them.
     initial_weights
         ``(S, N, N)`` weights written (write-verify) before training starts.
-    rule
-        The learning rule (its leak).
     """
 
     def __init__(
-        self,
-        config: RunConfig,
-        card: Card,
-        mask: np.ndarray,
-        seeds: np.ndarray,
-        initial_weights: np.ndarray,
-        rule: LearningRule,
+        self, run: Run, mask: np.ndarray, seeds: np.ndarray, initial_weights: np.ndarray
     ) -> None:
+        config, card = run.config, run.card
         hw = config.hardware
         chip_seeds = seeds if hw.chip_seed is None else hw.chip_seed + seeds
         self.crossbar = Crossbar(card, mask, chip_seeds)
-        self.scheme = make_scheme(config)
+        self.scheme = run.scheme
         self.scheme.check(self.crossbar)
         self.rngs = [np.random.default_rng([int(s), NOISE_STREAM]) for s in seeds]
         self.in_engine = isinstance(self.scheme, InSitu) and self.scheme.accumulate_in_engine
         self._in_situ_seeds = np.random.default_rng([int(seeds[0]), IN_SITU_STREAM])
         self.step_s = config.dynamics.dt * config.engine.tau_ns * 1e-9
         self.update_time_s = hw.update_time_s
-        self.rule = rule
+        self.rule = run.rule
         update_device = type(self.crossbar.cell).update_model(card)
         self.pulse_s = update_device.params.costs.set_ns * 1e-9
         self.crossbar.write_weights(initial_weights, self.rngs)
@@ -180,7 +101,7 @@ class Controller:
 
     def in_situ_request(self, n_steps: int, batch: int, lr: float) -> InSituRequest:
         """The engine request accumulating the in-situ coincidences of a nudged phase
-        (``hardware.in_engine``): the chips' noise generators for the NumPy engine's
+        (``hardware.scheme.in_engine``): the chips' noise generators for the NumPy engine's
         draws, a fresh seed for Brian2's."""
         seed = int(self._in_situ_seeds.integers(2**31 - 1))
         return self.scheme.request(self.crossbar, n_steps, batch, lr, self.rngs, seed)

@@ -57,7 +57,7 @@ REFERENCE = {
     "dynamics.free_steps": 100,
     "dynamics.nudged_steps": 20,
     "task.csv": 4,  # compared through the number of patterns
-    "hardware.bit_length": 10,
+    "hardware.scheme.bit_length": 10,
 }
 """Typical sizes: the field furthest above its typical size (weighted by how often it
 multiplies the estimate) is the one an error names."""
@@ -166,6 +166,9 @@ def estimate_run(config: RunConfig, task: Task) -> RunEstimate:
         ``2 epochs S B N^2 (M0 + Mb)``, the weight updates and the final evaluation.
     """
     train, dyn, hw = config.training, config.dynamics, config.hardware
+    scheme = hw.scheme_options
+    bit_length = getattr(scheme, "bit_length", 10)
+    in_situ = hw.scheme_name == "in_situ"
     n = network_size(config, task)
     seeds, epochs = _big(train.seeds), _big(train.epochs)
     patterns = _big(task.n_patterns)
@@ -178,7 +181,7 @@ def estimate_run(config: RunConfig, task: Task) -> RunEstimate:
         "network.hidden": (n, 2),
         "dynamics.free_steps": (free_steps, 1),
         "dynamics.nudged_steps": (nudged_steps, 1),
-        "hardware.bit_length": (_big(hw.bit_length), 1),
+        "hardware.scheme.bit_length": (_big(bit_length), 1),
     }
     if config.task.csv is not None:  # a built-in task is never the one to blame
         size["task.csv"] = (patterns, 1)
@@ -192,7 +195,7 @@ def estimate_run(config: RunConfig, task: Task) -> RunEstimate:
         }
 
     trajectory = rule_class(config.learning.rule).records_trajectory and not (
-        hw.scheme == "in_situ" and hw.in_engine
+        in_situ and scheme.in_engine
     )
     memory_terms = [
         (seeds * n * n * BYTES_PER_CONNECTION, pick("network.hidden", "training.seeds")),
@@ -216,8 +219,8 @@ def estimate_run(config: RunConfig, task: Task) -> RunEstimate:
             )
         )
     update_ops = PULSE_OPS_PER_CONNECTION + (2 * batch * nudged_steps if trajectory else 0)
-    if hw.scheme == "in_situ":
-        update_ops += 8 * batch * nudged_steps * _big(hw.bit_length)
+    if in_situ:
+        update_ops += 8 * batch * nudged_steps * _big(bit_length)
     dynamics_fields = ("training.epochs", "training.seeds", "network.hidden", "task.csv")
     work_terms = [
         (
@@ -226,7 +229,9 @@ def estimate_run(config: RunConfig, task: Task) -> RunEstimate:
         ),
         (
             epochs * n_batches * seeds * n * n * update_ops,
-            pick("training.epochs", "training.seeds", "network.hidden", "hardware.bit_length"),
+            pick(
+                "training.epochs", "training.seeds", "network.hidden", "hardware.scheme.bit_length"
+            ),
         ),
         (
             2 * seeds * patterns * n * n * free_steps,

@@ -256,7 +256,7 @@ def run_title(result: TrainResult) -> str:
     return (
         f"{result.task.name}: {config.learning.rule} (lr {config.learning.lr:g}), "
         f"{len(result.seeds)} seeds, {pruning}\n"
-        f"on the {card} card{changed}, {config.hardware.scheme} scheme, "
+        f"on the {card} card{changed}, {config.hardware.scheme_name} scheme, "
         f"{config.engine.name} engine"
     )
 

@@ -28,7 +28,7 @@ import yaml
 from deephw import atomic, plotting
 from deephw.budget import Estimate, enforce
 from deephw.config import SEED_MAX, RunConfig, from_dict
-from deephw.controller import is_card_file
+from deephw.devices.cards import is_card_file
 from deephw.errors import DeephwError, quote
 from deephw.training import HISTORY_FIELDS, TrainResult
 from deephw.validation import file_problem, read_yaml
@@ -113,7 +113,7 @@ def hardware_totals(result: TrainResult) -> dict[str, Any]:
     pulses = pulse_total({name: values[-1] for name, values in events.items()})
     return {
         "card": result.controller.crossbar.card.name,
-        "scheme": result.config.hardware.scheme,
+        "scheme": result.config.hardware.scheme_name,
         "pulses_per_seed": [float(v) for v in np.atleast_1d(0.0 if pulses is None else pulses)],
         "energy_pJ_per_seed": [float(v) for v in events["energy_pJ"][-1]],
         "chip_time_s": float(result.chip_time_s[-1]),

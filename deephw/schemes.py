@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +28,7 @@ from deephw.devices import Card, draws
 from deephw.errors import ConfigError
 from deephw.pulses import InSituRequest, coincidences
 from deephw.registry import Registry
+from deephw.validation import build, check
 
 SCHEMES: Registry[type] = Registry("scheme")
 
@@ -33,6 +36,45 @@ SCHEMES: Registry[type] = Registry("scheme")
 def register_scheme(name: str) -> Callable[[type], type]:
     """Class decorator registering an update scheme under ``name``."""
     return SCHEMES.register(name)
+
+
+@dataclass(frozen=True)
+class DigitalOptions:
+    """``hardware.scheme`` options of ``digital``: how ``dW / dw_min`` is rounded."""
+
+    rounding: str = field(default="stochastic", metadata=check(choices=ROUNDINGS))
+
+
+@dataclass(frozen=True)
+class InSituOptions:
+    """``hardware.scheme`` options of ``in_situ``: time slots per step, update management,
+    and ``in_engine`` (the engine accumulates the coincidences during the nudged phase)."""
+
+    bit_length: int = field(default=10, metadata=check(ge=1))
+    update_management: bool = True
+    in_engine: bool = False
+
+
+@dataclass(frozen=True)
+class HybridOptions:
+    """``hardware.scheme`` options of ``hybrid``: the ``inner`` scheme on the fast device,
+    its options, and ``transfer_every`` (default: the card's)."""
+
+    inner: str = field(default="digital", metadata=check(choices=("digital", "in_situ")))
+    transfer_every: int | None = field(default=None, metadata=check(ge=1))
+    rounding: str = field(default="stochastic", metadata=check(choices=ROUNDINGS))
+    bit_length: int = field(default=10, metadata=check(ge=1))
+    update_management: bool = True
+
+
+def scheme_options(name: str, given: dict[str, Any]) -> Any:
+    """The validated options of scheme ``name`` (a key it does not use is an error)."""
+    return build(SCHEMES.get(name).Options, dict(given), prefix="scheme")
+
+
+def configured_scheme(name: str, given: dict[str, Any]) -> UpdateScheme:
+    """The scheme ``name`` configured by the ``hardware.scheme`` options ``given``."""
+    return SCHEMES.get(name).from_options(scheme_options(name, given))
 
 
 def get_scheme(name: str, **options: object) -> UpdateScheme:
@@ -53,10 +95,16 @@ class UpdateScheme(ABC):
     """Turns one learning step into pulses on a crossbar."""
 
     name: str = "abstract"
+    Options: type = DigitalOptions
     needs_fast_device: bool = False
     trajectory_pulses: bool = False
     """Whether the pulses follow the nudged trajectory itself (in situ) rather than an
     accumulated weight change: only rules with an in-situ form can drive the scheme."""
+
+    @classmethod
+    def from_options(cls, options: Any) -> UpdateScheme:
+        """The scheme configured by its options (an instance of :attr:`Options`)."""
+        return cls(**vars(options))
 
     def check(self, crossbar: Crossbar) -> None:
         """Raise :class:`~deephw.errors.ConfigError` if the crossbar's card does not fit."""
@@ -123,6 +171,8 @@ class DigitalAccumulate(UpdateScheme):
     NumPy core's update ``W += l1_request(W, dW, l1); W *= mask``.
     """
 
+    Options = DigitalOptions
+
     def __init__(self, rounding: str = "deterministic") -> None:
         _check_rounding(rounding)
         self.rounding = rounding
@@ -168,6 +218,12 @@ class InSitu(UpdateScheme):
     down pulses, are applied once per update instead of step by step (the same pulses
     on a linear device), from the unlatched analog states.
     """
+
+    Options = InSituOptions
+
+    @classmethod
+    def from_options(cls, options: InSituOptions) -> InSitu:
+        return cls(options.bit_length, options.update_management, options.in_engine)
 
     trajectory_pulses = True
 
@@ -244,7 +300,7 @@ class InSitu(UpdateScheme):
     ) -> np.ndarray:
         """Issue the coincidence pulses of every nudged step, then the L1 shrink."""
         if trajectory is None:
-            reason = "needs the nudged-phase trajectory (learning rule deep)"
+            reason = "needs the nudged-phase trajectory (a rule with an in-situ form)"
             raise ConfigError("", "scheme", self.name, reason)
         n_steps, n_chips, batch, n = trajectory.shape
         n_steps -= 1
@@ -268,6 +324,7 @@ class Hybrid(UpdateScheme):
     """Updates on the fast device (``inner``: ``in_situ`` or ``digital``), and a transfer
     into the slow pair every ``transfer_every`` updates (default: the card's)."""
 
+    Options = HybridOptions
     needs_fast_device = True
 
     def __init__(

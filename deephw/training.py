@@ -15,11 +15,18 @@ import numpy as np
 
 from deephw import tasks, topology
 from deephw.analysis import gershgorin_stable, rail_fraction
+from deephw.assembly import (  # noqa: F401  (load_task, build_topology: kept here too)
+    Run,
+    assemble,
+    build_topology,
+    load_task,
+    make_engine,
+)
 from deephw.config import LearningConfig, RunConfig
-from deephw.controller import Controller, hardware_card
-from deephw.engines import Engine, get_engine
+from deephw.controller import Controller
+from deephw.engines import Engine
 from deephw.engines.base import Program, Relax
-from deephw.errors import ConfigError, DivergenceError
+from deephw.errors import DivergenceError
 from deephw.rules import Step, Update, make_rule
 from deephw.streams import EVAL_STREAM
 
@@ -73,46 +80,6 @@ class TrainResult:
         below = self.history["mse"] < self.config.training.converged_mse
         first = np.argmax(below, axis=0)
         return np.where(below.any(axis=0), first, -1)
-
-
-def make_engine(config: RunConfig) -> Engine:
-    """The engine a config names, with its options; circuit noise is seeded by the run."""
-    spec = config.engine
-    if spec.name == "brian2":
-        return get_engine(
-            "brian2",
-            target=spec.target,
-            tau_ns=spec.tau_ns,
-            noise_sigma=spec.noise_sigma,
-            seed=config.training.seed,
-        )
-    return get_engine(spec.name)
-
-
-def load_task(config: RunConfig, source: str = "") -> tasks.Task:
-    """The task a config names (built-in, or its CSV file)."""
-    if config.task.name is not None:
-        task = tasks.builtin(config.task.name)
-    else:
-        path = config.resolve(config.task.csv)
-        task = tasks.from_csv(path, config.task.inputs, config.task.targets, source)
-    if config.task.accuracy == "argmax" and task.n_outputs < 2:
-        reason = "needs at least 2 outputs; with one output use threshold"
-        raise ConfigError(source, "task.accuracy", "argmax", reason)
-    return task
-
-
-def build_topology(config: RunConfig, task: tasks.Task, source: str = "") -> topology.Topology:
-    """The graph a config names, sized for ``task``."""
-    net = config.network
-    if net.topology == "layered":
-        layers = net.hidden if isinstance(net.hidden, tuple) else (net.hidden,)
-        layers = tuple(h for h in layers if h > 0)
-        return topology.layered(task.n_inputs, layers, task.n_outputs)
-    if net.topology == "adjacency":
-        path = config.resolve(net.adjacency)
-        return topology.from_adjacency(task.n_inputs, net.n_hidden, task.n_outputs, path, source)
-    return topology.complete(task.n_inputs, net.n_hidden, task.n_outputs)
 
 
 def seed_list(config: RunConfig) -> np.ndarray:
@@ -261,7 +228,7 @@ def _batches(
 
 @np.errstate(over="ignore", invalid="ignore")  # divergence is detected and reported instead
 def train(
-    config: RunConfig,
+    config: RunConfig | Run,
     engine: Engine | None = None,
     progress: Callable[[int], None] | None = None,
     source: str = "",
@@ -272,7 +239,9 @@ def train(
     Parameters
     ----------
     config
-        The validated run config.
+        The validated run config, or a run already assembled from one
+        (:func:`deephw.assembly.assemble`; then ``engine``, ``source`` and ``task`` are
+        its own).
     engine
         The engine to relax states with; by default the one the config names.
     progress
@@ -287,26 +256,18 @@ def train(
     DivergenceError
         When a weight or a state stops being finite; names the epoch and seed.
     """
-    engine = engine or make_engine(config)
-    task = task if task is not None else load_task(config, source)
-    topo = build_topology(config, task, source)
-    return engine.run(training(config, topo, task, progress))
+    run = config if isinstance(config, Run) else assemble(config, task, source, engine)
+    return run.engine.run(training(run, progress))
 
 
-def training(
-    config: RunConfig,
-    topo: topology.Topology,
-    task: tasks.Task,
-    progress: Callable[[int], None] | None = None,
-) -> Program[TrainResult]:
+def training(run: Run, progress: Callable[[int], None] | None = None) -> Program[TrainResult]:
     """Program: the whole training of every seed on its chip, then the final evaluation."""
+    config, topo, task, rule = run.config, run.topology, run.task, run.rule
     seeds = seed_list(config)
     rngs = [np.random.default_rng(int(s)) for s in seeds]
     mask = np.broadcast_to(topo.mask, (len(seeds), topo.n, topo.n)).copy()
-    rule = make_rule(config)
-    rule.check(config, topo)
     start_weights = rule.initial_weights(initial_weights(config, topo.mask, rngs), topo)
-    chip = Controller(config, hardware_card(config), mask, seeds, start_weights, rule)
+    chip = Controller(run, mask, seeds, start_weights)
     epochs = config.training.epochs
     history = {name: np.empty((epochs, len(seeds))) for name in HISTORY_FIELDS}
     events: dict[str, np.ndarray] = {}

@@ -221,7 +221,7 @@ def test_hardware_run_writes_the_chip(tmp_path, capsys):
     data = {
         "task": {"name": "OR"},
         "training": {"epochs": 12, "seeds": 2},
-        "hardware": {"card": "pcm_ambrogio2018", "scheme": "hybrid", "transfer_every": 4},
+        "hardware": {"card": "pcm_ambrogio2018", "scheme": {"name": "hybrid", "transfer_every": 4}},
     }
     out = tmp_path / "run"
     assert main(["train", str(write_config(tmp_path, data)), "--out", str(out)]) == 0

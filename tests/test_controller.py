@@ -9,6 +9,7 @@ import yaml
 import deephw
 from deephw import model
 from deephw.analysis import gershgorin_stable
+from deephw.assembly import load_run
 from deephw.config import from_dict
 from deephw.engines import get_engine
 from deephw.errors import ConfigError
@@ -113,7 +114,7 @@ def test_same_seed_same_noisy_run_and_another_chip_differs() -> None:
     data = {
         "task": {"name": "OR"},
         "training": {"epochs": 15, "seeds": 2},
-        "hardware": {"card": "pcm_ambrogio2018", "scheme": "hybrid", "transfer_every": 5},
+        "hardware": {"card": "pcm_ambrogio2018", "scheme": {"name": "hybrid", "transfer_every": 5}},
     }
     first, again = deephw.train(from_dict(data)), deephw.train(from_dict(data))
     assert np.array_equal(first.weights, again.weights)
@@ -143,7 +144,7 @@ def test_bad_hardware_names_the_config_field(tmp_path, hardware, field, value) -
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump({"task": {"name": "AND"}, "hardware": hardware}))
     with pytest.raises(ConfigError) as info:
-        deephw.load(path)
+        load_run(path)
     message = str(info.value)
     assert str(path) in message and field in message and value in message
 
@@ -152,7 +153,7 @@ def test_bad_hardware_names_the_config_field(tmp_path, hardware, field, value) -
     "hardware",
     [
         {"card": "pcm_pair"},
-        {"card": "pcm_ambrogio2018", "scheme": "hybrid", "transfer_every": 5},
+        {"card": "pcm_ambrogio2018", "scheme": {"name": "hybrid", "transfer_every": 5}},
         {"card": "capacitor", "chip_seed": 40},
     ],
 )
@@ -181,13 +182,14 @@ def test_in_situ_pulses_need_the_deep_rule(tmp_path) -> None:
 
 
 def test_in_engine_coincidences_on_brian2_need_update_management_off(tmp_path) -> None:
-    hardware = {"card": "capacitor", "scheme": "in_situ", "in_engine": True}
+    hardware = {"card": "capacitor", "scheme": {"name": "in_situ", "in_engine": True}}
     data = {"task": {"name": "AND"}, "hardware": hardware, "engine": {"name": "brian2"}}
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError) as info:
         deephw.load(path)
-    assert "hardware.in_engine = True" in str(info.value) and "update_management" in str(info.value)
-    data["hardware"] = {**hardware, "update_management": False}
+    message = str(info.value)
+    assert "hardware.scheme.in_engine = True" in message and "update_management" in message
+    data["hardware"]["scheme"]["update_management"] = False
     path.write_text(yaml.safe_dump(data))
-    assert deephw.load(path).hardware.update_management is False
+    assert deephw.load(path).hardware.scheme_options.update_management is False

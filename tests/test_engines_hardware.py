@@ -67,7 +67,7 @@ def hardware(card: str, noise: bool = False) -> dict:
     """The ``hardware`` section for ``card`` (noiseless unless ``noise``)."""
     section: dict = {"card": card, "scheme": scheme_for(card)}
     if section["scheme"] == "hybrid":
-        section["transfer_every"] = TRANSFER_EVERY
+        section["scheme"] = {"name": "hybrid", "transfer_every": TRANSFER_EVERY}
     if not noise:
         quiet = noiseless(card)
         section["card_overrides"] = {

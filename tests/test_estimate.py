@@ -79,9 +79,9 @@ def test_estimates_scale_with_their_sizes() -> None:
         ({"dynamics": {"free_steps": 10**12}}, None, "dynamics.free_steps"),
         ({"dynamics": {"nudged_steps": 10**9}}, "dynamics.nudged_steps", "dynamics.nudged_steps"),
         (
-            {"hardware": {"scheme": "in_situ", "card": "pcm_pair", "bit_length": 10**12}},
+            {"hardware": {"scheme": {"name": "in_situ", "bit_length": 10**12}, "card": "pcm_pair"}},
             None,
-            "hardware.bit_length",
+            "hardware.scheme.bit_length",
         ),
     ],
 )

@@ -164,14 +164,14 @@ def test_scheme_applies_engine_counts() -> None:
     assert xbar.updates == 1
 
 
-def _run_config(**hardware):
+def _run_config(scheme: str = "in_situ", **options):
     from deephw.config import from_dict
 
     return from_dict(
         {
             "task": {"name": "XOR"},
             "training": {"epochs": 5, "seeds": 2},
-            "hardware": {"card": "ideal", "scheme": "in_situ", **hardware},
+            "hardware": {"card": "ideal", "scheme": {"name": scheme, **options}},
         }
     )
 

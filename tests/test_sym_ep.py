@@ -121,7 +121,7 @@ def test_sym_ep_trains_xor_from_the_cli(tmp_path: Path, engine: str, card: str) 
         "task: {name: XOR}\nlearning: {rule: sym_ep, lr: 1.0}\n"
         f"training: {{epochs: {epochs}, seeds: 3}}\n"
         f"hardware: {{card: {card}, scheme: digital}}\n"
-        f"engine: {{name: {engine}, target: numpy}}\n"
+        + ("engine: {name: brian2, target: numpy}\n" if engine == "brian2" else "engine: numpy\n")
     )
     assert main(["train", str(path), "--out", str(tmp_path / "run")]) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

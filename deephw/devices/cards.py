@@ -192,14 +192,18 @@ def card_table() -> str:
     return "\n".join(lines)
 
 
+def is_card_file(card: str) -> bool:
+    """Whether a card reference names a file (else a shipped card's name)."""
+    return card.endswith((".yaml", ".yml")) or "/" in card or "\\" in card
+
+
 def load_card(name_or_path: str | Path | Card) -> Card:
     """A card by shipped name (e.g. ``"pcm_pair"``) or by path to a YAML file."""
     if isinstance(name_or_path, Card):
         return name_or_path
     text = str(name_or_path)
     path = Path(text)
-    looks_like_file = path.suffix in (".yaml", ".yml") or "/" in text or "\\" in text
-    if looks_like_file or file_problem(path) is None:
+    if is_card_file(text) or file_problem(path) is None:
         return check_card(path)
     shipped = _shipped()
     if text not in shipped:

@@ -59,16 +59,19 @@ class Capabilities:
     ----------
     in_situ
         Accumulates in-situ coincidences during a relax call (:attr:`Relax.in_situ`).
+    managed_in_situ
+        Balances the in-situ row and column probabilities per chip and step (update
+        management) while accumulating.
     circuit_noise
         Simulates white noise in the neuron circuits.
     multiply
         The multiply models (:mod:`deephw.multiply`) it computes currents with.
     reasons
-        Why a capability is missing, by name (``in_situ``, ``circuit_noise``,
-        ``multiply``).
+        Why a capability is missing, by name (e.g. ``circuit_noise``).
     """
 
     in_situ: bool = False
+    managed_in_situ: bool = False
     circuit_noise: bool = False
     multiply: tuple[type[MultiplyModel], ...] = (DenseMultiply,)
     reasons: tuple[tuple[str, str], ...] = ()
@@ -145,6 +148,8 @@ class Engine(ABC):
 
     name: str = "abstract"
     capabilities: Capabilities = Capabilities()
+    targets: tuple[str, ...] = ()
+    """Code-generation targets (``engine.target``), the default first; none: no option."""
 
     def run(self, program: Program[Any]) -> Any:
         """Drive a controller program to its end and return what it returns.
@@ -180,6 +185,8 @@ class Engine(ABC):
             if request.record:
                 raise ValueError("in_situ returns coincidence counts, not a trajectory: no record")
             self._require("in_situ")
+            if request.in_situ.update_management:
+                self._require("managed_in_situ")
         if not isinstance(request.multiply, self.capabilities.multiply):
             known = ", ".join(cls.__name__ for cls in self.capabilities.multiply)
             raise ValueError(

@@ -107,7 +107,18 @@ class Brian2Engine(Engine):
         Number of Brian2 networks built so far (one per circuit shape).
     """
 
-    capabilities = Capabilities(in_situ=True, circuit_noise=True)
+    capabilities = Capabilities(
+        in_situ=True,
+        circuit_noise=True,
+        reasons=(
+            (
+                "managed_in_situ",
+                "accumulates in-situ coincidences without update management only "
+                "(it would need per-chip maxima at every step)",
+            ),
+        ),
+    )
+    targets = ("cython", "numpy")
 
     def __init__(
         self,
@@ -181,12 +192,6 @@ class Brian2Engine(Engine):
                 )
         bit_length = 0
         if in_situ is not None:
-            if in_situ.update_management:
-                raise ValueError(
-                    "the brian2 engine accumulates in-situ coincidences without update "
-                    "management only (it needs per-chip maxima at every step): set "
-                    "update_management=False, or accumulate outside the engine"
-                )
             bit_length = int(in_situ.bit_length)
             gain = in_situ.gains(n_copies)
         if n_steps == 0:

@@ -18,6 +18,7 @@ class NumpyEngine(Engine):
 
     capabilities = Capabilities(
         in_situ=True,
+        managed_in_situ=True,
         circuit_noise=False,
         reasons=(("circuit_noise", "the reference engine integrates the noiseless circuit"),),
     )

@@ -27,8 +27,8 @@ import numpy as np
 import yaml
 
 from deephw import __version__, atomic, rundir, training
+from deephw.assembly import hardware_card
 from deephw.config import RunConfig
-from deephw.controller import hardware_card
 from deephw.devices import (
     Card,
     card_from_dict,

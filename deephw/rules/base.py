@@ -83,7 +83,7 @@ class Step:
         The scheme turns the nudged trajectory itself into pulses (in situ).
     in_engine
         The request that has the engine accumulate the in-situ coincidences, when the
-        scheme asks for that (``hardware.in_engine``); else None.
+        scheme asks for that (``hardware.scheme.in_engine``); else None.
     """
 
     nudged: Relax

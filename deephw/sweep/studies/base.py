@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from deephw import training
+from deephw.assembly import hardware_card
 from deephw.config import RunConfig, from_dict
-from deephw.controller import hardware_card
 from deephw.devices.cards import card_hash
 from deephw.errors import ConfigError
 from deephw.hashing import sha256_file

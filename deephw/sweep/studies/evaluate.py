@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from deephw import training
+from deephw.assembly import hardware_card
 from deephw.config import RunConfig
-from deephw.controller import hardware_card
 from deephw.devices.cards import card_hash
 from deephw.errors import ConfigError, DeephwError
 from deephw.hashing import sha256_file
