@@ -13,6 +13,7 @@ from typing import Any
 
 from deephw.engines import engine_names
 from deephw.errors import ConfigError, quote
+from deephw.model import L1_SIGNS, NORMALISERS
 from deephw.tasks import BUILTIN
 from deephw.validation import FieldError, as_dict, build, check, file_problem, read_yaml
 
@@ -87,28 +88,59 @@ class DynamicsConfig:
 
 @dataclass(frozen=True)
 class LearningConfig:
-    """Learning rule (``deep`` or the ``asym_ep`` baseline), rate and L1 per update."""
+    """Learning rule (``deep`` or the ``asym_ep`` baseline), rate and L1 per update.
+
+    ``l1_sign``: the L1 shrink takes the sign of the weight ``after`` the update (deephw)
+    or ``before`` it (the authors' notebooks). ``separate_bias`` (``asym_ep`` only): a
+    bias vector beside the bias neuron's weights, as the authors' asymmetric EP has it;
+    it starts at 0, lives in the periphery (not in the crossbar) and is never
+    regularised or pruned.
+    """
 
     rule: str = field(default="deep", metadata=check(choices=("deep", "asym_ep")))
     lr: float = field(default=10.0, metadata=check(gt=0))
     l1: float = field(default=0.0, metadata=check(ge=0))
+    l1_sign: str = field(default="after", metadata=check(choices=L1_SIGNS))
+    separate_bias: bool = False
+
+    def __post_init__(self) -> None:
+        # options the chosen rule or L1 setting would silently ignore are errors
+        if self.separate_bias and self.rule != "asym_ep":
+            reason = f"a separate bias vector needs rule asym_ep (rule is {self.rule!r})"
+            raise FieldError("separate_bias", True, reason)
+        if self.l1_sign != "after" and self.l1 == 0:
+            raise FieldError("l1_sign", self.l1_sign, "has no effect without learning.l1 > 0")
 
 
 @dataclass(frozen=True)
 class PruningConfig:
-    """Boltzmann pruning (eq. 3) between ``start_epoch`` and ``stop_epoch``."""
+    """Boltzmann pruning (eq. 3) between ``start_epoch`` and ``stop_epoch``.
+
+    ``regrow``: pruned connections are zeroed (their cells RESET to zero weight, still
+    programmable) and may grow back, and the test is ``|W| <= threshold``; by default
+    they are removed for good (cells disabled). ``normaliser``: eq. 3's sum runs over
+    the present ``incoming`` connections, or the whole ``column`` (absent entries add
+    ``exp(0)``). See :func:`deephw.model.boltzmann_prune`.
+    """
 
     enabled: bool = False
     threshold: float = field(default=0.2, metadata=check(ge=0))
     temperature: float = field(default=0.1, metadata=check(gt=0))
     start_epoch: int = field(default=0, metadata=check(ge=0))
     stop_epoch: int | None = field(default=None, metadata=check(ge=0))
+    regrow: bool = False
+    normaliser: str = field(default="incoming", metadata=check(choices=NORMALISERS))
 
     def __post_init__(self) -> None:
         if self.stop_epoch is not None and self.stop_epoch <= self.start_epoch:
             raise FieldError(
                 "stop_epoch", self.stop_epoch, f"must be > start_epoch ({self.start_epoch})"
             )
+        if not self.enabled and self.regrow:
+            raise FieldError("regrow", True, "has no effect without pruning.enabled: true")
+        if not self.enabled and self.normaliser != "incoming":
+            reason = "has no effect without pruning.enabled: true"
+            raise FieldError("normaliser", self.normaliser, reason)
 
 
 SEED_MAX = 2**63 - 1
@@ -211,6 +243,11 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         _check_seed_range("hardware.chip_seed", self.hardware.chip_seed, self.training.seeds)
+        hw = self.hardware
+        in_situ = hw.scheme == "in_situ" or (hw.scheme == "hybrid" and hw.inner == "in_situ")
+        if in_situ and self.learning.l1_sign != "after":
+            reason = "in-situ pulses change the weights before the L1 read: only 'after'"
+            raise FieldError("learning.l1_sign", self.learning.l1_sign, reason)
         if isinstance(self.engine, str):
             if self.engine not in engine_names():
                 raise FieldError("engine", self.engine, f"must be one of {engine_names()}")
