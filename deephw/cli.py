@@ -11,7 +11,17 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from deephw import __version__, atomic, devices, reproduce, rundir, runpool, tasks, training
+from deephw import (
+    __version__,
+    atomic,
+    authors_protocol,
+    devices,
+    reproduce,
+    rundir,
+    runpool,
+    tasks,
+    training,
+)
 from deephw import config as config_module
 from deephw.arguments import positive
 from deephw.arguments import seed as seed_type
@@ -182,13 +192,21 @@ def _card_list(text: str | None) -> list[str]:
     return names
 
 
+PROTOCOLS = {"paper": reproduce, "authors": authors_protocol}
+"""``deephw reproduce --protocol``: the modules that run each protocol."""
+
+
 def _reproduce_preflight(args: argparse.Namespace) -> Path:
     """Estimate every run of ``deephw reproduce`` and check its ``--out``; return it."""
-    epochs = args.epochs or reproduce.DENSE_EPOCHS
+    protocol = PROTOCOLS[args.protocol]
+    if args.cards is not None and protocol is not reproduce:
+        reason = "the card study runs with --protocol paper only"
+        raise ConfigError("", "--cards", args.cards, reason)
+    epochs = args.epochs or protocol.DENSE_EPOCHS
     seeds, seed, engine = args.seeds or 10, args.seed or 0, args.engine or "numpy"
     cards = _card_list(args.cards)
-    needs = reproduce.estimate(epochs, seeds, seed, engine, cards)
-    first = reproduce.experiment_configs(reproduce.TASKS[0], epochs, seeds, seed, engine)
+    needs = protocol.estimate(epochs, seeds, seed, engine, cards)
+    first = protocol.experiment_configs(protocol.TASKS[0], epochs, seeds, seed, engine)
     needs.enforce(next(iter(first.values())), "", force=args.force, options=_options(args))
     out = Path(args.out)
     atomic.check_output_location(out, int(needs.output_bytes))
@@ -215,18 +233,19 @@ def _claiming(
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Rerun the paper's experiments; write figures, summary.json, results.md and the runs."""
+    protocol = PROTOCOLS[args.protocol]
     out = Path(args.out)
-    epochs = args.epochs or reproduce.DENSE_EPOCHS
+    epochs = args.epochs or protocol.DENSE_EPOCHS
     seeds = args.seeds or 10
     seed = args.seed or 0
     engine = args.engine or "numpy"
     workers = args.workers or runpool.default_workers()
     cards = _card_list(args.cards)
-    total = reproduce.total_epochs(epochs, seeds, seed, cards)
+    total = protocol.total_epochs(epochs, seeds, seed, cards)
     started = time.perf_counter()
     with atomic.new_directory(out) as tmp:
         with tqdm(total=total, desc="reproduce", unit="epoch", mininterval=0.5) as bar:
-            results, card_results = reproduce.train_all(
+            results, card_results = protocol.train_all(
                 epochs,
                 seeds,
                 seed,
@@ -238,7 +257,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                 status=bar.set_postfix_str,
             )
             bar.set_postfix_str("every run trained and written")
-        reproduce.write_outputs(results, tmp, card_results, say=print)
+        protocol.write_outputs(results, tmp, card_results, say=print)
     print(reproduce.table(reproduce.summary(results)))
     if cards:
         report = {card: reproduce.summary(by_task) for card, by_task in card_results.items()}
@@ -289,6 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     repro = commands.add_parser("reproduce", help="the paper's experiments, figures and summary")
     repro.add_argument("--out", required=True, help="directory to write (must not exist)")
+    repro.add_argument(
+        "--protocol",
+        choices=sorted(PROTOCOLS),
+        default="paper",
+        help="paper: deephw's reproduction (default); authors: the settings and variant "
+        "of the authors' notebooks (200 epochs)",
+    )
     repro.add_argument(
         "--cards",
         metavar="all|NAME,...",

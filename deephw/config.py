@@ -13,6 +13,7 @@ from typing import Any
 
 from deephw.engines import engine_class, engine_names
 from deephw.errors import ConfigError, UnknownNameError, quote
+from deephw.model import L1_SIGNS, NORMALISERS
 from deephw.rules import rule_class, rule_names
 from deephw.rules.base import options_of
 from deephw.schemes import configured_scheme, scheme_names, scheme_options
@@ -91,11 +92,16 @@ class DynamicsConfig:
 @dataclass(frozen=True)
 class LearningConfig:
     """Learning rule (a registered name: ``deep``, ``asym_ep``, ...), rate, L1 per
-    update, and the rule's own ``options`` (a key the rule does not use is an error)."""
+    update, and the rule's own ``options`` (a key the rule does not use is an error).
+
+    ``l1_sign``: the L1 shrink takes the sign of the weight ``after`` the update (deephw)
+    or ``before`` it (the authors' notebooks).
+    """
 
     rule: str = "deep"
     lr: float = field(default=10.0, metadata=check(gt=0))
     l1: float = field(default=0.0, metadata=check(ge=0))
+    l1_sign: str = field(default="after", metadata=check(choices=L1_SIGNS))
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -105,23 +111,39 @@ class LearningConfig:
             options_of(rule_class(self.rule), self.options)
         except ConfigError as exc:
             raise FieldError(exc.field, exc.value, f"{exc.reason} (rule {self.rule})") from None
+        if self.l1_sign != "after" and self.l1 == 0:
+            raise FieldError("l1_sign", self.l1_sign, "has no effect without learning.l1 > 0")
 
 
 @dataclass(frozen=True)
 class PruningConfig:
-    """Boltzmann pruning (eq. 3) between ``start_epoch`` and ``stop_epoch``."""
+    """Boltzmann pruning (eq. 3) between ``start_epoch`` and ``stop_epoch``.
+
+    ``regrow``: pruned connections are zeroed (their cells RESET to zero weight, still
+    programmable) and may grow back, and the test is ``|W| <= threshold``; by default
+    they are removed for good (cells disabled). ``normaliser``: eq. 3's sum runs over
+    the present ``incoming`` connections, or the whole ``column`` (absent entries add
+    ``exp(0)``). See :func:`deephw.model.boltzmann_prune`.
+    """
 
     enabled: bool = False
     threshold: float = field(default=0.2, metadata=check(ge=0))
     temperature: float = field(default=0.1, metadata=check(gt=0))
     start_epoch: int = field(default=0, metadata=check(ge=0))
     stop_epoch: int | None = field(default=None, metadata=check(ge=0))
+    regrow: bool = False
+    normaliser: str = field(default="incoming", metadata=check(choices=NORMALISERS))
 
     def __post_init__(self) -> None:
         if self.stop_epoch is not None and self.stop_epoch <= self.start_epoch:
             raise FieldError(
                 "stop_epoch", self.stop_epoch, f"must be > start_epoch ({self.start_epoch})"
             )
+        if not self.enabled and self.regrow:
+            raise FieldError("regrow", True, "has no effect without pruning.enabled: true")
+        if not self.enabled and self.normaliser != "incoming":
+            reason = "has no effect without pruning.enabled: true"
+            raise FieldError("normaliser", self.normaliser, reason)
 
 
 SEED_MAX = 2**63 - 1
@@ -278,6 +300,9 @@ class RunConfig:
             if lacks is not None:
                 reason = f"the {self.engine.name} engine {lacks}: set update_management: false"
                 raise FieldError("hardware.scheme.in_engine", True, reason)
+        if scheme.trajectory_pulses and self.learning.l1_sign != "after":
+            reason = "in-situ pulses change the weights before the L1 read: only 'after'"
+            raise FieldError("learning.l1_sign", self.learning.l1_sign, reason)
         if scheme.trajectory_pulses and not rule_class(self.learning.rule).supports_in_situ:
             reason = f"learning.rule {self.learning.rule} has no in-situ pulse form"
             raise FieldError("hardware.scheme", hw.scheme, reason)

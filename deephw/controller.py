@@ -113,6 +113,7 @@ class Controller:
         trajectory: np.ndarray | None = None,
         delta: np.ndarray | None = None,
         counts: np.ndarray | None = None,
+        l1_sign: str = "after",
     ) -> np.ndarray:
         """Program one update with the run's scheme; returns the signed pulses per cell.
 
@@ -121,7 +122,7 @@ class Controller:
         shared clock advances by ``update_time_s`` only, so that no chip's clock depends
         on the other chips of the batch (a seed trains the same alone or batched).
         """
-        update = {"delta": delta, "trajectory": trajectory, "lr": lr, "l1": l1}
+        update = {"delta": delta, "trajectory": trajectory, "lr": lr, "l1": l1, "l1_sign": l1_sign}
         if counts is not None:
             update["counts"] = counts  # engine-accumulated in-situ coincidences
         pulses = self.scheme.update(self.crossbar, self.rngs, **update)
@@ -135,15 +136,23 @@ class Controller:
         threshold: float,
         temperature: float,
         rngs: list[np.random.Generator],
+        regrow: bool = False,
+        normaliser: str = "incoming",
     ) -> np.ndarray:
         """Boltzmann pruning on the weights read through the ADC; disables removed cells.
 
         ``mask`` is updated in place; ``rngs`` are the training generators (the pruning
-        draws belong to the learning algorithm, not to the devices).
+        draws belong to the learning algorithm, not to the devices). With ``regrow`` the
+        cells are RESET to zero weight instead and stay programmable; ``mask`` is kept.
         """
         weights = self.crossbar.read_weights(self.rngs, digital=True)
-        removed = model.boltzmann_prune(weights, mask, threshold, temperature, rngs)
-        self.crossbar.disable(removed)
+        removed = model.boltzmann_prune(
+            weights, mask, threshold, temperature, rngs, regrow=regrow, normaliser=normaliser
+        )
+        if regrow:
+            self.crossbar.reset(removed, self.rngs)
+        else:
+            self.crossbar.disable(removed)
         return removed
 
     def totals(self) -> dict[str, np.ndarray]:

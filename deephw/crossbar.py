@@ -221,6 +221,20 @@ class Crossbar:
         self.events["pruned"] += counts
         return counts
 
+    def reset(self, cells: np.ndarray, rng: draws.RNG) -> np.ndarray:
+        """RESET pruned cells to zero weight (write-verify); they stay enabled.
+
+        Pruning with regrowth: the cells remain programmable, so the connections can
+        grow back. Counted as pruned cells; returns the ``(S,)`` number of cells reset.
+        """
+        cells = self._check(cells, "cells").astype(bool) & self.enabled
+        idx = np.flatnonzero(cells)
+        if idx.size:
+            self.cell.write(idx, np.zeros(idx.size), self.time_s, rng)
+        counts = cells.sum(axis=(1, 2))
+        self.events["pruned"] += counts
+        return counts
+
     def count_update(self) -> int:
         """Count one completed learning update; returns the number so far."""
         self.updates += 1

@@ -2,6 +2,11 @@
 
 All functions work on stacks of ``S`` independent networks: weights ``(S, N, N)`` with
 ``W[s, i, j]`` the weight of ``i -> j``, states ``(S, B, N)``.
+
+Three options give the variant of the authors' notebooks (defaults: deephw's model):
+``l1_sign="before"`` in :func:`l1_request`, ``regrow`` and ``normaliser="column"`` in
+:func:`boltzmann_prune`, and a separate bias vector for asymmetric EP
+(:func:`separate_bias_update`, :func:`with_bias`).
 """
 
 from __future__ import annotations
@@ -60,17 +65,59 @@ def asym_ep_update(s0: np.ndarray, s_beta: np.ndarray, beta: float, lr: float) -
     return (lr / (beta * batch)) * (s0.transpose(0, 2, 1) @ (s_beta - s0))
 
 
-def l1_request(weights: np.ndarray, delta: np.ndarray, l1: float) -> np.ndarray:
-    """The weight change to program: ``delta`` then the L1 shrink ``-l1 sign(W + delta)``."""
+L1_SIGNS = ("after", "before")
+"""Which weight the L1 shrink takes the sign of: after the update (deephw) or before it."""
+
+
+def l1_request(
+    weights: np.ndarray | None, delta: np.ndarray, l1: float, l1_sign: str = "after"
+) -> np.ndarray:
+    """The weight change to program: ``delta`` and the L1 shrink.
+
+    ``l1_sign="after"``: ``delta - l1 sign(W + delta)`` (deephw); ``"before"``:
+    ``delta - l1 sign(W)``, the sign of the weight before the update (the authors'
+    notebooks). ``weights`` is only read when ``l1 > 0``.
+    """
     if not l1:
         return delta
+    if l1_sign == "before":
+        return delta - l1 * np.sign(weights)
     return delta - l1 * np.sign(weights + delta)
 
 
-def apply_update(weights: np.ndarray, delta: np.ndarray, mask: np.ndarray, l1: float) -> None:
+def apply_update(
+    weights: np.ndarray, delta: np.ndarray, mask: np.ndarray, l1: float, l1_sign: str = "after"
+) -> None:
     """Add ``delta`` with L1 shrinkage (:func:`l1_request`), then re-apply the mask, in place."""
-    weights += l1_request(weights, delta, l1)
+    weights += l1_request(weights, delta, l1, l1_sign)
     weights *= mask
+
+
+def separate_bias_update(s0: np.ndarray, s_beta: np.ndarray, beta: float, lr: float) -> np.ndarray:
+    """Asymmetric EP's change of a separate bias vector: ``lr / (beta B) sum_b (sb_j - s0_j)``.
+
+    The rule of :func:`asym_ep_update` for a presynaptic activity held at 1; ``(S, N)``.
+    """
+    batch = s0.shape[1]
+    return (lr / (beta * batch)) * (s_beta - s0).sum(axis=1)
+
+
+def with_bias(weights: np.ndarray, bias: np.ndarray | None, bias_index: int) -> np.ndarray:
+    """Weights whose bias-neuron row also carries a separate bias vector ``(S, N)``.
+
+    The bias neuron is held at 1, so ``sum_i W_ij s_i + b_j`` is the input of ``j`` under
+    these weights: any engine relaxes a network with a separate bias this way. Returns
+    ``weights`` itself when ``bias`` is None.
+    """
+    if bias is None:
+        return weights
+    out = weights.copy()
+    out[:, bias_index, :] += bias
+    return out
+
+
+NORMALISERS = ("incoming", "column")
+"""What eq. 3's sum runs over: the present incoming connections, or the whole column."""
 
 
 def boltzmann_prune(
@@ -79,36 +126,56 @@ def boltzmann_prune(
     threshold: float,
     temperature: float,
     rngs: Sequence[np.random.Generator],
+    *,
+    regrow: bool = False,
+    normaliser: str = "incoming",
 ) -> np.ndarray:
-    """Boltzmann pruning (eq. 3): remove weak connections at random, for good.
+    """Boltzmann pruning (eq. 3): remove weak connections at random.
 
     A present connection with ``|W_ij| < threshold`` is removed with probability
-    ``p_ij = exp(-|W_ij|/T) / sum_k exp(-|W_kj|/T)``, the sum running over the present
-    incoming connections of ``j``.
+    ``p_ij = exp(-|W_ij|/T) / sum_k exp(-|W_kj|/T)``. With ``normaliser="incoming"`` the
+    sum runs over the present incoming connections of ``j``; with ``"column"`` over the
+    whole column ``k = 0..N-1``, every absent entry (self loop, removed or structurally
+    missing connection) adding ``exp(0)``, as the authors' notebooks compute it.
+
+    By default a removed connection is gone for good (its mask entry is cleared). With
+    ``regrow`` it is only zeroed and stays in the mask, free to grow back at the next
+    update; the test is then ``|W_ij| <= threshold``, so that zeroed connections stay
+    candidates at any threshold (the authors' notebooks).
 
     Parameters
     ----------
     weights, mask
-        ``(S, N, N)`` weights and boolean structural masks; both are updated in place.
+        ``(S, N, N)`` weights and boolean structural masks; both are updated in place
+        (the mask only without ``regrow``).
     threshold, temperature
         ``lambda`` and ``T`` of eq. 3.
     rngs
         One generator per network copy (each seed draws from its own stream).
+    regrow, normaliser
+        The authors' variant, see above.
 
     Returns
     -------
     numpy.ndarray
-        ``(S, N, N)`` boolean array of the connections removed now.
+        ``(S, N, N)`` boolean array of the connections removed (or zeroed) now.
     """
     magnitude = np.abs(weights)
-    logits = np.where(mask, -magnitude / temperature, -np.inf)
+    if normaliser == "column":
+        logits = -np.where(mask, magnitude, 0.0) / temperature
+    else:
+        logits = np.where(mask, -magnitude / temperature, -np.inf)
     top = logits.max(axis=1, keepdims=True)
     top[~np.isfinite(top)] = 0.0
     boltzmann = np.exp(logits - top)
     total = boltzmann.sum(axis=1, keepdims=True)
     prob = np.divide(boltzmann, total, out=np.zeros_like(boltzmann), where=total > 0)
     draws = np.stack([rng.random(weights.shape[1:]) for rng in rngs])
-    removed = mask & (magnitude < threshold) & (draws < prob)
-    mask &= ~removed
-    weights *= mask
+    weak = magnitude <= threshold if regrow else magnitude < threshold
+    removed = mask & weak & (draws < prob)
+    if regrow:
+        weights[removed] = 0.0
+    else:
+        mask &= ~removed
+        weights *= mask
     return removed

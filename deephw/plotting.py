@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FuncFormatter, SymmetricalLogLocator  # noqa: E402
 
 from deephw import atomic  # noqa: E402
 from deephw.topology import Topology  # noqa: E402
@@ -300,6 +301,19 @@ def training_figure(
     return fig
 
 
+def _log_if_bursty(ax: plt.Axes, per_epoch: np.ndarray) -> None:
+    """A symmetric log scale when a few epochs (e.g. the first, which writes the initial
+    weights) count ten times the typical epoch: on a linear axis they would flatten it."""
+    typical = float(np.median(per_epoch))
+    if typical > 0 and np.quantile(per_epoch, 0.75, axis=1).max() > 10 * typical:
+        ax.set_yscale("symlog", linthresh=typical / 10)
+        ax.yaxis.set_major_locator(
+            SymmetricalLogLocator(base=10, linthresh=typical / 10, subs=(1.0, 2.0, 5.0))
+        )
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_ylabel(f"{ax.get_ylabel()}\n(symmetric log scale)")
+
+
 def hardware_figure(
     events: dict[str, np.ndarray], chip_time_s: np.ndarray, title: str | None = None
 ) -> plt.Figure:
@@ -331,6 +345,7 @@ def hardware_figure(
             ax.set_xlim(1, max(len(data), 2))
             continue
         spread_bands(ax, data, "C1", "seeds", extremes=False)
+        _log_if_bursty(ax, data)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     axes[2].plot(np.arange(1, len(chip_time_s) + 1), chip_time_s * 1e3, color="C2")

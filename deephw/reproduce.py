@@ -185,6 +185,16 @@ def train_all(
     directory is written there as soon as it is trained (see :func:`plan`).
     """
     planned = plan(epochs, seeds, seed, engine, cards, runs_dir, paper)
+    return train_planned(planned, workers, progress, status)
+
+
+def train_planned(
+    planned: list[tuple[tuple[str, ...], Job]],
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+    status: Callable[[str], None] | None = None,
+) -> tuple[dict[str, dict[str, TrainResult]], dict[str, dict[str, dict[str, TrainResult]]]]:
+    """Train the jobs of a :func:`plan` (or of another protocol's); results by their keys."""
     trained = runpool.run_jobs([job for _, job in planned], workers, progress, status)
     results: dict[str, dict[str, TrainResult]] = {}
     card_results: dict[str, dict[str, dict[str, TrainResult]]] = {}
@@ -205,7 +215,13 @@ def estimate(
     epochs: int, seeds: int, seed: int, engine: str, cards: Sequence[str] = ()
 ) -> RunEstimate:
     """What every run of a reproduction needs together: memory, work and output bytes."""
-    configs = [job.config for _, job in plan(epochs, seeds, seed, engine, cards=cards)]
+    return estimate_configs(
+        [job.config for _, job in plan(epochs, seeds, seed, engine, cards=cards)]
+    )
+
+
+def estimate_configs(configs: Sequence[RunConfig]) -> RunEstimate:
+    """What the runs of ``configs`` need together: memory, work and output bytes."""
     return combine([estimate_run(config, load_task(config)) for config in configs])
 
 

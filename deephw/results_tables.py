@@ -177,3 +177,55 @@ def results_markdown(
     if cards_report:
         parts += ["DEEP on each device card:", marked("cards", cards_table(cards_report))]
     return "\n\n".join(parts) + "\n"
+
+
+AUTHORS_RUNS = {
+    "deep": "DEEP, lr {lr:g}",
+    "deep_sparse": "DEEP, lr {lr:g}, their L1 and pruning",
+    "asym_ep": "asym. EP, separate bias, lr {lr:g}",
+}
+"""The runs of ``deephw reproduce --protocol authors`` and their labels."""
+
+
+def authors_table(report: dict[str, Any]) -> str:
+    """The authors' protocol: one row per task and run (counts, epochs, MSE, sparsity)."""
+    header = [
+        "task",
+        "run",
+        "converged",
+        "correct",
+        "median epochs",
+        "median final MSE",
+        "median sparsity (correct)",
+    ]
+    rows = []
+    for task, runs in report["tasks"].items():
+        for name, label in AUTHORS_RUNS.items():
+            entry = runs[name]
+            sparsity = entry["median_sparsity_of_correct"] if name == "deep_sparse" else None
+            rows.append(
+                [
+                    task,
+                    label.format(lr=entry["lr"]),
+                    _count(entry, "converged"),
+                    _count(entry, "correct"),
+                    _epochs(entry),
+                    f"{np.median(entry['final_mse_per_seed']):.3g}",
+                    MISSING if sparsity is None else f"{percent(sparsity)} %",
+                ]
+            )
+    return _table(header, rows)
+
+
+def authors_markdown(report: dict[str, Any], setup: str) -> str:
+    """The text of ``results.md`` of ``--protocol authors``: heading, setup, marked table."""
+    parts = [
+        "# Results of `deephw reproduce --protocol authors`",
+        setup,
+        "Every number below is determined by the seeds. The README embeds this table; "
+        "`python -m deephw.readme_check results.md README.md` compares them.",
+        "Converged: final free-phase MSE below the threshold; median epochs over the "
+        "converged seeds; sparsity: the fraction of trainable weights at zero at the end.",
+        marked("authors", authors_table(report)),
+    ]
+    return "\n\n".join(parts) + "\n"

@@ -130,6 +130,7 @@ class UpdateScheme(ABC):
         trajectory: np.ndarray | None = None,
         lr: float = 1.0,
         l1: float = 0.0,
+        l1_sign: str = "after",
     ) -> np.ndarray:
         """Program one update; returns the signed pulses issued per cell ``(S, N, N)``.
 
@@ -148,6 +149,9 @@ class UpdateScheme(ABC):
             Learning rate, setting the coincidence gain of in-situ pulses.
         l1
             L1 shrink per update, programmed as ``-l1 sign(W)`` with ``W`` read digitally.
+        l1_sign
+            ``after`` (the sign of the updated weight) or ``before`` (of the weight before
+            the update; digital accumulation only), see :func:`deephw.model.l1_request`.
         """
 
 
@@ -155,6 +159,13 @@ def _delta(delta: np.ndarray | None) -> np.ndarray:
     if delta is None:
         raise ValueError("digital programming needs the rule's weight change (delta)")
     return delta
+
+
+def _check_l1_sign_after(l1: float, l1_sign: str) -> None:
+    # the in-situ pulses change the weights before the L1 shrink reads them
+    if l1 and l1_sign != "after":
+        reason = "in-situ pulses are applied before the L1 read: only 'after' is possible"
+        raise ConfigError("", "learning.l1_sign", l1_sign, reason)
 
 
 def _check_rounding(rounding: str) -> None:
@@ -186,18 +197,25 @@ class DigitalAccumulate(UpdateScheme):
         trajectory: np.ndarray | None = None,
         lr: float = 1.0,
         l1: float = 0.0,
+        l1_sign: str = "after",
     ) -> np.ndarray:
         self.check(crossbar)
-        pulses = self.program(crossbar, rng, _delta(delta), l1)
+        pulses = self.program(crossbar, rng, _delta(delta), l1, l1_sign)
         crossbar.count_update()
         return pulses
 
     def program(
-        self, crossbar: Crossbar, rng: draws.RNG, delta: np.ndarray, l1: float
+        self,
+        crossbar: Crossbar,
+        rng: draws.RNG,
+        delta: np.ndarray,
+        l1: float,
+        l1_sign: str = "after",
     ) -> np.ndarray:
         """Program ``delta`` with the L1 shrink, without counting an update."""
         weights = crossbar.read_weights(rng, digital=True) if l1 else None
-        return crossbar.program(model.l1_request(weights, delta, l1), rng, self.rounding)
+        request = model.l1_request(weights, delta, l1, l1_sign)
+        return crossbar.program(request, rng, self.rounding)
 
 
 @register_scheme("in_situ")
@@ -263,10 +281,12 @@ class InSitu(UpdateScheme):
         trajectory: np.ndarray | None = None,
         lr: float = 1.0,
         l1: float = 0.0,
+        l1_sign: str = "after",
         counts: np.ndarray | None = None,
     ) -> np.ndarray:
         """Program one update; with ``accumulate_in_engine``, from the engine's ``counts``."""
         self.check(crossbar)
+        _check_l1_sign_after(l1, l1_sign)
         if self.accumulate_in_engine:
             pulses = self.apply_counts(crossbar, rng, counts, l1)
         else:
@@ -358,12 +378,14 @@ class Hybrid(UpdateScheme):
         trajectory: np.ndarray | None = None,
         lr: float = 1.0,
         l1: float = 0.0,
+        l1_sign: str = "after",
     ) -> np.ndarray:
         self.check(crossbar)
         if self.inner == "in_situ":
+            _check_l1_sign_after(l1, l1_sign)
             pulses = self.in_situ.coincide(crossbar, rng, trajectory, lr, l1)
         else:
-            pulses = self.digital.program(crossbar, rng, _delta(delta), l1)
+            pulses = self.digital.program(crossbar, rng, _delta(delta), l1, l1_sign)
         every = self.transfer_every or crossbar.card.cell.transfer_every
         if crossbar.count_update() % every == 0:
             crossbar.transfer(rng)

@@ -71,7 +71,13 @@ class TrainResult:
 
     @property
     def sparsity(self) -> np.ndarray:
-        """Per seed: fraction of the structural mask's connections pruned away."""
+        """Per seed: fraction of the structural mask's connections pruned away.
+
+        With ``pruning.regrow`` the mask keeps every connection: the fraction of them
+        that hold zero weight after the last epoch (``history["connections"]``).
+        """
+        if self.config.pruning.regrow:
+            return 1.0 - self.history["connections"][-1] / self.topology.n_trainable
         return 1.0 - self.mask.sum(axis=(1, 2)) / self.topology.n_trainable
 
     @property
@@ -201,7 +207,7 @@ def _program(
 ) -> None:
     """Program one update, reporting a non-finite weight change as a divergence."""
     try:
-        chip.program(learn.lr, learn.l1, **update.arguments())
+        chip.program(learn.lr, learn.l1, l1_sign=learn.l1_sign, **update.arguments())
     except FloatingPointError as exc:
         raise DivergenceError(epoch, int(seeds[getattr(exc, "chip", 0)]), str(exc)) from None
 
@@ -275,6 +281,7 @@ def training(run: Run, progress: Callable[[int], None] | None = None) -> Program
     dyn, learn, prune = config.dynamics, config.learning, config.pruning
     p, outs = topo.n_clamped, topo.output_slice
     stop = prune.stop_epoch if prune.stop_epoch is not None else epochs
+    register = rule.start(len(seeds), topo)
 
     for epoch in range(epochs):
         sq_error = np.zeros(len(seeds))
@@ -283,7 +290,7 @@ def training(run: Run, progress: Callable[[int], None] | None = None) -> Program
         batches = _batches(task.n_patterns, config.training.batch_size, rngs)
         for index in batches:
             x, y = task.x[index], task.y[index]
-            multiply = chip.read_multiply()
+            multiply = rule.present(chip.read_multiply(), register)
             leak = chip.read_leak(multiply.weights)
             state = chip.drive(initial_state(config, topo, x, rngs), topo.n_inputs)
             s0 = yield Relax(multiply, leak, state, p, dyn.free_steps, dyn.dt)
@@ -304,17 +311,22 @@ def training(run: Run, progress: Callable[[int], None] | None = None) -> Program
                 chip.in_situ_request(dyn.nudged_steps, state.shape[1], learn.lr)
                 if chip.in_engine
                 else None,
+                register,
             )
             update = yield from rule.learn(step)
             _program(chip, epoch, seeds, learn, update)
         if prune.enabled and prune.start_epoch <= epoch < stop:
-            chip.prune(mask, prune.threshold, prune.temperature, rngs)
+            chip.prune(
+                mask, prune.threshold, prune.temperature, rngs, prune.regrow, prune.normaliser
+            )
         weights = chip.crossbar.true_weights()  # monitoring, not a chip read
         _check_finite(weights, epoch, seeds, "weight")
         history["mse"][epoch] = sq_error
         history["accuracy"][epoch] = right
         history["rail_fraction"][epoch] = rails
-        history["connections"][epoch] = mask.sum(axis=(1, 2))
+        # with regrow the mask keeps zeroed connections: count the nonzero ones
+        present = mask & (weights != 0) if prune.regrow else mask
+        history["connections"][epoch] = present.sum(axis=(1, 2))
         history["min_out_sum"][epoch] = weights[:, p:, :].sum(axis=2).min(axis=1)
         history["prop2"][epoch] = gershgorin_stable(weights, p)
         for name, values in chip.totals().items():
@@ -323,7 +335,8 @@ def training(run: Run, progress: Callable[[int], None] | None = None) -> Program
         if progress is not None:
             progress(1)
 
-    weights = chip.read_weights()  # the final network, as the array presents it
+    # the final network, as the array (and a rule's periphery register) presents it
+    weights = rule.present(chip.read_multiply(), register).weights
     result = TrainResult(config, topo, task, seeds, start_weights, weights, mask, history)
     result.controller, result.events, result.chip_time_s = chip, events, chip_time_s
     result.final_mse, result.final_accuracy, result.final_outputs = yield from evaluation(

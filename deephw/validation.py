@@ -283,11 +283,12 @@ def build(
     ]
     if unknown:
         key = unknown[0]
+        known = ", ".join(sorted(set(fields) - hidden))
         raise ConfigError(
             source,
             _join(prefix, str(key) if len(str(key)) <= QUOTE_LIMIT else quote(key)),
             data[key],
-            f"unknown key (known: {', '.join(sorted(set(fields) - hidden))})",
+            f"unknown key (known: {known})" if known else "unknown key: there are no options here",
         )
     if internal:
         data = _with_internal(cls, data, internal, hidden)

@@ -219,16 +219,24 @@ def test_round_trip(tmp_path: Path) -> None:
         "network: {hidden: [4, 2], topology: layered}\n"
         "init: {weights: normal, std: 0.1, state_low: 0.0, state_high: 0.2}\n"
         "dynamics: {dt: 0.2, free_steps: 30, nudged_steps: 10, beta: 0.5, extra_leak: 0.1}\n"
-        "learning: {rule: asym_ep, lr: 1, l1: 1.0e-4}\n"
+        "learning: {rule: asym_ep, lr: 1, l1: 1.0e-4, l1_sign: before,\n"
+        "           options: {separate_bias: true}}\n"
         "pruning: {enabled: true, threshold: 0.05, temperature: 0.2, start_epoch: 3, "
-        "stop_epoch: 9}\n"
+        "stop_epoch: 9, regrow: true, normaliser: column}\n"
         "training: {epochs: 12, batch_size: 1, seeds: 2, seed: 5, converged_mse: 0.02}\n"
     )
     cfg = config.load(write(tmp_path, text))
     data = cfg.to_dict()
     assert "base_dir" not in data
     assert data["network"]["hidden"] == [4, 2]
-    assert data["learning"] == {"rule": "asym_ep", "lr": 1.0, "l1": 1e-4, "options": {}}
+    assert data["learning"] == {
+        "rule": "asym_ep",
+        "lr": 1.0,
+        "l1": 1e-4,
+        "l1_sign": "before",
+        "options": {"separate_bias": True},
+    }
+    assert (data["pruning"]["regrow"], data["pruning"]["normaliser"]) == (True, "column")
     again = config.from_dict(data, base_dir=cfg.base_dir)
     assert again == cfg
     assert again.to_dict() == data

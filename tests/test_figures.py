@@ -259,3 +259,23 @@ def test_a_burst_of_one_seed_does_not_set_the_pulse_panel_range() -> None:
         assert not any("min-max" in text for text in legend_texts(pulses.get_legend()))
     finally:
         plt.close(fig)
+
+
+def test_a_first_epoch_burst_puts_the_pulse_panel_on_a_labelled_log_scale() -> None:
+    """Every seed writes its initial weights in epoch 1 (about 700 pulses), then ~25 per
+    epoch: a linear axis would flatten the training epochs."""
+    per_epoch = np.full((200, 4), 25.0)
+    per_epoch[0] = 700.0
+    events = {"G.set": np.cumsum(per_epoch, axis=0), "energy_pJ": np.zeros((200, 4))}
+    fig = plotting.hardware_figure(events, np.linspace(0.0, 1e-3, 200))
+    try:
+        fig.canvas.draw()
+        pulses = fig.axes[0]
+        assert pulses.get_yscale() == "symlog"
+        low, high = pulses.get_ylim()
+        shown = {
+            t.get_text() for t in pulses.get_yticklabels() if low <= t.get_position()[1] <= high
+        }
+        assert {"50", "100", "200", "500"} <= shown
+    finally:
+        plt.close(fig)

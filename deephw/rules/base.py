@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deephw.engines.base import Program, Relax
+from deephw.multiply import MultiplyModel
 from deephw.pulses import InSituRequest
 from deephw.registry import Registry
 from deephw.validation import build
@@ -84,6 +85,9 @@ class Step:
     in_engine
         The request that has the engine accumulate the in-situ coincidences, when the
         scheme asks for that (``hardware.scheme.in_engine``); else None.
+    register
+        The rule's own state in the chip's periphery (:meth:`LearningRule.start`), which
+        its :meth:`LearningRule.learn` may update in place; None for most rules.
     """
 
     nudged: Relax
@@ -92,6 +96,7 @@ class Step:
     latch: Callable[[np.ndarray], np.ndarray]
     trajectory_pulses: bool = False
     in_engine: InSituRequest | None = None
+    register: Any = None
 
 
 class LearningRule(ABC):
@@ -143,6 +148,16 @@ class LearningRule(ABC):
         leak is measured calls it, else computes the leak from ``weights``.
         """
         return np.ones(weights.shape[::2])
+
+    def start(self, n_copies: int, topology: Topology) -> Any:
+        """State the rule keeps in the chip's periphery for a run of ``n_copies``
+        networks, outside the crossbar (e.g. a bias register); None: no such state."""
+        return None
+
+    def present(self, multiply: MultiplyModel, register: Any) -> MultiplyModel:
+        """The multiply model the neuron circuits see: the array's, plus whatever the
+        rule's periphery ``register`` drives into the columns (nothing by default)."""
+        return multiply
 
     def initial_weights(self, weights: np.ndarray, topology: Topology) -> np.ndarray:
         """The weights training starts from, given the masked draws (unchanged here)."""
