@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import deephw
+import deephw.rules
 
 PACKAGE = Path(deephw.__file__).parent
 MAX_LINES = 450
@@ -97,3 +98,17 @@ def test_no_module_over_the_size_limit() -> None:
     sizes = {module_name(p): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
     over = {m for m, n in sizes.items() if n > MAX_LINES}
     assert over <= OVER_UNTIL_SPLIT, {m: sizes[m] for m in over - OVER_UNTIL_SPLIT}
+
+
+def test_no_module_outside_the_rules_compares_rule_names() -> None:
+    rules = set(deephw.rules.rule_names())
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if module_name(path).startswith("deephw.rules"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                names = [n for n in (node.left, *node.comparators) if isinstance(n, ast.Constant)]
+                if any(n.value in rules for n in names):
+                    offenders.append(f"{module_name(path)}:{node.lineno}")
+    assert offenders == []
