@@ -48,7 +48,8 @@ def _table(header: Sequence[str], rows: list[Sequence[str]]) -> str:
 
 
 def dense_table(report: dict[str, Any]) -> str:
-    """DEEP and asymmetric EP at both learning rates: converged seeds and median epochs."""
+    """DEEP, asymmetric EP at both learning rates and symmetric EP (when the report has
+    it): converged seeds and median epochs."""
     tasks = report["tasks"]
     first = next(iter(tasks.values()))
     at_deep, own = f"{first['asym_ep']['lr']:g}", f"{first['asym_ep_own_lr']['lr']:g}"
@@ -60,8 +61,12 @@ def dense_table(report: dict[str, Any]) -> str:
         f"asym. EP, lr {own}: converged",
         "… median epochs",
     ]
-    rows = [
-        [
+    symmetric = "sym_ep" in first
+    if symmetric:
+        header += [f"sym. EP, lr {first['sym_ep']['lr']:g}: converged", "… median epochs"]
+    rows = []
+    for task, runs in tasks.items():
+        row = [
             task,
             _count(runs["deep"], "converged"),
             _epochs(runs["deep"]),
@@ -69,8 +74,9 @@ def dense_table(report: dict[str, Any]) -> str:
             _count(runs["asym_ep_own_lr"], "converged"),
             _epochs(runs["asym_ep_own_lr"]),
         ]
-        for task, runs in tasks.items()
-    ]
+        if symmetric:
+            row += [_count(runs["sym_ep"], "converged"), _epochs(runs["sym_ep"])]
+        rows.append(row)
     return _table(header, rows)
 
 
