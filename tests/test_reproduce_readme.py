@@ -143,7 +143,7 @@ def test_bad_files_are_one_line_and_exit_2(tmp_path, capsys) -> None:
 # -- the project's README ------------------------------------------------------------------
 def test_the_readme_marks_the_tables_reproduce_writes() -> None:
     tables = readme_check.marked_tables(README.read_text(encoding="utf-8"), "README.md")
-    assert set(tables) == {"dense", "pruning", "cards"}
+    assert set(tables) == {"dense", "pruning", "cards", "authors"}
     assert tables["dense"].startswith("| task | DEEP converged | DEEP median epochs |")
     assert [line.split("|")[1].strip() for line in tables["dense"].splitlines()[2:]] == [
         "AND",
