@@ -61,9 +61,9 @@ def dense_table(report: dict[str, Any]) -> str:
         f"asym. EP, lr {own}: converged",
         "… median epochs",
     ]
-    symmetric = "sym_ep" in first
+    symmetric = first.get("sym_ep")  # a run of the reproduction, present since sym_ep exists
     if symmetric:
-        header += [f"sym. EP, lr {first['sym_ep']['lr']:g}: converged", "… median epochs"]
+        header += [f"sym. EP, lr {symmetric['lr']:g}: converged", "… median epochs"]
     rows = []
     for task, runs in tasks.items():
         row = [
