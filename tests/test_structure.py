@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import deephw
 import deephw.rules
 
@@ -110,3 +112,16 @@ def test_no_module_outside_the_rules_compares_rule_names() -> None:
                 if any(n.value in rules for n in names):
                     offenders.append(f"{module_name(path)}:{node.lineno}")
     assert offenders == []
+
+
+def test_every_package_is_installed() -> None:
+    """pyproject.toml lists the packages explicitly (the cards ship as deephw.cards):
+    a package missing there imports from a source checkout but not after pip install."""
+    tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11")
+    listed = set(
+        tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"][
+            "packages"
+        ]
+    )
+    found = {module_name(init) for init in PACKAGE.rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
