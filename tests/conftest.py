@@ -1,6 +1,14 @@
-"""Shared fixtures: every registered engine, and small builders used across test modules."""
+"""Shared fixtures: every registered engine, real tmpfs mounts, and small builders used
+across test modules."""
 
 from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,3 +39,27 @@ def engine(request: pytest.FixtureRequest) -> deephw.Engine:
 def rng() -> np.random.Generator:
     """A fixed-seed generator, so every random test input is reproducible."""
     return np.random.default_rng(20200615)
+
+
+@contextlib.contextmanager
+def mount_tmpfs(where: Path, options: str) -> Iterator[Path]:
+    """A real tmpfs mounted at ``where`` (made here) for the block, then unmounted.
+
+    Mounting needs root, which the test machines and CI have (chmod does not make a
+    folder read-only for root, so read-only and full locations need a real file system);
+    elsewhere the test is skipped with that reason, and its monkeypatched variant runs.
+    """
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root; the monkeypatched variants still run")
+    where.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+@pytest.fixture
+def tmpfs() -> Callable[[Path, str], contextlib.AbstractContextManager[Path]]:
+    """:func:`mount_tmpfs`, for ``with tmpfs(tmp_path / "ro", "ro,size=1m") as ro:``."""
+    return mount_tmpfs

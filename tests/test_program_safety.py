@@ -4,14 +4,12 @@ what it shows."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -442,21 +440,9 @@ def test_outputs_under_a_file_or_on_a_full_disk_are_refused_first(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
-@contextlib.contextmanager
-def tmpfs(path: Path, options: str):
-    path.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], check=False)
-    if done.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", str(path)], check=True)
-
-
 @pytest.mark.parametrize("command", ["export", "verify", "import"])
 def test_outputs_on_a_real_read_only_or_tiny_file_system_are_refused(
-    programs, tmp_path, capsys, command
+    programs, tmp_path, capsys, command, tmpfs
 ) -> None:
     with tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
         err = refused(capsys, *commands(programs, ro / "out")[command])

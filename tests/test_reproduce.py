@@ -255,19 +255,10 @@ def test_output_estimate_covers_what_reproduce_writes(one_and_two_workers) -> No
 
 
 @pytest.fixture
-def small_tmpfs(tmp_path: Path):
+def small_tmpfs(tmp_path: Path, tmpfs):
     """A real 1 MB file system (root only: mount)."""
-    where = tmp_path / "small"
-    where.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "small", "size=1m") as where:
         yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=True)
 
 
 def test_a_small_file_system_is_refused_before_any_work(small_tmpfs, capsys) -> None:

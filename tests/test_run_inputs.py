@@ -485,21 +485,8 @@ def test_output_on_a_full_disk_is_refused_before_any_work(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.yaml"]
 
 
-@contextlib.contextmanager
-def tmpfs(where: Path, options: str) -> Iterator[Path]:
-    """A real tmpfs mounted at ``where`` for the block (root only)."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root; the monkeypatched variants still run")
-    where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], check=True)
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=True)
-
-
 def test_output_on_a_read_only_file_system(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_training: None
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_training: None, tmpfs
 ) -> None:
     config = write_config(tmp_path, SMALL)
     with tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
@@ -510,7 +497,7 @@ def test_output_on_a_read_only_file_system(
 
 
 def test_output_on_a_full_file_system(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_training: None
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_training: None, tmpfs
 ) -> None:
     config = write_config(tmp_path, SMALL)
     with tmpfs(tmp_path / "full", "size=20m") as full:

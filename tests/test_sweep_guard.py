@@ -5,7 +5,6 @@ process is writing or that holds another sweep; and what the sweep then tells th
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import itertools
 import os
@@ -14,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 from collections import namedtuple
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -180,19 +178,6 @@ def test_validation_shows_a_progress_bar_when_it_takes_a_while(tmp_path, capsys,
 # --- the output location --------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def tmpfs(folder: Path, options: str) -> Iterator[Path]:
-    """A real tmpfs mounted at ``folder`` (we run as root), unmounted afterwards."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
-    folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=True)
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
 def refuse_before_validation(monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("the sweep was validated before its output was checked")
@@ -212,7 +197,7 @@ def test_a_file_as_output_is_refused_before_any_work(tmp_path, capsys, monkeypat
     assert target.read_text() == "keep"
 
 
-def test_a_read_only_output_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+def test_a_read_only_output_is_refused_before_any_work(tmp_path, capsys, monkeypatch, tmpfs):
     sweep_file = write_sweep(tmp_path)
     refuse_before_validation(monkeypatch)
     with tmpfs(tmp_path / "ro", "ro,size=4m") as folder:
@@ -235,7 +220,7 @@ def test_a_read_only_output_simulated(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
-def test_a_full_output_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+def test_a_full_output_is_refused_before_any_work(tmp_path, capsys, monkeypatch, tmpfs):
     sweep_file = write_sweep(tmp_path)
     refuse_before_validation(monkeypatch)
     with tmpfs(tmp_path / "full", "size=1m") as folder:
