@@ -17,6 +17,7 @@ from matplotlib.ticker import FuncFormatter, SymmetricalLogLocator  # noqa: E402
 
 from deephw import atomic  # noqa: E402
 from deephw.topology import Topology  # noqa: E402
+from deephw.training import pulse_total  # noqa: E402
 
 if TYPE_CHECKING:
     from deephw.config import RunConfig
@@ -323,7 +324,8 @@ def hardware_figure(
     says so instead of drawing a line at zero.
     """
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    pulses = sum(v for k, v in events.items() if k.endswith((".set", ".reset")))
+    pulses = pulse_total(events)
+    pulses = np.zeros_like(events["energy_pJ"]) if pulses is None else pulses
     per_epoch = {
         "pulses per epoch (SET + RESET, all devices)": np.diff(pulses, axis=0, prepend=0.0),
         "energy per epoch (nJ)": np.diff(events["energy_pJ"], axis=0, prepend=0.0) / 1e3,

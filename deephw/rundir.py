@@ -18,7 +18,6 @@ import shutil
 import stat
 import zipfile
 import zlib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,7 +29,7 @@ from deephw.budget import Estimate, enforce
 from deephw.config import SEED_MAX, RunConfig, from_dict
 from deephw.devices.cards import is_card_file
 from deephw.errors import DeephwError, quote
-from deephw.training import HISTORY_FIELDS, TrainResult
+from deephw.training import HISTORY_FIELDS, TrainResult, pulse_total
 from deephw.validation import file_problem, read_yaml
 
 
@@ -95,18 +94,6 @@ def events_csv(result: TrainResult) -> str:
     return out.getvalue()
 
 
-def pulse_total(events: Mapping[str, np.ndarray]) -> np.ndarray | None:
-    """Programming pulses per seed: the sum of the devices' ``GROUP.set`` and
-    ``GROUP.reset`` counts in ``events`` (final per-seed values; the ``cell`` group
-    counts transfers and refreshes, not pulses), or ``None`` if there are none."""
-    pulses = [
-        values
-        for name, values in events.items()
-        if name.endswith((".set", ".reset")) and not name.startswith("cell.")
-    ]
-    return np.sum(pulses, axis=0) if pulses else None
-
-
 def hardware_totals(result: TrainResult) -> dict[str, Any]:
     """Totals per seed at the end of training: pulses, energy, chip time, per-group events."""
     events = result.events
@@ -150,6 +137,22 @@ def portable_config(config: RunConfig, run_dir: Path) -> dict[str, Any]:
     return data
 
 
+def weights_npz_bytes(
+    seeds: np.ndarray,
+    weights: np.ndarray,
+    mask: np.ndarray,
+    structural_mask: np.ndarray,
+    initial_weights: np.ndarray | None = None,
+) -> bytes:
+    """A run's ``weights.npz`` (read back by :func:`read_weights`), compressed."""
+    arrays = {"seeds": seeds, "weights": weights, "mask": mask, "structural_mask": structural_mask}
+    if initial_weights is not None:
+        arrays["initial_weights"] = initial_weights
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
 def write_run(result: TrainResult, out_dir: str | Path) -> Path:
     """Write a complete run directory atomically (nothing is left at ``out_dir`` on error)."""
     out_dir = Path(out_dir)
@@ -157,16 +160,14 @@ def write_run(result: TrainResult, out_dir: str | Path) -> Path:
         text = yaml.safe_dump(portable_config(result.config, tmp), sort_keys=False)
         atomic.write_text(tmp / "config.yaml", text)
         atomic.write_text(tmp / "metrics.csv", metrics_csv(result))
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer,
-            seeds=result.seeds,
-            weights=result.weights,
-            mask=result.mask,
+        arrays = weights_npz_bytes(
+            result.seeds,
+            result.weights,
+            result.mask,
+            result.topology.mask,
             initial_weights=result.initial_weights,
-            structural_mask=result.topology.mask,
         )
-        atomic.write_bytes(tmp / "weights.npz", buffer.getvalue())
+        atomic.write_bytes(tmp / "weights.npz", arrays)
         summary = summarize(result)
         if result.controller is not None:
             result.controller.crossbar.save(tmp / "devices.npz")

@@ -8,7 +8,7 @@ with others, and a run is reproducible bit for bit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,6 +86,18 @@ class TrainResult:
         below = self.history["mse"] < self.config.training.converged_mse
         first = np.argmax(below, axis=0)
         return np.where(below.any(axis=0), first, -1)
+
+
+def pulse_total(events: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """Programming pulses per seed: the sum of the devices' ``GROUP.set`` and
+    ``GROUP.reset`` counts in ``events`` (final per-seed values; the ``cell`` group
+    counts transfers and refreshes, not pulses), or ``None`` if there are none."""
+    pulses = [
+        values
+        for name, values in events.items()
+        if name.endswith((".set", ".reset")) and not name.startswith("cell.")
+    ]
+    return np.sum(pulses, axis=0) if pulses else None
 
 
 def seed_list(config: RunConfig) -> np.ndarray:

@@ -17,7 +17,6 @@ device's physical range is refused, naming the line and the device.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,15 +69,7 @@ class ImportedNetwork:
 
     def npz_bytes(self) -> bytes:
         """The arrays as a compressed ``weights.npz``."""
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer,
-            seeds=self.seeds,
-            weights=self.weights,
-            mask=self.mask,
-            structural_mask=self.structural_mask,
-        )
-        return buffer.getvalue()
+        return rundir.weights_npz_bytes(self.seeds, self.weights, self.mask, self.structural_mask)
 
 
 def import_network(program: ProgramContent, values_uS: np.ndarray | None = None) -> ImportedNetwork:

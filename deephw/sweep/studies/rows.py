@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from deephw.errors import DeephwError, quote
-from deephw.rundir import pulse_total
+from deephw.training import pulse_total
 
 
 def seed_metrics(result: Any, n_seeds: int) -> dict[str, list[float | None]]:
