@@ -36,6 +36,10 @@ class FieldError(ValueError):
         super().__init__(f"{field} = {quote(value)}: {reason}")
 
 
+NO_IDEAL = "<no ideal value>"
+"""The ``ideal`` of a field that no value of its own switches off (bounds, step sizes)."""
+
+
 def check(
     *,
     gt: float | None = None,
@@ -45,12 +49,22 @@ def check(
     choices: tuple[Any, ...] | None = None,
     internal: bool = False,
     doc: str = "",
+    unit: str | None = None,
+    group: str = "",
+    ideal: Any = NO_IDEAL,
 ) -> dict[str, Any]:
-    """Constraints of a dataclass field, for ``dataclasses.field(metadata=...)``.
+    """Constraints and description of a dataclass field, for ``field(metadata=...)``.
 
     ``internal=True`` marks a field that the program sets, never the user: it is left out
     of the known keys that errors list, and :func:`build` rejects it in user data (see
     its ``internal`` parameter).
+
+    The rest describes the field for people and for studies (see
+    :mod:`deephw.devices.nonideality`): ``doc`` says what it is, ``unit`` its unit
+    (``"uS"``, ``"s"``, ``"relative to the step"``; ``""`` for names, choices and
+    counts), ``group`` the non-ideality it belongs to (``"read noise"``, ``"d2d"``, ...;
+    empty for fields that are not one), and ``ideal`` the value that switches that
+    non-ideality off (``None`` for YAML ``null``; :data:`NO_IDEAL` when no value does).
     """
     return {
         "gt": gt,
@@ -60,6 +74,9 @@ def check(
         "choices": choices,
         "internal": internal,
         "doc": doc,
+        "unit": unit,
+        "group": group,
+        "ideal": ideal,
     }
 
 

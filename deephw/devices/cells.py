@@ -104,18 +104,18 @@ class UnitCell(ABC):
 
     # -- operations ----------------------------------------------------------------
     @abstractmethod
-    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
-        """The cell's signed conductance (µS) from its devices' reads."""
+    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray, t: float) -> np.ndarray:
+        """The cell's signed conductance (µS) from its devices' reads at chip time ``t``."""
 
     def read(self, t: float, rng: draws.RNG, idx: np.ndarray) -> np.ndarray:
         """Analog read (µS) of cells ``idx`` at chip time ``t`` (device read noise)."""
         reads = {role: dev.read(t, rng, idx) for role, dev in self.devices.items()}
-        return self.contribution(reads, idx)
+        return self.contribution(reads, idx, t)
 
     def value(self, t: float, idx: np.ndarray) -> np.ndarray:
         """Noise-free contribution (µS) of cells ``idx`` at ``t``; not a chip read."""
         values = {role: dev.value(t, idx) for role, dev in self.devices.items()}
-        return self.contribution(values, idx)
+        return self.contribution(values, idx, t)
 
     @abstractmethod
     def pulse(self, idx: np.ndarray, n: np.ndarray, t: float, rng: draws.RNG) -> None:
@@ -178,7 +178,7 @@ class SingleCell(UnitCell):
             return np.inf
         return max(abs(p.g_max_uS - offset), abs(p.g_min_uS - offset))
 
-    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray, t: float) -> np.ndarray:
         return reads["G"] - self.spec.g_offset_uS
 
     def pulse(self, idx: np.ndarray, n: np.ndarray, t: float, rng: draws.RNG) -> None:
@@ -230,7 +230,7 @@ class PairCell(UnitCell):
     def full_scale_uS(cls, card: Card) -> float:
         return card.device.range_uS
 
-    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray, t: float) -> np.ndarray:
         return reads["G+"] - reads["G-"]
 
     def pulse(self, idx: np.ndarray, n: np.ndarray, t: float, rng: draws.RNG) -> None:
