@@ -40,6 +40,11 @@ NO_IDEAL = "<no ideal value>"
 """The ``ideal`` of a field that no value of its own switches off (bounds, step sizes)."""
 
 
+def zeros_like(value: Any) -> Any:
+    """An ``ideal`` for list fields whose length the card sets: as many zeros."""
+    return [0.0] * len(value)
+
+
 def check(
     *,
     gt: float | None = None,
@@ -64,7 +69,8 @@ def check(
     (``"uS"``, ``"s"``, ``"relative to the step"``; ``""`` for names, choices and
     counts), ``group`` the non-ideality it belongs to (``"read noise"``, ``"d2d"``, ...;
     empty for fields that are not one), and ``ideal`` the value that switches that
-    non-ideality off (``None`` for YAML ``null``; :data:`NO_IDEAL` when no value does).
+    non-ideality off (``None`` for YAML ``null``; :data:`NO_IDEAL` when no value does;
+    a function of the card's value, e.g. :func:`zeros_like`, when it depends on it).
     """
     return {
         "gt": gt,

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from deephw.devices import draws
+from deephw.devices import draws, nonideality
 from deephw.devices.array import DeviceArray
 from deephw.devices.base import DeviceModel, get_device_model
 from deephw.devices.cards import Card, card_hash, card_to_yaml, load_card
@@ -354,8 +354,12 @@ def tune_pair(
 
 
 def show_card(name_or_path: str | Path) -> str:
-    """A card's validated content as YAML, headed by its hash and derived numbers."""
+    """A card's validated content as YAML, headed by its hash, derived numbers and its
+    non-idealities (group, the card field that sets each, value, unit, and the value
+    that switches it off), as comments."""
     card = load_card(name_or_path)
     lines = [f"# card {card.name}  sha256 {card_hash(card)}"]
     lines += [f"# {key}: {value}" for key, value in describe(card).items()]
+    lines += ["#", "# non-idealities:"]
+    lines += [f"#   {line}" for line in nonideality.table(card).splitlines()]
     return "\n".join(lines) + "\n" + card_to_yaml(card)
