@@ -41,7 +41,7 @@ NO_IDEAL = "<no ideal value>"
 
 
 def zeros_like(value: Any) -> Any:
-    """An ``ideal`` for list fields whose length the card sets: as many zeros."""
+    """The ``ideal`` of a list field whose length the card sets: as many zeros."""
     return [0.0] * len(value)
 
 
@@ -60,17 +60,14 @@ def check(
 ) -> dict[str, Any]:
     """Constraints and description of a dataclass field, for ``field(metadata=...)``.
 
-    ``internal=True`` marks a field that the program sets, never the user: it is left out
-    of the known keys that errors list, and :func:`build` rejects it in user data (see
-    its ``internal`` parameter).
+    ``internal=True`` marks a field that the program sets, never the user: errors do not
+    list it among the known keys, and :func:`build` rejects it in user data.
 
-    The rest describes the field for people and for studies (see
-    :mod:`deephw.devices.nonideality`): ``doc`` says what it is, ``unit`` its unit
-    (``"uS"``, ``"s"``, ``"relative to the step"``; ``""`` for names, choices and
-    counts), ``group`` the non-ideality it belongs to (``"read noise"``, ``"d2d"``, ...;
-    empty for fields that are not one), and ``ideal`` the value that switches that
-    non-ideality off (``None`` for YAML ``null``; :data:`NO_IDEAL` when no value does;
-    a function of the card's value, e.g. :func:`zeros_like`, when it depends on it).
+    The rest describes the field (see :mod:`deephw.devices.nonideality`): ``doc`` what
+    it is, ``unit`` its unit (``"uS"``, ``"relative to the step"``; ``""`` if none),
+    ``group`` the non-ideality it sets (``"read noise"``, ``"d2d"``, ...; empty if none),
+    ``ideal`` the value that switches that off (``None``: YAML ``null``; :data:`NO_IDEAL`
+    if no value does; a function of the card's value, e.g. :func:`zeros_like`).
     """
     return {
         "gt": gt,
