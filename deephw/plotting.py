@@ -315,10 +315,28 @@ def _log_if_bursty(ax: plt.Axes, per_epoch: np.ndarray) -> None:
         ax.set_ylabel(f"{ax.get_ylabel()}\n(symmetric log scale)")
 
 
+ENERGY_PARTS = {
+    "energy.devices_pJ": "device events",
+    "energy.array_read_pJ": "array reads (phases)",
+    "energy.adc_pJ": "ADC conversions",
+}
+"""The parts of a run's energy (``events`` keys) and their labels in the figure."""
+
+
+def _energy_parts(ax: plt.Axes, events: dict[str, np.ndarray]) -> None:
+    """Median over seeds of each part of the energy per epoch (nJ), as thin lines."""
+    for k, (key, label) in enumerate(ENERGY_PARTS.items()):
+        if key in events and np.any(events[key]):
+            part = np.diff(events[key], axis=0, prepend=0.0) / 1e3
+            epochs = np.arange(1, part.shape[0] + 1)
+            ax.plot(epochs, np.median(part, axis=1), color=f"C{k + 3}", lw=1, label=label)
+
+
 def hardware_figure(
     events: dict[str, np.ndarray], chip_time_s: np.ndarray, title: str | None = None
 ) -> plt.Figure:
-    """Pulses and energy per epoch (over seeds), and the chip clock.
+    """Pulses and energy per epoch (over seeds; the energy with its parts: device
+    events, the array read during the phases, ADC conversions), and the chip clock.
 
     A card that prices no event (the ideal card) spends no energy: its energy panel
     says so instead of drawing a line at zero.
@@ -347,9 +365,13 @@ def hardware_figure(
             ax.set_xlim(1, max(len(data), 2))
             continue
         spread_bands(ax, data, "C1", "seeds", extremes=False)
+        if label.startswith("energy"):
+            _energy_parts(ax, events)
         _log_if_bursty(ax, data)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
+    if axes[1].get_legend_handles_labels()[0]:  # the ideal card's panel has no lines
+        axes[1].legend(fontsize=7)
     axes[2].plot(np.arange(1, len(chip_time_s) + 1), chip_time_s * 1e3, color="C2")
     axes[2].set_ylabel("chip time (ms)")
     axes[2].set_xlabel("epoch")

@@ -36,6 +36,15 @@ class FieldError(ValueError):
         super().__init__(f"{field} = {quote(value)}: {reason}")
 
 
+NO_IDEAL = "<no ideal value>"
+"""The ``ideal`` of a field that no value of its own switches off (bounds, step sizes)."""
+
+
+def zeros_like(value: Any) -> Any:
+    """The ``ideal`` of a list field whose length the card sets: as many zeros."""
+    return [0.0] * len(value)
+
+
 def check(
     *,
     gt: float | None = None,
@@ -45,12 +54,20 @@ def check(
     choices: tuple[Any, ...] | None = None,
     internal: bool = False,
     doc: str = "",
+    unit: str | None = None,
+    group: str = "",
+    ideal: Any = NO_IDEAL,
 ) -> dict[str, Any]:
-    """Constraints of a dataclass field, for ``dataclasses.field(metadata=...)``.
+    """Constraints and description of a dataclass field, for ``field(metadata=...)``.
 
-    ``internal=True`` marks a field that the program sets, never the user: it is left out
-    of the known keys that errors list, and :func:`build` rejects it in user data (see
-    its ``internal`` parameter).
+    ``internal=True`` marks a field that the program sets, never the user: errors do not
+    list it among the known keys, and :func:`build` rejects it in user data.
+
+    The rest describes the field (see :mod:`deephw.devices.nonideality`): ``doc`` what
+    it is, ``unit`` its unit (``"uS"``, ``"relative to the step"``; ``""`` if none),
+    ``group`` the non-ideality it sets (``"read noise"``, ``"d2d"``, ...; empty if none),
+    ``ideal`` the value that switches that off (``None``: YAML ``null``; :data:`NO_IDEAL`
+    if no value does; a function of the card's value, e.g. :func:`zeros_like`).
     """
     return {
         "gt": gt,
@@ -60,6 +77,9 @@ def check(
         "choices": choices,
         "internal": internal,
         "doc": doc,
+        "unit": unit,
+        "group": group,
+        "ideal": ideal,
     }
 
 

@@ -190,9 +190,13 @@ def test_pair_refresh_keeps_the_weight_and_frees_the_devices(rng) -> None:
     assert abs(np.median(change) - intended) < tolerance
 
 
-def test_ambrogio_transfer_moves_g_into_the_pair_and_flips_polarity(rng) -> None:
+@pytest.mark.parametrize("offset_uS", [0.0, 2.0])
+def test_ambrogio_transfer_moves_g_into_the_pair_and_flips_polarity(rng, offset_uS) -> None:
+    """The pair takes ``W - offset`` (Ambrogio's transfer offset) and g is reset, except
+    for cells with ``0 < W_transfer < offset``, whose pair is reset and g keeps W."""
     mask = mask_of(2, 30)
-    xbar = Crossbar("pcm_ambrogio2018", mask, [0, 1])
+    card = replace_card("pcm_ambrogio2018", {"cell": {"transfer_offset_uS": offset_uS}})
+    xbar = Crossbar(card, mask, [0, 1])
     xbar.write_weights(rng.uniform(-1.5, 1.5, mask.shape) * mask, rng)
     xbar.program(rng.uniform(-0.25, 0.25, mask.shape), rng, "stochastic")
     fast = xbar.cell.devices["g"]
@@ -201,12 +205,18 @@ def test_ambrogio_transfer_moves_g_into_the_pair_and_flips_polarity(rng) -> None
     moved = xbar.transfer(rng)
     assert np.array_equal(moved, mask.sum(axis=(1, 2)))
     np.testing.assert_array_equal(xbar.cell.polarity, [-1.0, -1.0])
-    np.testing.assert_array_equal(fast.g[mask], fast.d2d["g_reset"][mask])
+    into_pair = mask & (fast.g == fast.d2d["g_reset"])
+    kept_in_g = mask & ~into_pair
+    assert kept_in_g.sum() < 0.1 * mask.sum()  # the weights within (0, offset] of 0
+    assert kept_in_g.any() == (offset_uS > 0)
     error = xbar.read_weights(rng) - before
     cell = xbar.card.cell
     tolerance = cell.gain * (cell.tune_tolerance_uS + 2 * xbar.periphery.lsb_uS) / cell.g_ref_uS
-    assert np.mean(np.abs(error[mask]) <= tolerance) > 0.95
-    assert abs(error[mask].mean()) < 0.1 * tolerance
+    shift = -offset_uS / cell.g_ref_uS
+    assert np.mean(np.abs(error[into_pair] - shift) <= tolerance) > 0.95
+    assert abs(error[into_pair].mean() - shift) < 0.1 * tolerance
+    if kept_in_g.any():
+        assert np.abs(error[kept_in_g]).max() <= tolerance
     start = xbar.read_weights(rng)
     xbar.program(np.full(mask.shape, 5 * xbar.dw_min), rng)
     assert (xbar.read_weights(rng) - start)[mask].mean() > 2.5 * xbar.dw_min

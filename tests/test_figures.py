@@ -240,7 +240,15 @@ def test_energy_panel_of_a_card_without_costs_says_so() -> None:
     pcm = run_of({"hardware": {"card": "pcm_pair"}})
     assert pcm.events["energy_pJ"][-1].min() > 0
     fig = plotting.hardware_figure(pcm.events, pcm.chip_time_s)
-    assert len(fig.axes[1].get_lines()) == 1 and len(fig.axes[1].texts) == 0
+    labels = [line.get_label() for line in fig.axes[1].get_lines()]
+    # the total, and its parts: device events, array reads during the phases, conversions
+    assert labels == [
+        "seeds median",
+        "device events",
+        "array reads (phases)",
+        "ADC conversions",
+    ]
+    assert len(fig.axes[1].texts) == 0
     plt.close(fig)
 
 

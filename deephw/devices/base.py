@@ -61,12 +61,26 @@ def span_problem(name: str, value: object, step: float, span: float) -> list[Pro
 class CostSpec:
     """Energy (pJ) and duration (ns) of one SET pulse, RESET pulse and device read."""
 
-    set_pJ: float = field(default=0.0, metadata=check(ge=0))
-    reset_pJ: float = field(default=0.0, metadata=check(ge=0))
-    read_pJ: float = field(default=0.0, metadata=check(ge=0))
-    set_ns: float = field(default=0.0, metadata=check(ge=0))
-    reset_ns: float = field(default=0.0, metadata=check(ge=0))
-    read_ns: float = field(default=0.0, metadata=check(ge=0))
+    set_pJ: float = field(
+        default=0.0, metadata=check(ge=0, unit="pJ", doc="energy of one SET (potentiating) pulse")
+    )
+    reset_pJ: float = field(
+        default=0.0,
+        metadata=check(ge=0, unit="pJ", doc="energy of one RESET (depressing or abrupt) pulse"),
+    )
+    read_pJ: float = field(
+        default=0.0, metadata=check(ge=0, unit="pJ", doc="energy of one read of one device")
+    )
+    set_ns: float = field(
+        default=0.0,
+        metadata=check(ge=0, unit="ns", doc="duration of one SET pulse (also the pulse slot)"),
+    )
+    reset_ns: float = field(
+        default=0.0, metadata=check(ge=0, unit="ns", doc="duration of one RESET pulse")
+    )
+    read_ns: float = field(
+        default=0.0, metadata=check(ge=0, unit="ns", doc="duration of one read of one device")
+    )
 
 
 @dataclass(frozen=True)
@@ -79,21 +93,98 @@ class DeviceParams:
     a device's pulse budget.
     """
 
-    model: str
-    g_min_uS: float = field(default=0.0, metadata=check(doc="lower conductance bound"))
-    g_max_uS: float = field(default=1.0, metadata=check(doc="upper conductance bound"))
-    g_min_dtod: float = field(default=0.0, metadata=check(ge=0, doc="relative to range"))
-    g_max_dtod: float = field(default=0.0, metadata=check(ge=0, doc="relative to range"))
-    read_noise_uS: float = field(default=0.0, metadata=check(ge=0, doc="white, absolute"))
-    stuck_min_fraction: float = field(default=0.0, metadata=check(ge=0, le=1))
-    stuck_max_fraction: float = field(default=0.0, metadata=check(ge=0, le=1))
-    endurance_pulses: int | None = field(default=None, metadata=check(ge=1))
-    endurance_dtod: float = field(default=0.0, metadata=check(ge=0, doc="std of log budget"))
+    model: str = field(metadata=check(unit="", doc="the device model (a registered name)"))
+    g_min_uS: float = field(
+        default=0.0, metadata=check(unit="uS", group="bounds", doc="lower conductance bound")
+    )
+    g_max_uS: float = field(
+        default=1.0, metadata=check(unit="uS", group="bounds", doc="upper conductance bound")
+    )
+    g_min_dtod: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="relative to the range",
+            group="d2d",
+            ideal=0.0,
+            doc="device-to-device spread of the lower bound",
+        ),
+    )
+    g_max_dtod: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="relative to the range",
+            group="d2d",
+            ideal=0.0,
+            doc="device-to-device spread of the upper bound",
+        ),
+    )
+    read_noise_uS: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="uS",
+            group="read noise",
+            ideal=0.0,
+            doc="white read noise: standard deviation of every read",
+        ),
+    )
+    stuck_min_fraction: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            le=1,
+            unit="fraction of devices",
+            group="stuck devices",
+            ideal=0.0,
+            doc="devices stuck at their lower bound",
+        ),
+    )
+    stuck_max_fraction: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            le=1,
+            unit="fraction of devices",
+            group="stuck devices",
+            ideal=0.0,
+            doc="devices stuck at their upper bound",
+        ),
+    )
+    endurance_pulses: int | None = field(
+        default=None,
+        metadata=check(
+            ge=1,
+            unit="pulses",
+            group="endurance",
+            ideal=None,
+            doc="pulses a device takes before it sticks (null: no limit)",
+        ),
+    )
+    endurance_dtod: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="std of the log budget",
+            group="d2d",
+            ideal=0.0,
+            doc="device-to-device spread of the pulse budget",
+        ),
+    )
     endurance_stuck: str = field(
         default="current",
-        metadata=check(choices=("current", "min", "max"), doc="where a worn-out device sticks"),
+        metadata=check(
+            choices=("current", "min", "max"),
+            unit="",
+            group="endurance",
+            doc="where a worn-out device sticks",
+        ),
     )
-    costs: CostSpec = CostSpec()
+    costs: CostSpec = field(
+        default=CostSpec(),
+        metadata=check(unit="", doc="energy and duration of one pulse and one read"),
+    )
 
     conductances_are_physical: ClassVar[bool] = True
     """Whether the bounds are conductances (>= 0); False for the ideal device's weight."""

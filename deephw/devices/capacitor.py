@@ -19,12 +19,55 @@ class CapacitorParams(PulsedParams):
     takes when its capacitor is reset; ``tau_dtod`` is relative to ``tau_s``.
     """
 
-    nonlinearity: float = field(default=0.0, metadata=check(ge=0, lt=1))
-    g_reset_uS: float = field(default=0.0, metadata=check(doc="conductance after a reset"))
-    g_reset_dtod_uS: float = field(default=0.0, metadata=check(ge=0, doc="absolute"))
-    g_rest_uS: float = field(default=0.0, metadata=check(doc="leak target"))
-    tau_s: float | None = field(default=None, metadata=check(gt=0, doc="null: no leak"))
-    tau_dtod: float = field(default=0.0, metadata=check(ge=0, doc="relative"))
+    nonlinearity: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            lt=1,
+            unit="relative to the step",
+            group="nonlinearity",
+            ideal=0.0,
+            doc="how much the step shrinks toward the bound approached",
+        ),
+    )
+    g_reset_uS: float = field(
+        default=0.0,
+        metadata=check(unit="uS", doc="conductance after a reset (capacitor at V_reset)"),
+    )
+    g_reset_dtod_uS: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="uS",
+            group="d2d",
+            ideal=0.0,
+            doc="device-to-device spread of the reset conductance",
+        ),
+    )
+    g_rest_uS: float = field(
+        default=0.0,
+        metadata=check(unit="uS", group="capacitor leak", doc="conductance the leak tends to"),
+    )
+    tau_s: float | None = field(
+        default=None,
+        metadata=check(
+            gt=0,
+            unit="s",
+            group="capacitor leak",
+            ideal=None,
+            doc="leak time constant (null: no leak)",
+        ),
+    )
+    tau_dtod: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="relative to tau_s",
+            group="d2d",
+            ideal=0.0,
+            doc="device-to-device spread of the leak time constant",
+        ),
+    )
 
     def problems(self) -> list[Problem]:
         found = super().problems()

@@ -11,7 +11,9 @@ naming the file, the field and the value. A card has the sections::
     device:       the main device (model: ... and the model's fields, with its
                   costs: energy (pJ) and duration (ns) of a SET, a RESET and a read)
     fast_device:  the fast device of an ``ambrogio`` cell (the 3T1C capacitor)
-    periphery:    DAC / ADC bits and read noise of digital reads
+    periphery:    DAC / ADC bits and output noise of digital reads
+    costs:        energy of the array reads during the phases and of ADC conversions
+                  (:class:`~deephw.devices.energy.ChipCosts`)
 
 Shipped cards live in the package ``deephw.cards`` (the ``devices/`` folder of a
 source checkout); :func:`load_card` takes a shipped card's name or a path.
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from deephw.devices.base import DeviceParams, get_device_model
+from deephw.devices.energy import ChipCosts
 from deephw.devices.periphery import PeripherySpec
 from deephw.errors import ConfigError
 from deephw.validation import as_dict, build, check, file_problem, read_yaml
@@ -56,27 +59,62 @@ class CellSpec:
     ``tune_tolerance_uS`` of its target, or after ``tune_max_iterations`` pulses.
     """
 
-    kind: str = field(metadata=check(choices=CELL_KINDS))
-    g_ref_uS: float = field(default=1.0, metadata=check(gt=0))
-    g_offset_uS: float = 0.0
-    gain: float = field(default=1.0, metadata=check(gt=0, doc="F of the ambrogio cell"))
-    refresh_fraction: float = field(default=0.9, metadata=check(gt=0, le=1))
-    tune_tolerance_uS: float = field(default=0.5, metadata=check(gt=0))
-    tune_max_iterations: int = field(default=30, metadata=check(ge=1))
-    transfer_every: int = field(default=100, metadata=check(ge=1, doc="updates"))
+    kind: str = field(
+        metadata=check(choices=CELL_KINDS, unit="", doc="how the devices make a weight")
+    )
+    g_ref_uS: float = field(
+        default=1.0, metadata=check(gt=0, unit="uS", doc="conductance of a unit weight")
+    )
+    g_offset_uS: float = field(
+        default=0.0, metadata=check(unit="uS", doc="reference subtracted by a single cell")
+    )
+    gain: float = field(
+        default=1.0, metadata=check(gt=0, unit="", doc="F of the ambrogio cell: the pair's gain")
+    )
+    refresh_fraction: float = field(
+        default=0.9,
+        metadata=check(
+            gt=0, le=1, unit="fraction of the range", doc="side level that triggers a refresh"
+        ),
+    )
+    tune_tolerance_uS: float = field(
+        default=0.5, metadata=check(gt=0, unit="uS", doc="closed-loop tuning stops within it")
+    )
+    tune_max_iterations: int = field(
+        default=30, metadata=check(ge=1, unit="verify reads", doc="closed-loop tuning's limit")
+    )
+    transfer_every: int = field(
+        default=100, metadata=check(ge=1, unit="updates", doc="updates between transfers")
+    )
+    transfer_offset_uS: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="uS",
+            doc="ambrogio transfer: the pair is tuned to W - offset - g's reset contribution",
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class Card:
     """A validated device card (see the module docstring)."""
 
-    name: str
-    source: str
-    cell: CellSpec
-    device: DeviceParams
-    fast_device: DeviceParams | None = None
-    periphery: PeripherySpec = PeripherySpec()
-    description: str = ""
+    name: str = field(metadata=check(unit="", doc="the card's name"))
+    source: str = field(metadata=check(unit="", doc="where the card's numbers come from"))
+    cell: CellSpec = field(metadata=check(unit="", doc="the unit cell"))
+    device: DeviceParams = field(metadata=check(unit="", doc="the main device"))
+    fast_device: DeviceParams | None = field(
+        default=None, metadata=check(unit="", doc="the fast device of an ambrogio cell")
+    )
+    periphery: PeripherySpec = field(
+        default=PeripherySpec(), metadata=check(unit="", doc="converters and output noise")
+    )
+    costs: ChipCosts = field(
+        default=ChipCosts(),
+        metadata=check(unit="", doc="energy of array reads and ADC conversions"),
+    )
+    description: str = field(default="", metadata=check(unit="", doc="free text"))
 
 
 def card_from_dict(data: dict, source: str = "", name: str = "") -> Card:

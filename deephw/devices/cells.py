@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from deephw.devices import draws
+from deephw.devices import draws, nonideality
 from deephw.devices.array import DeviceArray
 from deephw.devices.base import DeviceModel, get_device_model
 from deephw.devices.cards import Card, card_hash, card_to_yaml, load_card
@@ -104,18 +104,18 @@ class UnitCell(ABC):
 
     # -- operations ----------------------------------------------------------------
     @abstractmethod
-    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
-        """The cell's signed conductance (µS) from its devices' reads."""
+    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray, t: float) -> np.ndarray:
+        """The cell's signed conductance (µS) from its devices' reads at chip time ``t``."""
 
     def read(self, t: float, rng: draws.RNG, idx: np.ndarray) -> np.ndarray:
         """Analog read (µS) of cells ``idx`` at chip time ``t`` (device read noise)."""
         reads = {role: dev.read(t, rng, idx) for role, dev in self.devices.items()}
-        return self.contribution(reads, idx)
+        return self.contribution(reads, idx, t)
 
     def value(self, t: float, idx: np.ndarray) -> np.ndarray:
         """Noise-free contribution (µS) of cells ``idx`` at ``t``; not a chip read."""
         values = {role: dev.value(t, idx) for role, dev in self.devices.items()}
-        return self.contribution(values, idx)
+        return self.contribution(values, idx, t)
 
     @abstractmethod
     def pulse(self, idx: np.ndarray, n: np.ndarray, t: float, rng: draws.RNG) -> None:
@@ -178,7 +178,7 @@ class SingleCell(UnitCell):
             return np.inf
         return max(abs(p.g_max_uS - offset), abs(p.g_min_uS - offset))
 
-    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray, t: float) -> np.ndarray:
         return reads["G"] - self.spec.g_offset_uS
 
     def pulse(self, idx: np.ndarray, n: np.ndarray, t: float, rng: draws.RNG) -> None:
@@ -230,7 +230,7 @@ class PairCell(UnitCell):
     def full_scale_uS(cls, card: Card) -> float:
         return card.device.range_uS
 
-    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    def contribution(self, reads: dict[str, np.ndarray], idx: np.ndarray, t: float) -> np.ndarray:
         return reads["G+"] - reads["G-"]
 
     def pulse(self, idx: np.ndarray, n: np.ndarray, t: float, rng: draws.RNG) -> None:
@@ -354,8 +354,12 @@ def tune_pair(
 
 
 def show_card(name_or_path: str | Path) -> str:
-    """A card's validated content as YAML, headed by its hash and derived numbers."""
+    """A card's validated content as YAML, headed by its hash, derived numbers and its
+    non-idealities (group, the card field that sets each, value, unit, and the value
+    that switches it off), as comments."""
     card = load_card(name_or_path)
     lines = [f"# card {card.name}  sha256 {card_hash(card)}"]
     lines += [f"# {key}: {value}" for key, value in describe(card).items()]
+    lines += ["#", "# non-idealities:"]
+    lines += [f"#   {line}" for line in nonideality.table(card).splitlines()]
     return "\n".join(lines) + "\n" + card_to_yaml(card)

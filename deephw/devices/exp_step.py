@@ -17,8 +17,26 @@ from deephw.validation import check
 class ExpStepParams(PulsedParams):
     """Pulsed-device fields plus the decay rates of up and down steps."""
 
-    gamma_up: float = field(default=0.0, metadata=check(ge=0))
-    gamma_down: float = field(default=0.0, metadata=check(ge=0))
+    gamma_up: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="",
+            group="nonlinearity",
+            ideal=0.0,
+            doc="decay of the up step over the range: exp(-gamma_up x)",
+        ),
+    )
+    gamma_down: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="",
+            group="nonlinearity",
+            ideal=0.0,
+            doc="decay of the down step over the range: exp(-gamma_down (1 - x))",
+        ),
+    )
 
 
 @register_device("exp_step")

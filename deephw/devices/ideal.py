@@ -22,10 +22,19 @@ from deephw.validation import check
 class IdealParams(DeviceParams):
     """Card fields of the ideal device; bounds are optional (``null``: unbounded)."""
 
-    g_min_uS: float | None = None
-    g_max_uS: float | None = None
+    g_min_uS: float | None = field(
+        default=None,
+        metadata=check(unit="uS", group="bounds", ideal=None, doc="lower bound (null: none)"),
+    )
+    g_max_uS: float | None = field(
+        default=None,
+        metadata=check(unit="uS", group="bounds", ideal=None, doc="upper bound (null: none)"),
+    )
     step_uS: float = field(
-        default=0.01, metadata=check(gt=0, doc="change of one pulse under pulse schemes")
+        default=0.01,
+        metadata=check(
+            gt=0, unit="uS", group="step size", doc="change of one pulse under pulse schemes"
+        ),
     )
 
     conductances_are_physical: ClassVar[bool] = False

@@ -16,7 +16,7 @@ from deephw.devices.base import (
     register_device,
     span_problem,
 )
-from deephw.validation import check
+from deephw.validation import check, zeros_like
 
 TABLE_FIELDS = ("up_mean_uS", "down_mean_uS", "up_c2c_uS", "down_c2c_uS")
 
@@ -27,13 +27,47 @@ class LookupParams(DeviceParams):
     the conductance change of one up and one down pulse, at conductances ``grid_uS``
     (increasing). ``step_dtod`` is the relative spread of a device's step scale."""
 
-    grid_uS: tuple[float, ...] = ()
-    up_mean_uS: tuple[float, ...] = ()
-    down_mean_uS: tuple[float, ...] = ()
-    up_c2c_uS: tuple[float, ...] = ()
-    down_c2c_uS: tuple[float, ...] = ()
-    step_dtod: float = field(default=0.0, metadata=check(ge=0, doc="relative"))
-    write_noise_uS: float = field(default=0.0, metadata=check(ge=0, doc="absolute"))
+    grid_uS: tuple[float, ...] = field(
+        default=(), metadata=check(unit="uS", doc="conductances of the table's rows")
+    )
+    up_mean_uS: tuple[float, ...] = field(
+        default=(), metadata=check(unit="uS", group="step size", doc="mean change of an up pulse")
+    )
+    down_mean_uS: tuple[float, ...] = field(
+        default=(), metadata=check(unit="uS", group="step size", doc="mean change of a down pulse")
+    )
+    up_c2c_uS: tuple[float, ...] = field(
+        default=(),
+        metadata=check(
+            unit="uS", group="c2c", ideal=zeros_like, doc="cycle-to-cycle spread of an up pulse"
+        ),
+    )
+    down_c2c_uS: tuple[float, ...] = field(
+        default=(),
+        metadata=check(
+            unit="uS", group="c2c", ideal=zeros_like, doc="cycle-to-cycle spread of a down pulse"
+        ),
+    )
+    step_dtod: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="relative to the step",
+            group="d2d",
+            ideal=0.0,
+            doc="device-to-device spread of the step scale",
+        ),
+    )
+    write_noise_uS: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="uS",
+            group="programming noise",
+            ideal=0.0,
+            doc="standard deviation of a write-verify's result",
+        ),
+    )
 
     def problems(self) -> list[Problem]:
         found = super().problems()

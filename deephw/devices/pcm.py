@@ -31,20 +31,118 @@ class PcmParams(DeviceParams):
     ``set_step_dtod`` and ``set_c2c`` are relative to the step.
     """
 
-    set_step_uS: float = field(default=0.5, metadata=check(gt=0, doc="first SET step"))
-    set_gamma: float = field(default=0.0, metadata=check(ge=0, doc="step decay over range"))
-    set_step_dtod: float = field(default=0.0, metadata=check(ge=0, doc="relative"))
-    set_c2c: float = field(default=0.0, metadata=check(ge=0, doc="relative"))
-    prog_noise_poly_uS: tuple[float, ...] = (0.0,)
-    drift_t0_s: float = field(default=20.0, metadata=check(gt=0))
-    drift_nu_mean: tuple[float, ...] = (0.0, 0.0)
-    drift_nu_mean_clip: tuple[float, ...] = (0.0, 1.0)
-    drift_nu_std: tuple[float, ...] = (0.0, 0.0)
-    drift_nu_std_clip: tuple[float, ...] = (0.0, 1.0)
-    read_noise_q_coeff: float = field(default=0.0, metadata=check(ge=0))
-    read_noise_q_exponent: float = field(default=0.0, metadata=check(ge=0))
-    read_noise_q_max: float = field(default=0.0, metadata=check(ge=0, le=1))  # relative to g
-    t_read_s: float = field(default=250e-9, metadata=check(gt=0))
+    set_step_uS: float = field(
+        default=0.5,
+        metadata=check(gt=0, unit="uS", group="step size", doc="first gradual-SET step"),
+    )
+    set_gamma: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="",
+            group="nonlinearity",
+            ideal=0.0,
+            doc="decay of the SET step over the range: step exp(-gamma x)",
+        ),
+    )
+    set_step_dtod: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="relative to the step",
+            group="d2d",
+            ideal=0.0,
+            doc="device-to-device spread of the SET step",
+        ),
+    )
+    set_c2c: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="relative to the step",
+            group="c2c",
+            ideal=0.0,
+            doc="cycle-to-cycle noise of each SET pulse",
+        ),
+    )
+    prog_noise_poly_uS: tuple[float, ...] = field(
+        default=(0.0,),
+        metadata=check(
+            unit="uS, polynomial in q",
+            group="programming noise",
+            ideal=(0.0,),
+            doc="spread of a write-verify's result, polynomial in q (lowest order first)",
+        ),
+    )
+    drift_t0_s: float = field(
+        default=20.0,
+        metadata=check(gt=0, unit="s", group="drift", doc="time after programming drift starts"),
+    )
+    drift_nu_mean: tuple[float, ...] = field(
+        default=(0.0, 0.0),
+        metadata=check(
+            unit="(a, b) of a ln q + b",
+            group="drift",
+            ideal=(0.0, 0.0),
+            doc="mean drift exponent nu",
+        ),
+    )
+    drift_nu_mean_clip: tuple[float, ...] = field(
+        default=(0.0, 1.0),
+        metadata=check(
+            unit="(low, high)",
+            group="drift",
+            ideal=(0.0, 0.0),
+            doc="clip of the mean drift exponent",
+        ),
+    )
+    drift_nu_std: tuple[float, ...] = field(
+        default=(0.0, 0.0),
+        metadata=check(
+            unit="(a, b) of a ln q + b",
+            group="drift",
+            ideal=(0.0, 0.0),
+            doc="device-to-device spread of the drift exponent",
+        ),
+    )
+    drift_nu_std_clip: tuple[float, ...] = field(
+        default=(0.0, 1.0),
+        metadata=check(
+            unit="(low, high)",
+            group="drift",
+            ideal=(0.0, 0.0),
+            doc="clip of the drift exponent's spread",
+        ),
+    )
+    read_noise_q_coeff: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="relative to g",
+            group="read noise",
+            ideal=0.0,
+            doc="1/f read noise: Q = min(coeff / q^exponent, max)",
+        ),
+    )
+    read_noise_q_exponent: float = field(
+        default=0.0,
+        metadata=check(ge=0, unit="", group="read noise", doc="exponent of q in the 1/f Q"),
+    )
+    read_noise_q_max: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            le=1,
+            unit="relative to g",
+            group="read noise",
+            ideal=0.0,
+            doc="largest 1/f Q",
+        ),
+    )
+    t_read_s: float = field(
+        default=250e-9,
+        metadata=check(gt=0, unit="s", group="read noise", doc="duration of a read (1/f band)"),
+    )
 
     def problems(self) -> list[Problem]:
         found = super().problems()

@@ -20,10 +20,48 @@ class PeripherySpec:
     ``null`` bits mean an ideal converter.
     """
 
-    dac_bits: int | None = field(default=None, metadata=check(ge=1, le=32))
-    adc_bits: int | None = field(default=None, metadata=check(ge=2, le=32))
-    adc_full_scale_uS: float | None = field(default=None, metadata=check(gt=0))
-    out_noise: float = field(default=0.0, metadata=check(ge=0, le=1, doc="relative to full scale"))
+    dac_bits: int | None = field(
+        default=None,
+        metadata=check(
+            ge=1,
+            le=32,
+            unit="bits",
+            group="DAC/ADC bits",
+            ideal=None,
+            doc="resolution of the row drivers (null: ideal)",
+        ),
+    )
+    adc_bits: int | None = field(
+        default=None,
+        metadata=check(
+            ge=2,
+            le=32,
+            unit="bits",
+            group="DAC/ADC bits",
+            ideal=None,
+            doc="resolution of every digital read (null: ideal)",
+        ),
+    )
+    adc_full_scale_uS: float | None = field(
+        default=None,
+        metadata=check(
+            gt=0,
+            unit="uS",
+            group="DAC/ADC bits",
+            doc="full scale of a digital read of one cell (null: the cell's largest)",
+        ),
+    )
+    out_noise: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            le=1,
+            unit="relative to the full scale",
+            group="output noise",
+            ideal=0.0,
+            doc="standard deviation of the noise added to each digital read",
+        ),
+    )
 
 
 class Periphery:

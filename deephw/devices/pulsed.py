@@ -31,14 +31,73 @@ from deephw.validation import check
 class PulsedParams(DeviceParams):
     """Card fields of a bidirectional pulsed device (see the module docstring)."""
 
-    step_uS: float | None = field(default=None, metadata=check(gt=0))
-    levels: int | None = field(default=None, metadata=check(ge=2, doc="overrides step_uS"))
-    step_dtod: float = field(default=0.0, metadata=check(ge=0, doc="relative"))
-    up_down: float = field(default=0.0, metadata=check(gt=-1, lt=1, doc="relative"))
-    up_down_dtod: float = field(default=0.0, metadata=check(ge=0, doc="absolute"))
-    step_c2c: float = field(default=0.0, metadata=check(ge=0, doc="relative to the step"))
-    c2c_additive: bool = False
-    write_noise_uS: float = field(default=0.0, metadata=check(ge=0, doc="absolute"))
+    step_uS: float | None = field(
+        default=None,
+        metadata=check(gt=0, unit="uS", group="step size", doc="nominal conductance step"),
+    )
+    levels: int | None = field(
+        default=None,
+        metadata=check(
+            ge=2, unit="levels", group="step size", doc="the range in levels (overrides step_uS)"
+        ),
+    )
+    step_dtod: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="relative to the step",
+            group="d2d",
+            ideal=0.0,
+            doc="device-to-device spread of the step",
+        ),
+    )
+    up_down: float = field(
+        default=0.0,
+        metadata=check(
+            gt=-1,
+            lt=1,
+            unit="relative to the step",
+            group="nonlinearity",
+            ideal=0.0,
+            doc="up/down step asymmetry: steps (1 + up_down) up and (1 - up_down) down",
+        ),
+    )
+    up_down_dtod: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="absolute, of up_down",
+            group="d2d",
+            ideal=0.0,
+            doc="device-to-device spread of the up/down asymmetry",
+        ),
+    )
+    step_c2c: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="relative to the step",
+            group="c2c",
+            ideal=0.0,
+            doc="cycle-to-cycle noise of each pulse",
+        ),
+    )
+    c2c_additive: bool = field(
+        default=False,
+        metadata=check(
+            unit="", group="c2c", doc="c2c noise added at the step's size, whatever the state"
+        ),
+    )
+    write_noise_uS: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="uS",
+            group="programming noise",
+            ideal=0.0,
+            doc="standard deviation of a write-verify's result",
+        ),
+    )
 
     @property
     def nominal_step(self) -> float:
