@@ -1,9 +1,11 @@
 """The numba engine: the NumPy engine's discrete dynamics as JIT-compiled loops.
 
 It answers the same :class:`~deephw.engines.base.Relax` requests as the NumPy engine with
-the same operations per step (:mod:`deephw.engines.numba_kernels`), without a Python
-call per step: small networks sum their currents in compiled loops, large ones call
-BLAS once per copy and step. The two engines differ by round-off in the currents only.
+the same operations per step (:mod:`deephw.engines.numba_kernels`): small networks run
+every step in compiled loops, without a Python call per step (their currents are summed
+in another order than BLAS's, so the engines differ by round-off); large ones take the
+currents from the NumPy engine's product, one BLAS call per step, and do the rest of the
+step compiled in one pass (then the engines agree bit for bit).
 Compiled code is cached on disk (:mod:`deephw.engines.numba_cache`), so only the first
 run in a folder pays the compilation. numba is imported when an engine is created, never
 when this module is.
@@ -21,12 +23,14 @@ from deephw.engines.numba_cache import default_cache_dir, kernels
 from deephw.multiply import DenseMultiply
 from deephw.pulses import coincidences
 
-BLAS_FROM = 128
-"""Products ``N (N - P)`` per sample from which the currents come from BLAS, not loops.
+BLAS_FROM = 512
+"""Products ``N (N - P)`` per sample from which the currents come from NumPy's BLAS (the
+NumPy engine's product, one call per step) instead of compiled loops.
 
-Measured on a 2-core x86-64 machine (100 steps): compiled loops win on the paper's graph
-(54 weights per copy: 0.13 against 0.18 ms for 10 copies of 4 samples), BLAS from
-N = 16 (208 weights: 0.22 against 0.28 ms) upward, by about 2x from N = 32."""
+Measured on a 2-core x86-64 machine (100 steps, shared with other work): loops win on
+the paper's graph (54 weights per copy: 0.13 against 0.25 ms for 10 copies of 4
+samples), tie at N = 16 (208 weights), and BLAS wins from N = 32 (864 weights: 0.75
+against 1.0 ms for 4 copies of 16 samples; 1.6 against 3.1 ms at N = 64, batch 64)."""
 
 
 @register_engine("numba")
@@ -85,7 +89,6 @@ class NumbaEngine(Engine):
         p = request.n_clamped
         record = request.record or request.in_situ is not None
         state = np.array(request.state, dtype=float, copy=True, order="C")
-        w_free = np.ascontiguousarray(request.multiply.weights[:, :, p:])
         leak = np.ascontiguousarray(np.asarray(request.leak, dtype=float)[:, p:])
         if n_out:
             targets = np.ascontiguousarray(np.asarray(request.targets, dtype=float))
@@ -93,14 +96,28 @@ class NumbaEngine(Engine):
             targets = np.empty((n_copies, batch, 0))
         rows = request.n_steps + 1 if record else 0
         trajectory = np.empty((rows, n_copies, batch, n))
-        kernel = self.kernels.relax_blas if n * (n - p) >= self.blas_from else None
-        kernel = kernel or self.kernels.relax_loops
-        beta = float(request.beta) if n_out else 0.0
-        kernel(w_free, leak, state, p, int(request.n_steps), float(request.dt), beta, targets,
-               trajectory)  # fmt: skip
+        beta, dt = (float(request.beta) if n_out else 0.0), float(request.dt)
+        arguments = (leak, state, p, int(request.n_steps), dt, beta, targets, trajectory)
+        if n * (n - p) < self.blas_from:
+            w_free = np.ascontiguousarray(request.multiply.weights[:, :, p:])
+            self.kernels.relax_loops(w_free, *arguments)
+        else:
+            self._relax_blas(request.multiply.free_columns(p), *arguments)
         if request.in_situ is not None:
             return in_situ_counts(trajectory, request)
         return trajectory if record else state
+
+    def _relax_blas(self, currents, leak, state, p, n_steps, dt, beta, targets, trajectory):
+        """The steps of a large network: its currents from NumPy (BLAS), the rest of each
+        step compiled (:func:`~deephw.engines.numba_kernels.advance`)."""
+        into = np.empty((*state.shape[:2], state.shape[2] - p))
+        if trajectory.shape[0]:
+            trajectory[0] = state
+        for m in range(n_steps):
+            currents(state, into)
+            self.kernels.advance(state, into, leak, dt, beta, targets, p)
+            if trajectory.shape[0]:
+                trajectory[m + 1] = state
 
 
 def in_situ_counts(trajectory: np.ndarray, request: Relax) -> np.ndarray:

@@ -6,10 +6,12 @@ Every step of one network copy ``c`` and sample ``b`` is, for each free neuron `
     v = I_j - s_j leak_j  [+ beta (y_j - s_j) for the last O neurons]
     s_j <- clip(s_j + dt v, 0, 1)
 
-with the operations in the NumPy engine's order, so that the two engines differ only by
-the summation order of the currents ``I_j = sum_i s_i W_ij`` (round-off). Small networks
-sum the currents in compiled loops; large ones call BLAS (``np.dot``) once per copy and
-step, as the NumPy engine's matrix product does.
+with the operations in the NumPy engine's order. Small networks sum the currents
+``I_j = sum_i s_i W_ij`` in compiled loops (:func:`relax_loops`; the sums' order, hence
+the round-off, differs from BLAS's); large ones take them from the request's multiply
+model, i.e. NumPy's BLAS as in the NumPy engine, and :func:`advance` does the rest of
+each step in one pass. (numba's own ``np.dot`` would call a second BLAS library,
+SciPy's, whose thread pool competes with NumPy's: measured 10x slower on two cores.)
 
 The functions in :data:`ENTRY_POINTS` are plain Python here; :mod:`deephw.engines.numba_cache`
 compiles them, with their machine code cached in a chosen folder. This module imports
@@ -73,27 +75,28 @@ def relax_loops(w_free, leak, state, n_clamped, n_steps, dt, beta, targets, traj
                     trajectory[m + 1, c, b] = state[c, b]
 
 
-def relax_blas(w_free, leak, state, n_clamped, n_steps, dt, beta, targets, trajectory):
-    """:func:`relax_loops` with the currents of each copy and step from one BLAS product."""
+def advance(state, currents, leak, dt, beta, targets, n_clamped):
+    """One step of every copy and sample from their currents ``(S, B, N - P)`` (computed
+    outside, e.g. by BLAS); ``state`` is updated in place."""
     n_copies, batch, n = state.shape
-    n_free = n - n_clamped
     n_out = targets.shape[2]
-    nudged = n_out > 0
-    out_start = n_free - n_out
-    record = trajectory.shape[0] > 0
-    currents = np.empty((batch, n_free))
-    if record:
-        trajectory[0] = state
-    for m in range(n_steps):
-        for c in range(n_copies):
-            np.dot(state[c], w_free[c], currents)
-            for b in range(batch):
-                _update(
-                    state, currents[b], leak, dt, beta, targets, c, b, n_clamped, out_start, nudged
-                )
-        if record:
-            trajectory[m + 1] = state
+    out_start = n - n_clamped - n_out
+    for c in range(n_copies):
+        for b in range(batch):
+            _update(
+                state,
+                currents[c, b],
+                leak,
+                dt,
+                beta,
+                targets,
+                c,
+                b,
+                n_clamped,
+                out_start,
+                n_out > 0,
+            )
 
 
-ENTRY_POINTS = (relax_loops, relax_blas)
+ENTRY_POINTS = (relax_loops, advance)
 """The functions :mod:`deephw.engines.numba_cache` compiles and caches."""
