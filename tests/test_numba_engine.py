@@ -192,3 +192,43 @@ def test_installed_package_caches_in_the_working_directory(tmp_path: Path, tmpfs
     cached = sorted(path.name for path in (work / ".numba_cache").rglob("*.nb*"))
     assert any(name.startswith("numba_kernels.relax_loops") for name in cached), cached
     assert (int(first[2]), int(second[2])) == (0, 1)  # compiled, then loaded
+
+
+def test_train_from_the_command_line_on_the_numba_engine(tmp_path: Path, capsys) -> None:
+    from deephw.cli import main
+
+    path = tmp_path / "run.yaml"
+    path.write_text("task: {name: XOR}\ntraining: {epochs: 20, seeds: 2}\n")
+    out = tmp_path / "run"
+    assert main(["train", str(path), "--engine", "numba", "--out", str(out)]) == 0
+    reference = deephw.train(deephw.load(path))  # the NumPy engine
+    with np.load(out / "weights.npz") as npz:
+        np.testing.assert_allclose(npz["weights"], reference.weights, rtol=0, atol=1e-9)
+    path.write_text("task: {name: XOR}\ntraining: {epochs: 20, seeds: 2}\nengine: numba\n")
+    assert deephw.load(path).engine.name == "numba"
+
+
+@pytest.mark.parametrize(
+    ("engine", "message"),
+    [
+        (
+            "{name: numba, target: cython}",
+            "engine.target = 'cython': the numba engine has no option",
+        ),
+        (
+            "{name: numba, noise_sigma: 0.1}",
+            "engine.noise_sigma = 0.1: the numba engine has no circuit",
+        ),
+    ],
+)
+def test_config_refuses_what_the_numba_engine_lacks(
+    tmp_path: Path, capsys, engine, message
+) -> None:
+    from deephw.cli import main
+
+    path = tmp_path / "run.yaml"
+    path.write_text(f"task: {{name: XOR}}\nengine: {engine}\n")
+    out = tmp_path / "run"
+    assert main(["train", str(path), "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
