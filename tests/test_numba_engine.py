@@ -232,3 +232,16 @@ def test_config_refuses_what_the_numba_engine_lacks(
     assert main(["train", str(path), "--out", str(out)]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_an_engine_sent_to_another_process_keeps_its_cache_folder(tmp_path: Path) -> None:
+    import pickle
+
+    engine = get_engine("numba", blas_from=7)
+    copy = pickle.loads(pickle.dumps(engine))
+    assert (copy.cache_dir, copy.blas_from) == (engine.cache_dir, 7)
+    assert copy.kernels is engine.kernels  # the folder's compiled set, not a new one
+    weights, leak, state, _ = _case()
+    np.testing.assert_array_equal(
+        copy.relax(weights, leak, state, P, 5, DT), engine.relax(weights, leak, state, P, 5, DT)
+    )

@@ -68,6 +68,13 @@ class NumbaEngine(Engine):
         self.blas_from = int(blas_from)
         self.kernels = kernels(self.cache_dir)
 
+    def __getstate__(self) -> dict:
+        # compiled functions are not sent to other processes: they load them from the cache
+        return {"cache_dir": self.cache_dir, "blas_from": self.blas_from}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
     def answer(self, request: Relax) -> np.ndarray:
         """Run ``request.n_steps`` Euler steps in compiled code; see :class:`Relax`.
 
