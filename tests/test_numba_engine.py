@@ -57,6 +57,19 @@ def test_both_kernels_match_numpy(blas_from: int) -> None:
     assert np.abs(free - final).max() > 1e-3
 
 
+@pytest.mark.parametrize("blas_from", [0, 10**9], ids=["blas", "loops"])
+def test_centred_nudging_pushes_away(blas_from: int) -> None:
+    """A negative beta (centred nudging's second phase) as the NumPy engine does it."""
+    weights, leak, state, targets = _case(seed=4)
+    ours = get_engine("numba", blas_from=blas_from).relax(
+        weights, leak, state, P, STEPS, DT, -0.8, targets
+    )
+    ref = get_engine("numpy").relax(weights, leak, state, P, STEPS, DT, -0.8, targets)
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12)
+    plain = get_engine("numpy").relax(weights, leak, state, P, STEPS, DT)
+    assert np.abs(ours - plain).max() > 1e-3
+
+
 def test_zero_steps_returns_the_state() -> None:
     weights, leak, state, targets = _case()
     engine = get_engine("numba")
