@@ -6,7 +6,9 @@ In one process (medians of several repeats, after a warm-up):
    beta 1.5, lr 10, full batch, final evaluation) on the NumPy engine, on the numba
    engine (warm; the compile time with an empty cache and the load time from a warm
    cache are printed first), and as a bare compiled loop of the same model written here
-   (one numba function: relaxations, DEEP's update, the final evaluation; nothing else);
+   (one numba function: relaxations, DEEP's update, the final evaluation; nothing else),
+   and with an engine that answers every request at once without relaxing (the
+   controller's own work: reads, scoring, update, bookkeeping, per epoch in Python);
 2. the authors' settings, one network (dt 0.05, 1000 + 1000 steps per epoch, beta 10,
    lr 100, W ~ N(0, 0.05), batch 4), per epoch, on the same three;
 3. one epoch of an N = 512 complete graph with a batch of 64 (and the final evaluation,
@@ -31,7 +33,7 @@ from timing import median_time
 
 import deephw
 from deephw.config import from_dict
-from deephw.engines import get_engine
+from deephw.engines import Engine, Relax, get_engine
 from deephw.tasks import Task
 from deephw.topology import complete
 
@@ -131,10 +133,23 @@ def bare_xor(config: dict, n_seeds: int):
     return lambda: bare_training(*arguments)
 
 
-def training(config: dict, engine: str, task: Task | None = None):
-    """A ``deephw.train`` of ``config`` on a named engine, as a timed callable."""
+class Instant(Engine):
+    """Answers every request with its initial state (a trajectory of copies): no
+    relaxation at all, so a training on it times the controller alone."""
+
+    name = "instant"
+
+    def answer(self, request: Relax) -> np.ndarray:
+        state = np.array(request.state, dtype=float)
+        if request.record:
+            return np.broadcast_to(state, (request.n_steps + 1, *state.shape)).copy()
+        return state
+
+
+def training(config: dict, engine: str | Engine, task: Task | None = None):
+    """A ``deephw.train`` of ``config`` on an engine (or a named one), as a timed callable."""
     run = from_dict(config)
-    chosen = get_engine(engine)
+    chosen = get_engine(engine) if isinstance(engine, str) else engine
     return lambda: deephw.train(run, engine=chosen, task=task)
 
 
@@ -142,7 +157,7 @@ LOAD = """
 import time
 start = time.perf_counter()
 import numpy as np
-from deephw.engines import get_engine
+from deephw.engines import Engine, Relax, get_engine
 engine = get_engine("numba", cache_dir={folder!r})
 w = np.full((1, 9, 9), 0.1)
 for blas_from in (0, 10**9):
@@ -219,7 +234,12 @@ def main() -> None:
     t_numpy = median_time(training(XOR, "numpy"), repeats)
     t_numba = median_time(training(XOR, "numba"), repeats)
     t_bare = median_time(bare, repeats)
+    t_controller = median_time(training(XOR, Instant()), repeats)
     print(f"  numpy engine {t_numpy:.3f} s, numba engine {t_numba:.3f} s, bare loop {t_bare:.3f} s")
+    print(
+        f"  the controller alone (no relaxation): {t_controller:.3f} s = "
+        f"{t_controller / t_bare:.2f} x the bare loop"
+    )
     print(
         f"  numba / bare {t_numba / t_bare:.2f} (target <= 2), numpy / bare "
         f"{t_numpy / t_bare:.2f}, numpy / numba {t_numpy / t_numba:.2f}"
