@@ -31,6 +31,15 @@ def _case(copies: int = 3, batch: int = 5, seed: int = 0):
     return weights, leak, state, targets
 
 
+def test_registered_and_lazy() -> None:
+    """Importing deephw does not import numba (about 0.3 s); creating the engine does."""
+    assert isinstance(get_engine("numba"), deephw.Engine)
+    code = "import sys, deephw; sys.exit('numba' in sys.modules)"
+    root = str(Path(deephw.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
 @pytest.mark.parametrize("blas_from", [0, 10**9], ids=["blas", "loops"])
 def test_both_kernels_match_numpy(blas_from: int) -> None:
     weights, leak, state, targets = _case()
