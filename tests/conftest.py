@@ -26,9 +26,9 @@ def skip_unless_capable(engine_cls: type[deephw.Engine], capabilities: tuple[str
 
 @pytest.fixture(params=deephw.engine_names())
 def engine(request: pytest.FixtureRequest) -> deephw.Engine:
-    """One instance of each registered engine; a test marked ``needs("circuit_noise")``
-    (any :class:`deephw.engines.Capabilities` field) is skipped, with the engine's
-    declared reason, on engines that lack it."""
+    """One instance of each registered engine (numpy, numba, brian2); a test marked
+    ``needs("circuit_noise")`` (any :class:`deephw.engines.Capabilities` field) is
+    skipped, with the engine's declared reason, on engines that lack it."""
     engine_cls = deephw.engines.engine_class(request.param)
     for marker in request.node.iter_markers("needs"):
         skip_unless_capable(engine_cls, marker.args)

@@ -1,17 +1,17 @@
-"""Both engines through the controller, on every shipped device card.
+"""Every engine through the controller, on every shipped device card.
 
-The NumPy engine and the Brian2 engine run the same controller program (crossbar of the
-card, DAC / ADC, update scheme, chip clock) on XOR. With each card's noise switched off
-(:func:`deephw.devices.cards.noiseless`) they must agree: free-phase state, nudged
+The NumPy engine and each other engine (Brian2, numba) run the same controller program
+(crossbar of the card, DAC / ADC, update scheme, chip clock) on XOR. With each card's noise
+switched off (:func:`deephw.devices.cards.noiseless`) they must agree: free-phase state, nudged
 trajectory and weight change of one training step to 1e-12, weights after 5 epochs to
 1e-9. With noise on (device noise of the card, Brian2 circuit noise), every run is
 reproducible bit for bit from its seed, and another seed gives another run.
 
 Why most cards agree *exactly*, not just to 1e-9: the two engines' states differ only
-by round-off (~1e-16; Brian2 sums the synaptic currents in another order). The weights
+by round-off (~1e-16; Brian2 and numba's loops sum the currents in another order). The weights
 an engine sees are read from device conductances, and on every card but ``ideal`` those
 change only by whole pulses, ``n = round(dW / dw_min)`` (stochastic rounding draws from
-the same per-chip generators on both engines), or by write-verify. Most cards also
+the same per-chip generators on every engine), or by write-verify. Most cards also
 latch states through a 9-bit ADC before the update. A round-off difference changes a
 pulse count (or a latched level) only if it falls within ~1e-14 of a rounding boundary,
 which for these runs has a probability of order 1e-9: the weights, event counts and
@@ -37,7 +37,7 @@ import deephw
 from deephw.config import from_dict
 from deephw.devices.cards import list_cards, load_card, noiseless
 from deephw.devices.cells import get_cell
-from deephw.engines import Engine, get_engine
+from deephw.engines import Engine, engine_names, get_engine
 from deephw.engines.brian2_engine import Brian2Engine
 from deephw.validation import as_dict
 
@@ -121,10 +121,27 @@ def numpy_runs() -> dict:
     return {card: recorded_training(card, get_engine("numpy")) for card in CARDS}
 
 
+OTHERS = [name for name in engine_names() if name != "numpy"]
+"""The engines checked against the NumPy reference."""
+
+
+def other_engine(name: str) -> Engine:
+    """An engine to compare (Brian2 with its NumPy target, which needs no compiler)."""
+    return Brian2Engine(target="numpy") if name == "brian2" else get_engine(name)
+
+
 @pytest.fixture(scope="module")
-def brian2_runs() -> dict:
-    engine = Brian2Engine(target="numpy")  # one engine: one circuit shape, built once
-    return {card: recorded_training(card, engine) for card in CARDS}
+def other_runs():
+    """``other_runs(name)``: every card's recorded training on engine ``name`` (once)."""
+    done: dict[str, dict] = {}
+
+    def runs(name: str) -> dict:
+        if name not in done:
+            engine = other_engine(name)  # one engine: Brian2 builds one circuit shape once
+            done[name] = {card: recorded_training(card, engine) for card in CARDS}
+        return done[name]
+
+    return runs
 
 
 def assert_one_step_agrees(result, calls, reference, ref_calls) -> None:
@@ -158,13 +175,15 @@ def assert_training_agrees(card, result, reference) -> None:
 
 
 @pytest.mark.parametrize("card", CARDS)
-def test_one_training_step_agrees_on_every_card(card, numpy_runs, brian2_runs) -> None:
-    assert_one_step_agrees(*brian2_runs[card], *numpy_runs[card])
+@pytest.mark.parametrize("name", OTHERS)
+def test_one_training_step_agrees_on_every_card(name, card, numpy_runs, other_runs) -> None:
+    assert_one_step_agrees(*other_runs(name)[card], *numpy_runs[card])
 
 
 @pytest.mark.parametrize("card", CARDS)
-def test_five_epochs_agree_on_every_card(card, numpy_runs, brian2_runs) -> None:
-    assert_training_agrees(card, brian2_runs[card][0], numpy_runs[card][0])
+@pytest.mark.parametrize("name", OTHERS)
+def test_five_epochs_agree_on_every_card(name, card, numpy_runs, other_runs) -> None:
+    assert_training_agrees(card, other_runs(name)[card][0], numpy_runs[card][0])
     if scheme_for(card) == "hybrid":  # transfers happened, through closed-loop tuning
         reference = numpy_runs[card][0]
         transfers = reference.events["cell.transfers"][-1]
@@ -243,10 +262,11 @@ def test_circuit_noise_follows_the_engine_seed() -> None:
 
 
 @pytest.mark.parametrize("card", ["pcm_pair", "pcm_ambrogio2018"])
-def test_device_noise_alone_is_the_same_on_both_engines(card) -> None:
+@pytest.mark.parametrize("name", OTHERS)
+def test_device_noise_alone_is_the_same_on_every_engine(name, card) -> None:
     """Device and periphery noise come from the controller's generators, not the
-    engine's: with the card's full noise and no circuit noise, both engines agree bit
+    engine's: with the card's full noise and no circuit noise, the engines agree bit
     for bit (for the reasons in the module docstring)."""
     reference = deephw.train(config(card, noise=True))
-    result = deephw.train(config(card, noise=True), engine=Brian2Engine(target="numpy"))
+    result = deephw.train(config(card, noise=True), engine=other_engine(name))
     assert_training_agrees(card, result, reference)

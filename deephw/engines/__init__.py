@@ -1,6 +1,10 @@
 """Engines that run the neuron dynamics; importing this package registers them."""
 
-from deephw.engines import brian2_engine, numpy_engine  # noqa: F401  (register "brian2", "numpy")
+from deephw.engines import (  # noqa: F401  (register "brian2", "numba", "numpy")
+    brian2_engine,
+    numba_engine,
+    numpy_engine,
+)
 from deephw.engines.base import (
     Capabilities,
     Engine,

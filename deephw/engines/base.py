@@ -139,6 +139,42 @@ class Relax:
         return self.beta != 0
 
 
+def request_shape(request: Relax) -> tuple[int, int, int, int]:
+    """``(S, B, N, O)`` of a request whose arrays fit together (``O = 0``: not nudged).
+
+    Engines running compiled code without bounds checks call this before it.
+
+    Raises
+    ------
+    ValueError
+        Naming the array or number that does not fit, and its shape or value.
+    """
+    state, leak = np.shape(request.state), np.shape(request.leak)
+    if len(state) != 3:
+        raise ValueError(f"state must be (S, B, N), got shape {state}")
+    n_copies, batch, n = state
+    if tuple(request.multiply.shape) != (n_copies, n, n):
+        raise ValueError(f"weights must be {(n_copies, n, n)}, got {request.multiply.shape}")
+    if leak != (n_copies, n):
+        raise ValueError(f"leak must be {(n_copies, n)}, got {leak}")
+    if not 0 <= request.n_clamped <= n:
+        raise ValueError(f"n_clamped must be in 0..{n}, got {request.n_clamped}")
+    if request.n_steps < 0:
+        raise ValueError(f"n_steps must be >= 0, got {request.n_steps}")
+    if not request.dt > 0:
+        raise ValueError(f"dt must be > 0, got {request.dt}")
+    if not request.nudged:
+        return n_copies, batch, n, 0
+    targets = np.shape(request.targets)
+    n_out = targets[-1] if len(targets) == 3 else 0
+    if targets[:2] != (n_copies, batch) or not 1 <= n_out <= n - request.n_clamped:
+        raise ValueError(
+            f"targets must be (S, B, O) = ({n_copies}, {batch}, O) with "
+            f"1 <= O <= {n - request.n_clamped}, got {targets}"
+        )
+    return n_copies, batch, n, n_out
+
+
 Program = Generator[Relax, np.ndarray, T]
 """A controller program: yields :class:`Relax` requests, returns its result."""
 
