@@ -80,15 +80,17 @@ def test_targets_at_the_reset_level_accept_reads_below_it() -> None:
     device = xbar.cell.devices["G+"]
     idx = device.indices()
     device.reset(idx, 0.0)
+    start = device.value(0.0, idx)
     rngs = [np.random.default_rng(4)]
-    target = np.zeros(idx.size)
+    target = np.full(idx.size, card.device.g_min_uS)
     result = tune_devices(device, idx, target, 0.5, 30, 0.0, rngs, xbar.periphery, False)
     assert result.within.all()
-    # a read below 0 uS is output noise: no SET pulse raises a device held at RESET
-    # (1.5 uS of output noise: 37 % of the reads pass 0.5 uS and rewrite to 0 uS)
+    # a read below the lower bound is output noise: no SET pulse raises a device held at
+    # RESET (1.5 uS of output noise: 37 % of the reads pass 0.5 uS and rewrite it)
+    assert device.counts["set"].sum() <= np.sum(result.iterations - 1)  # rewrites only
     g = device.value(0.0, idx)
-    assert np.mean(g == 0.0) > 0.5
-    assert g.max() < 5 * sigma_prog(card.device, 0.0)
+    assert np.mean(g == start) > 0.5
+    assert g.max() < start.max() + 5 * sigma_prog(card.device, 0.0)
 
 
 # -- the read path ----------------------------------------------------------------------
