@@ -110,7 +110,8 @@ def test_deterministic_and_stochastic_rounding(rng) -> None:
 
 def test_digital_reads_go_through_the_adc_and_leak_sums_them(rng) -> None:
     mask = mask_of(2, 9)
-    xbar = Crossbar("pcm_pair", mask, [0, 1])
+    quiet_output = replace_card("pcm_pair", {"periphery": {"out_noise": 0.0}})
+    xbar = Crossbar(quiet_output, mask, [0, 1])
     xbar.write_weights(rng.uniform(-1, 1, mask.shape) * mask, rng)
     lsb = xbar.periphery.lsb_uS
     assert lsb == pytest.approx(25.0 / 255)
@@ -172,7 +173,9 @@ def test_reading_at_a_later_time_equals_advancing_the_clock(rng) -> None:
 # -- refresh and transfer --------------------------------------------------------------
 def test_pair_refresh_keeps_the_weight_and_frees_the_devices(rng) -> None:
     mask = np.ones((1, 40, 40), bool)
-    xbar = Crossbar(replace_card("pcm_pair", {"device": {"g_max_dtod": 0.0}}), mask, [4])
+    quiet_reads = {"device": {"g_max_dtod": 0.0, "read_noise_q_coeff": 0.0}}
+    quiet_reads["periphery"] = {"out_noise": 0.0}
+    xbar = Crossbar(replace_card("pcm_pair", quiet_reads), mask, [4])
     plus, minus = xbar.cell.devices["G+"], xbar.cell.devices["G-"]
     plus.g[...] = 22.3
     minus.g[...] = 17.0
@@ -195,7 +198,10 @@ def test_ambrogio_transfer_moves_g_into_the_pair_and_flips_polarity(rng, offset_
     """The pair takes ``W - offset`` (Ambrogio's transfer offset) and g is reset, except
     for cells with ``0 < W_transfer < offset``, whose pair is reset and g keeps W."""
     mask = mask_of(2, 30)
-    card = replace_card("pcm_ambrogio2018", {"cell": {"transfer_offset_uS": offset_uS}})
+    quiet_reads = {"device": {"read_noise_q_coeff": 0.0}, "periphery": {"out_noise": 0.0}}
+    card = replace_card(
+        "pcm_ambrogio2018", {**quiet_reads, "cell": {"transfer_offset_uS": offset_uS}}
+    )
     xbar = Crossbar(card, mask, [0, 1])
     xbar.write_weights(rng.uniform(-1.5, 1.5, mask.shape) * mask, rng)
     xbar.program(rng.uniform(-0.25, 0.25, mask.shape), rng, "stochastic")

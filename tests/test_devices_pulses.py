@@ -37,6 +37,8 @@ def reference(array: DeviceArray, n: int, up: bool, rng: np.random.Generator) ->
     """``n`` pulses, one at a time: the loop that defines a pulse train."""
     model, idx = array.model, array.indices()
     g, d2d, direction = array.g.reshape(-1)[idx].copy(), array.params_at(idx), np.full(idx.size, up)
+    for _ in model.program_draws():  # drawn afresh by every programming (PCM's drift)
+        rng.standard_normal(idx.size)
     for _ in range(n):
         noise = rng.standard_normal(idx.size) if model.step_noise() else None
         g = model.pulse(g, direction, d2d, noise)

@@ -42,7 +42,7 @@ QUIET = {
         "g_reset_dtod_uS": 0.0,
         "tau_dtod": 0.0,
     },
-    "periphery": {"adc_bits": None, "dac_bits": None},
+    "periphery": {"adc_bits": None, "dac_bits": None, "out_noise": 0.0},
 }
 """Every noise and variation field of pcm_ambrogio2018 switched off (drift kept)."""
 

@@ -137,7 +137,8 @@ class DeviceArray:
         A stuck device receives (and counts) its pulses but does not change, and a
         device whose pulse count reaches its endurance budget becomes stuck. Trains of
         up to :data:`EXACT_PULSES` pulses are applied one pulse at a time; the middle of
-        longer trains at once, so that the cost does not grow with the count.
+        longer trains at once, so that the cost does not grow with the count. The
+        model's :meth:`~deephw.devices.base.DeviceModel.program_draws` are drawn afresh.
         """
         keep = counts > 0
         idx, counts, up = idx[keep], np.asarray(counts)[keep], up[keep]
@@ -146,6 +147,7 @@ class DeviceArray:
         if not self.model.bidirectional and not up.all():
             raise ValueError(f"device model {self.model.name!r} has no gradual depression")
         self.settle(t, idx)
+        self._redraw(idx, rng)
         self._count("set", idx, np.where(up, counts, 0))
         self._count("reset", idx, np.where(up, 0, counts))
         long = counts > EXACT_PULSES
@@ -212,11 +214,13 @@ class DeviceArray:
 
         A unidirectional device is RESET first when the target lies below its current
         conductance; the SET / RESET counters and the endurance count receive the
-        number of nominal steps the write travels (at least one pulse per device).
+        number of nominal steps the write travels (at least one pulse per device). The
+        model's :meth:`~deephw.devices.base.DeviceModel.program_draws` are drawn afresh.
         """
         if not idx.size:
             return
         self.settle(t, idx)
+        self._redraw(idx, rng)
         g = self.g.reshape(-1)
         before = g[idx]
         params = self.params_at(idx)
@@ -231,6 +235,27 @@ class DeviceArray:
         n_set = np.minimum(np.ceil(np.maximum(target - start, 0.0) / step), MAX_TRAIN)
         n_set = np.where((n_set == 0) & (n_reset == 0), 1, n_set).astype(np.int64)
         n_reset = np.minimum(n_reset, MAX_TRAIN).astype(np.int64)
+        self._land(idx, target, params, rng)
+        self.t_prog.reshape(-1)[idx] = t
+        self._count("set", idx, n_set)
+        self._count("reset", idx, n_reset)
+        self._wear(idx, n_set + n_reset)
+
+    def place(self, idx: np.ndarray, target: np.ndarray, rng: draws.RNG) -> None:
+        """Leave devices ``idx`` where a successful write-verify to ``target`` (µS) ends:
+        the target plus the model's write noise, within bounds (stuck ones stay).
+
+        Nothing is counted and the programming time is kept: the verify loop that got
+        there has counted its writes, pulses and reads (see
+        :func:`deephw.devices.tuning.tune_devices`).
+        """
+        if idx.size:
+            self._land(idx, target, self.params_at(idx), rng)
+
+    def _land(
+        self, idx: np.ndarray, target: np.ndarray, params: dict[str, np.ndarray], rng: draws.RNG
+    ) -> None:
+        """``g = target + write_sigma xi`` (the model's write) for the live devices."""
         sigma = self.model.write_sigma(target, params)
         if np.isscalar(sigma) and sigma == 0:
             noise = np.zeros(idx.size)
@@ -238,11 +263,14 @@ class DeviceArray:
             noise = draws.normal_at(rng, self.chips(idx), self.shape[0])
         written = self.model.write(target, params, noise)
         live = ~self.stuck.reshape(-1)[idx]
-        g[idx[live]] = written[live]
-        self.t_prog.reshape(-1)[idx] = t
-        self._count("set", idx, n_set)
-        self._count("reset", idx, n_reset)
-        self._wear(idx, n_set + n_reset)
+        self.g.reshape(-1)[idx[live]] = written[live]
+
+    def _redraw(self, idx: np.ndarray, rng: draws.RNG) -> None:
+        """Fresh standard normal draws of the model's :meth:`program_draws` parameters
+        for devices ``idx``, which are being programmed."""
+        for name in self.model.program_draws():
+            values = draws.normal_at(rng, self.chips(idx), self.shape[0])
+            self.d2d[name].reshape(-1)[idx] = values
 
     def add(self, delta: np.ndarray, enabled: np.ndarray) -> None:
         """Exact change of continuous devices: ``g += delta; g *= enabled``.

@@ -246,6 +246,10 @@ class DeviceModel(ABC):
     """Whether digital writes change the conductance exactly (the ideal device)."""
     time_dependent: ClassVar[bool] = False
     """Whether the conductance changes with the time since programming (drift, leak)."""
+    measured_programming: ClassVar[bool] = False
+    """Whether :meth:`write_sigma` is the measured spread that iterative write-verify
+    leaves (then a successful verify loop ends with the device at ``target +
+    write_sigma xi``, see :func:`deephw.devices.tuning.tune_devices`)."""
 
     def __init__(self, params: DeviceParams) -> None:
         self.params = params
@@ -282,6 +286,11 @@ class DeviceModel(ABC):
     def sample_model(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict:
         """The model's own device-to-device parameters (none by default)."""
         return {}
+
+    def program_draws(self) -> tuple[str, ...]:
+        """Per-device parameters (keys of :meth:`sample_model`, standard normal) drawn
+        afresh whenever a device is programmed (written or pulsed); none by default."""
+        return ()
 
     # -- physics -------------------------------------------------------------------
     def reset_value(self, d2d: dict[str, np.ndarray]) -> np.ndarray:

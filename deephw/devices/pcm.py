@@ -143,6 +143,18 @@ class PcmParams(DeviceParams):
         default=250e-9,
         metadata=check(gt=0, unit="s", group="read noise", doc="duration of a read (1/f band)"),
     )
+    read_noise_t_min_s: float = field(
+        default=20.0,
+        metadata=check(
+            ge=0,
+            unit="s",
+            group="read noise",
+            doc=(
+                "a read sooner after programming has the 1/f noise of this elapsed time "
+                "(aihwkit's PCM noise model evaluates it at t + t0, t0 = 20 s)"
+            ),
+        ),
+    )
 
     def problems(self) -> list[Problem]:
         found = super().problems()
@@ -188,19 +200,32 @@ class PcmDevice(DeviceModel):
     Drift after programming at ``t_p`` to ``g_p``::
 
         g(t) = g_p (max(t - t_p, t0) / t0)^(-nu),
-        nu = nu_mean(q) + nu_std(q) z_dev,  nu_mean = clip(a ln q + b, lo, hi) (same for std)
+        nu = |nu_mean(q) + nu_std(q) z|,  nu_mean = clip(a ln q + b, lo, hi) (same for std)
 
-    with ``z_dev`` a standard normal drawn once per device. Read noise (1/f)::
+    with ``z`` a standard normal drawn afresh at every programming (write or SET
+    pulses), as aihwkit's ``PCMLikeNoiseModel.generate_drift_coefficients`` draws it for
+    each programmed target. Read noise (1/f)::
 
-        sigma_read = g(t) Q(q) sqrt(ln((t - t_p + t_read) / (2 t_read))),
+        sigma_read = g(t) Q(q) sqrt(ln((max(t - t_p, t_min) + t_read) / (2 t_read))),
         Q = min(c / q^e, Q_max)
 
-    (the log is floored at 0) plus the white ``read_noise_uS`` in quadrature.
+    (the log is floored at 0) plus the white ``read_noise_uS`` in quadrature. The
+    statistics describe a device from ``t0`` after programming on: drift is referenced
+    there and the programming noise was measured there. A read sooner, such as a verify
+    read during write-verify, therefore sees the 1/f noise of ``t_min =
+    read_noise_t_min_s`` (20 s on the shipped cards, aihwkit's ``t_inference + t0``), not
+    the zero the formula gives at ``t - t_p = 0``.
+
+    The programming noise ``sigma_prog`` is what iterative write-verify leaves
+    (:attr:`measured_programming`): a verify loop whose reads carry this read noise and
+    the periphery's output noise cannot place a device closer to its target, and the
+    measured spread already contains that limit.
     """
 
     params_type = PcmParams
     bidirectional = False
     time_dependent = True
+    measured_programming = True
 
     def sample_model(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict:
         p = self.params
@@ -209,6 +234,12 @@ class PcmDevice(DeviceModel):
             "set_step": np.maximum(p.set_step_uS * (1.0 + p.set_step_dtod * z[0]), 0.0),
             "nu_z": z[1],
         }
+
+    def program_draws(self) -> tuple[str, ...]:
+        """``("nu_z",)`` when the drift exponent is random (a nonzero spread)."""
+        coefficients, (lo, hi) = self.params.drift_nu_std, self.params.drift_nu_std_clip
+        constant_zero = (lo == hi == 0) or (not any(coefficients) and lo <= 0 <= hi)
+        return () if constant_zero else ("nu_z",)
 
     def q(self, g: np.ndarray) -> np.ndarray:
         """``g / g_max`` (nominal), floored at :data:`Q_FLOOR` and capped at 1."""
@@ -246,12 +277,12 @@ class PcmDevice(DeviceModel):
         return d2d["g_min"] + span * x_n
 
     def nu(self, g: np.ndarray, d2d: dict[str, np.ndarray]) -> np.ndarray:
-        """Drift exponent of each device after being programmed to ``g``."""
+        """Drift exponent ``|nu_mean + nu_std z|`` of each device programmed to ``g``."""
         p = self.params
         log_q = np.log(self.q(g))
         mean = np.clip(p.drift_nu_mean[0] * log_q + p.drift_nu_mean[1], *p.drift_nu_mean_clip)
         std = np.clip(p.drift_nu_std[0] * log_q + p.drift_nu_std[1], *p.drift_nu_std_clip)
-        return mean + std * d2d["nu_z"]
+        return np.abs(mean + std * d2d["nu_z"])
 
     def evolve(
         self, g: np.ndarray, elapsed_s: np.ndarray, d2d: dict[str, np.ndarray]
@@ -266,6 +297,7 @@ class PcmDevice(DeviceModel):
         q_factor = np.minimum(
             p.read_noise_q_coeff / self.q(g) ** p.read_noise_q_exponent, p.read_noise_q_max
         )
+        elapsed_s = np.maximum(elapsed_s, p.read_noise_t_min_s)
         log_t = np.log((elapsed_s + p.t_read_s) / (2.0 * p.t_read_s))
         flicker = g_now * q_factor * np.sqrt(np.maximum(log_t, 0.0))
         return np.sqrt(flicker**2 + p.read_noise_uS**2)

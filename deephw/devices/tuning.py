@@ -20,9 +20,12 @@ if TYPE_CHECKING:
 def digital_read(
     device: DeviceArray, idx: np.ndarray, t: float, rng: draws.RNG, periphery: Periphery
 ) -> np.ndarray:
-    """Read devices ``idx`` (µS) through the periphery (output noise and ADC)."""
+    """Read devices ``idx`` (µS) as every digital read is made: the device's read noise
+    at ``t``, then the periphery's output noise and ADC, ranged to the device's role
+    (:meth:`~deephw.devices.periphery.Periphery.device_full_scale_uS`)."""
     value = device.read(t, rng, idx)
-    return periphery.digital_read(value, rng, device.chips(idx), device.shape[0])
+    full = periphery.device_full_scale_uS(device.model.params)
+    return periphery.digital_read(value, rng, device.chips(idx), device.shape[0], full)
 
 
 @dataclass
@@ -60,9 +63,12 @@ def tune_devices(
     The devices with ``write_first`` are first written to their target (the model's
     programming noise; counted as the nominal pulses the write travels, see
     :meth:`DeviceArray.write`); the others (e.g. targets at their current state) are
-    only verified. Then each iteration reads the devices still to do through the
-    periphery (output noise, ADC); a device whose read is within its tolerance is done.
-    The others are corrected:
+    only verified. Then each iteration reads the devices still to do by
+    :func:`digital_read`, the read path of every other read (device read noise, output
+    noise, ADC ranged to the device); a device whose read is within its tolerance is
+    done. So is a device whose target lies within its tolerance of its nominal lower
+    bound and whose read is below the target: nothing but read noise lies below the
+    bound. The others are corrected:
 
     - not written yet: one write to the target;
     - bidirectional device: ``n = max(1, round(|error| / step))`` pulses toward the
@@ -73,6 +79,21 @@ def tune_devices(
     A device stops after ``max_iterations`` verify reads (its own, if an array). Stuck
     devices receive their pulses without changing, and end outside tolerance unless
     they happen to sit near the target.
+
+    What the loop leaves. The reads decide the iterations, pulses and failures, but a
+    read cannot tell the device's state better than its own noise: a loop that stops on
+    a read within tolerance leaves the device off target by about the read noise, and
+    a selection on noisy reads tells nothing finer. For a model whose programming noise
+    is the *measured* outcome of iterative write-verify
+    (:attr:`~deephw.devices.base.DeviceModel.measured_programming`, PCM's
+    ``sigma_prog(q)``, measured after programming with reads that carry the same 1/f
+    noise), that measurement is the honest answer, as in aihwkit, where the programming
+    noise is applied to the final state: a device the loop programmed and that ends
+    within tolerance is left at ``target + sigma_prog(q) xi``
+    (:meth:`DeviceArray.place`, nothing more counted). A tighter tolerance then costs
+    reads and pulses but does not place devices closer than the measurement; a failed
+    device stays where the loop left it. Other models end where the loop's own
+    physics (their write noise, pulse steps and the noisy reads) leaves them.
     """
     idx = np.asarray(idx)
     n = idx.size
@@ -83,8 +104,11 @@ def tune_devices(
     within = np.zeros(n, dtype=bool)
     last = np.zeros(n)
     written = np.broadcast_to(np.asarray(write_first, dtype=bool), (n,)).copy()
+    programmed = written.copy()
     model = device.model
     step = model.nominal_step_uS()
+    floor = model.params.g_min_uS if model.params.bounded else -np.inf
+    at_floor = target - tolerance <= floor
     device.write(idx[written], target[written], t, rng)
     todo = np.arange(n)
     for _ in range(int(limit.max(initial=0))):
@@ -94,10 +118,11 @@ def tune_devices(
         iterations[todo] += 1
         last[todo] = value
         error = target[todo] - value
-        ok = np.abs(error) <= tolerance[todo]
+        ok = (np.abs(error) <= tolerance[todo]) | (at_floor[todo] & (error >= 0))
         within[todo[ok]] = True
         keep = ~ok & (iterations[todo] < limit[todo])
         todo, error = todo[keep], error[keep]
+        programmed[todo] = True
         fresh = ~written[todo]
         rewrite = fresh | ((not model.bidirectional) & (error < 0))
         again = todo[rewrite]
@@ -106,4 +131,7 @@ def tune_devices(
         move, error = todo[~rewrite], error[~rewrite]
         pulses = np.clip(np.rint(np.abs(error) / step), 1, MAX_TRAIN).astype(np.int64)
         device.pulse(idx[move], pulses, error > 0, t, rng)
+    if model.measured_programming:
+        done = np.flatnonzero(within & programmed)
+        device.place(idx[done], target[done], rng)
     return TuneResult(iterations, within, last)

@@ -4,9 +4,12 @@ The chip is a one-or-more-chip :class:`~deephw.crossbar.Crossbar` of the program
 its devices drawn from its own seeds (device-to-device variation, stuck devices); the
 pruned cells are disabled. Group after group, every device is RESET (its starting
 state); ``write_verify`` devices are then programmed by closed-loop write-verify
-(:func:`~deephw.devices.tuning.tune_devices`: reads through the ADC, corrections, up to
-the group's iteration limit), ``reset`` devices stay at reset. All of it happens at chip
-time 0; drift and leaks start from there.
+(:func:`~deephw.devices.tuning.tune_devices`: reads through the read path of every
+other read, i.e. the device's read noise, the periphery's output noise and the ADC
+ranged to the device, then corrections, up to the group's iteration limit; a PCM device
+that ends within tolerance is left with the card's measured programming noise
+``sigma_prog``), ``reset`` devices stay at reset. All of it happens at chip time 0;
+drift and leaks start from there.
 """
 
 from __future__ import annotations
