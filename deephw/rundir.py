@@ -16,19 +16,17 @@ import io
 import json
 import shutil
 import stat
-import zipfile
-import zlib
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import yaml
 
 from deephw import atomic, plotting
-from deephw.budget import Estimate, enforce
 from deephw.config import SEED_MAX, RunConfig, from_dict
+from deephw.data.npz import read_npz
 from deephw.devices.cards import is_card_file
-from deephw.errors import DeephwError, quote
+from deephw.errors import DeephwError
 from deephw.training import HISTORY_FIELDS, TrainResult, pulse_total
 from deephw.validation import file_problem, read_yaml
 
@@ -233,19 +231,7 @@ def read_weights(path: str | Path) -> dict[str, np.ndarray]:
     :class:`DeephwError` naming the file and the array.
     """
     path = Path(path)
-    if path.stat().st_size == 0:
-        raise DeephwError(f"{path}: file is empty (0 bytes), not an NPZ archive")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for name in archive.namelist():
-                with archive.open(name) as member:
-                    _check_npy_header(path, name.removesuffix(".npy"), member)
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except DeephwError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
-        raise DeephwError(f"{path}: not a readable NPZ file (damaged?)") from None
+    arrays = read_npz(path)
     for key in WEIGHT_ARRAYS:
         if key not in arrays:
             raise DeephwError(f"{path}: array {key!r} is missing")
@@ -279,23 +265,3 @@ def read_weights(path: str | Path) -> dict[str, np.ndarray]:
         )
     arrays["mask"] = mask.astype(bool)
     return arrays
-
-
-def _check_npy_header(path: Path, name: str, member: IO[bytes]) -> None:
-    """Refuse an array whose ``.npy`` header declares no number type or too many bytes."""
-    try:
-        version = np.lib.format.read_magic(member)
-        read_header = (
-            np.lib.format.read_array_header_1_0
-            if version == (1, 0)
-            else np.lib.format.read_array_header_2_0
-        )
-        shape, _, dtype = read_header(member)
-    except (ValueError, OSError, EOFError, SyntaxError):
-        raise DeephwError(f"{path}: array {quote(name)} is not a NumPy array (damaged?)") from None
-    if dtype.kind not in "biuf":
-        raise DeephwError(
-            f"{path}: array {quote(name)} holds {dtype} values, not numbers or booleans"
-        )
-    size = float(np.prod([float(v) for v in shape])) * dtype.itemsize
-    enforce(Estimate(memory_bytes=size), source=str(path), field=f"array {name}", value=shape)
