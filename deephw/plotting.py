@@ -271,6 +271,8 @@ def training_figure(
 ) -> plt.Figure:
     """MSE, accuracy, connections kept and the smallest outgoing sum, per epoch over seeds.
 
+    The accuracy panel adds the test accuracy (median over seeds) when ``history`` has it.
+
     ``pruning`` is the pruning window (first epoch, end epoch), shaded in every panel.
     """
     fig, axes = plt.subplots(2, 2, figsize=(10, 6.8), sharex=True)
@@ -289,6 +291,8 @@ def training_figure(
         if pruning is not None:
             ax.axvspan(*pruning, color="0.85", alpha=0.5, lw=0, label="pruning window")
         spread_bands(ax, data, "C0", "seeds")
+        if key == "accuracy" and "test_accuracy" in history:
+            _test_curve(ax, history["test_accuracy"])
         if key == "mse":
             mse_axis(ax, label)
         else:
@@ -300,6 +304,22 @@ def training_figure(
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def _test_curve(ax: plt.Axes, accuracy: np.ndarray) -> None:
+    """The median test accuracy over seeds at the epochs it was evaluated (rows not NaN)."""
+    done = ~np.isnan(accuracy).any(axis=1)
+    epochs = np.flatnonzero(done) + 1
+    ax.plot(
+        epochs,
+        np.median(accuracy[done], axis=1),
+        "o-",
+        color="C1",
+        ms=2.5,
+        lw=1.2,
+        label="test median",
+    )
+    ax.legend(fontsize=7)
 
 
 def _log_if_bursty(ax: plt.Axes, per_epoch: np.ndarray) -> None:

@@ -24,6 +24,9 @@ from deephw.validation import file_problem
 NPZ_LAYOUTS = {"": ("x", "y"), "train": ("x_train", "y_train"), "test": ("x_test", "y_test")}
 """The arrays of an NPZ data set: ``x``/``y``, or a training and a test pair."""
 
+NPZ_PARTS = {"": ("", "train"), "test": ("test",), "eval": ("", "test")}
+"""The layouts tried, in order, for training data, test data and data to evaluate on."""
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -76,8 +79,9 @@ def to_task(
 
 
 def npz_arrays(path: Path, part: str) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
-    """The raw inputs and labels of ``part`` (``""``, ``"train"`` or ``"test"``) of an NPZ
-    data set; ``""`` takes ``x``/``y``, else ``x_train``/``y_train``."""
+    """The raw inputs and labels of ``part`` of an NPZ data set: for training (``""``)
+    ``x``/``y``, else ``x_train``/``y_train``; ``"test"``: ``x_test``/``y_test``;
+    ``"eval"``: ``x``/``y``, else ``x_test``/``y_test``."""
     problem = file_problem(path)
     if problem is not None:
         raise ConfigError(str(path), "", None, problem)
@@ -85,14 +89,13 @@ def npz_arrays(path: Path, part: str) -> tuple[np.ndarray, np.ndarray, tuple[str
         found = read_npz(path, [name for pair in NPZ_LAYOUTS.values() for name in pair])
     except DeephwError as exc:
         raise ConfigError("", "", None, str(exc)) from None
-    names = NPZ_LAYOUTS[part]
-    if part == "" and not set(names) <= set(found):
-        names = NPZ_LAYOUTS["train"]
-    if not set(names) <= set(found):
-        expected = "x_test and y_test" if part == "test" else "x and y (or x_train and y_train)"
-        reason = f"needs arrays {expected}; it holds {sorted(found) or 'none of them'}"
-        raise ConfigError(str(path), "", None, reason)
-    return found[names[0]], found[names[1]], names
+    for layout in NPZ_PARTS[part]:
+        names = NPZ_LAYOUTS[layout]
+        if set(names) <= set(found):
+            return found[names[0]], found[names[1]], names
+    expected = " or ".join(" and ".join(NPZ_LAYOUTS[layout]) for layout in NPZ_PARTS[part])
+    reason = f"needs arrays {expected}; it holds {sorted(found) or 'none of them'}"
+    raise ConfigError(str(path), "", None, reason)
 
 
 def npz_task(path: str | Path, reading: Reading, part: str = "") -> Task:

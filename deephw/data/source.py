@@ -37,14 +37,16 @@ class Data:
     test: Task | None = None
 
 
-def columns_of(task: TaskConfig, classes: int | None = None) -> Columns:
-    """How the config reads CSV columns (``classes`` overrides ``task.classes``)."""
-    return Columns(task.inputs, task.targets, task.label, classes or task.classes, task.scale)
+def columns_of(task: TaskConfig, classes: int | None = None, scale: float | None = None) -> Columns:
+    """How the config reads CSV columns (``classes`` and ``scale`` override the section's)."""
+    scale = task.scale if scale is None else scale
+    return Columns(task.inputs, task.targets, task.label, classes or task.classes, scale)
 
 
-def reading_of(task: TaskConfig, classes: int | None = None) -> Reading:
-    """How the config reads NPZ and IDX arrays (``classes`` overrides ``task.classes``)."""
-    return Reading(task.scale, task.downsample, classes or task.classes)
+def reading_of(task: TaskConfig, classes: int | None = None, scale: float | None = None) -> Reading:
+    """How the config reads NPZ and IDX arrays (``classes`` and ``scale`` override the
+    section's)."""
+    return Reading(task.scale if scale is None else scale, task.downsample, classes or task.classes)
 
 
 def load(
@@ -105,3 +107,36 @@ def read_file(
     images, labels = (path, labels) if path is not None else (task.idx, task.labels)
     field = "task.test" if path is not None else "task.idx"
     return idx_task(resolve(images), resolve(labels), reading_of(task, classes), field)
+
+
+def read_data_file(
+    path: str | Path,
+    labels: str | Path | None,
+    task: TaskConfig,
+    classes: int | None,
+    scale: float | None = None,
+) -> Task:
+    """Data to evaluate a run on (``deephw eval --data``), in the format its suffix says.
+
+    ``.csv``: the run's columns if it learned a CSV file, else a ``label`` column and
+    every other column as an input; ``.npz``: ``x``/``y`` (else ``x_test``/``y_test``);
+    anything else is an IDX file of images with the IDX file ``labels``. Scale,
+    downsampling and ``classes`` (the run's outputs, for labels) are the run's;
+    ``scale`` replaces the run's.
+    """
+    path = Path(path)
+
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        columns = (
+            columns_of(task, classes, scale)
+            if task.csv is not None
+            else Columns(label="label", classes=classes, scale=scale)
+        )
+        return read_csv_task(path, columns)
+    if suffix == ".npz":
+        return npz_task(path, reading_of(task, classes, scale), "eval")
+    if labels is None:
+        reason = "is read as an IDX file of images (not .csv or .npz): give its labels (--labels)"
+        raise ConfigError("", "--data", str(path), reason)
+    return idx_task(path, Path(labels), reading_of(task, classes, scale), "--data")
