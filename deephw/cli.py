@@ -193,9 +193,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             f"{arrays['weights'].shape}, but its config.yaml describes {expected}"
         )
     topo = training.build_topology(config, own_task)
-    for name, data in ((task.name, task), ("test data", own_test)):
-        if data is None:
-            continue
+    evaluated = [(task.name, task)] + ([("test data", own_test)] if own_test is not None else [])
+    for name, data in evaluated:
         needs = estimate_evaluation(config, data, len(seeds))
         needs.enforce(config, str(Path(args.run) / "config.yaml"), force=args.force)
         mse, accuracy, outputs = training.evaluate(

@@ -9,6 +9,7 @@ IDX: one file of images and one of labels (MNIST's ``*-images-idx3-ubyte[.gz]`` 
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,10 +55,11 @@ def to_task(
     if x.ndim not in (2, 3):
         reason = "inputs must be (samples, features) or (samples, height, width)"
         raise ConfigError(str(path), names[0], x.shape, reason)
+    scale = arrays.default_scale(x) if reading.scale is None else reading.scale
     if reading.downsample > 1:
         x = arrays.downsample(x, reading.downsample, path, names[0])
     features = x.reshape(x.shape[0], -1)
-    inputs = arrays.unit_inputs(features, reading.scale, path, names[0])
+    inputs = arrays.unit_inputs(features, scale, path, names[0])
     if y.ndim == 1:
         labels = arrays.class_labels(y, label_path, names[1])
         classes = arrays.count_classes(labels, reading.classes)
@@ -94,7 +96,9 @@ def npz_arrays(path: Path, part: str) -> tuple[np.ndarray, np.ndarray, tuple[str
         if set(names) <= set(found):
             return found[names[0]], found[names[1]], names
     expected = " or ".join(" and ".join(NPZ_LAYOUTS[layout]) for layout in NPZ_PARTS[part])
-    reason = f"needs arrays {expected}; it holds {sorted(found) or 'none of them'}"
+    with zipfile.ZipFile(path) as archive:  # read by read_npz already: a valid archive
+        held = sorted(name.removesuffix(".npy") for name in archive.namelist())
+    reason = f"needs arrays {expected}; it holds {held}"
     raise ConfigError(str(path), "", None, reason)
 
 

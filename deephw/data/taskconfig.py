@@ -21,6 +21,7 @@ TASK_FILES = (*DATA_FILES, "labels", "test", "test_labels")
 
 
 def _no_effect(name: str, value: Any, when: str) -> FieldError:
+    value = list(value) if isinstance(value, tuple) else value
     return FieldError(name, value, f"has no effect {when}")
 
 
