@@ -255,8 +255,10 @@ def run_title(result: TrainResult) -> str:
     if result.controller is not None:
         card = result.controller.crossbar.card.name
     changed = " with overrides" if config.hardware.card_overrides else ""
+    learn = config.learning
+    schedule = "" if learn.schedule == "constant" else f", {learn.schedule} schedule"
     return (
-        f"{result.task.name}: {config.learning.rule} (lr {config.learning.lr:g}), "
+        f"{result.task.name}: {config.learning.rule} (lr {config.learning.lr:g}{schedule}), "
         f"{len(result.seeds)} seeds, {pruning}\n"
         f"on the {card} card{changed}, {config.hardware.scheme_name} scheme, "
         f"{config.engine.name} engine"

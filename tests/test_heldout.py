@@ -258,3 +258,43 @@ def test_confusion_counts_by_true_and_predicted_class() -> None:
     lines = confusion_csv(counts, np.array([7, 8])).splitlines()
     assert lines[0] == "seed,true,predicted,count" and len(lines) == 1 + 18
     assert "8,2,2,2" in lines
+
+
+def test_idx_run_is_evaluated_on_idx_files_like_its_test_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deephw.data.idx import idx_bytes
+
+    rng = np.random.default_rng(5)
+    labels = np.arange(12, dtype=np.uint8) % 2
+    images = (rng.integers(0, 60, (12, 4, 4)) + 190 * labels[:, None, None]).astype(np.uint8)
+    for name, values in (
+        ("img", images),
+        ("lab", labels),
+        ("timg", images[:4]),
+        ("tlab", labels[:4]),
+    ):
+        (tmp_path / name).write_bytes(idx_bytes(values))
+    (tmp_path / "run.yaml").write_text(
+        "task: {idx: img, labels: lab, test: timg, test_labels: tlab, downsample: 2}\n"
+        "network: {hidden: 2}\ndynamics: {free_steps: 10, nudged_steps: 4}\n"
+        "training: {epochs: 2, seeds: 1}\n"
+    )
+    out = tmp_path / "run"
+    assert main(["train", str(tmp_path / "run.yaml"), "--out", str(out)]) == 0
+    tested = json.loads((out / "summary.json").read_text())["test_accuracy_per_seed"]
+    capsys.readouterr()
+    args = ["eval", str(out), "--data", str(tmp_path / "timg"), "--labels", str(tmp_path / "tlab")]
+    assert main(args) == 0
+    assert f"{100 * tested[0]:.2f}%" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["img", "lab", "timg", "tlab"]
+
+
+def test_the_digits_example_trains_and_reports_test_accuracy(tmp_path: Path) -> None:
+    example = Path(__file__).parents[1] / "examples" / "digits.yaml"
+    out = tmp_path / "run"
+    assert main(["train", str(example), "--out", str(out), "--epochs", "1", "--seeds", "1"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["test_patterns"] == 450 and summary["train_patterns"] == 1347
+    # one epoch lifts it well above chance (10 %)
+    assert summary["test_accuracy_per_seed"][0] > 0.3

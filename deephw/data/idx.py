@@ -28,8 +28,8 @@ TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: 
 
 GZIP_MAGIC = b"\x1f\x8b"
 
-FLOAT_BYTES = 8
-"""Bytes per value of the float64 copy a loader makes of the raw values."""
+FLOAT_BYTES = 16
+"""Bytes per value of the float64 copies a loader makes of the raw values (two at once)."""
 
 
 def read_idx(
