@@ -210,7 +210,7 @@ def _print_evaluation(title: str, seeds: np.ndarray, mse: np.ndarray, accuracy: 
     print(title)
     print(f"{'seed':>6} {'MSE':>12} {'accuracy':>9}")
     for seed, m, a in zip(seeds, mse, accuracy, strict=True):
-        print(f"{int(seed):>6} {m:>12.4g} {100 * a:>8.2f}%")
+        print(f"{int(seed):>6} {m:>12.4g} {100 * a:>8.1f}%")
     print(
         f"median MSE {np.median(mse):.4g}, mean accuracy {100 * np.mean(accuracy):.2f} %, "
         f"all patterns right in {int((accuracy >= 1).sum())}"

@@ -178,7 +178,7 @@ def test_run_directory_holds_test_results_and_eval_data_reproduces_them(
     assert code == 0
     printed = capsys.readouterr().out
     for value in tested:
-        assert f"{100 * value:.2f}%" in printed
+        assert f"{100 * value:.1f}%" in printed
     assert figure.stat().st_size > 1000
     assert (tmp_path / "cm.csv").read_text() == (out / "confusion.csv").read_text()
 
@@ -286,7 +286,7 @@ def test_idx_run_is_evaluated_on_idx_files_like_its_test_data(
     capsys.readouterr()
     args = ["eval", str(out), "--data", str(tmp_path / "timg"), "--labels", str(tmp_path / "tlab")]
     assert main(args) == 0
-    assert f"{100 * tested[0]:.2f}%" in capsys.readouterr().out
+    assert f"{100 * tested[0]:.1f}%" in capsys.readouterr().out
     assert sorted(p.name for p in (out / "data").iterdir()) == ["img", "lab", "timg", "tlab"]
 
 
