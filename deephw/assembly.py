@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deephw import tasks, topology
+from deephw.data import source as data_source
 from deephw.devices import Card, load_card, replace_card
 from deephw.devices.cards import is_card_file
 from deephw.engines import Engine, get_engine
@@ -41,6 +42,8 @@ class Run:
         The device card (overrides applied, validated) and the update scheme.
     rule, engine
         The learning rule and the engine that relaxes the states.
+    test
+        The held-out data the networks are evaluated on (``task.test``), or ``None``.
     """
 
     config: RunConfig
@@ -51,6 +54,7 @@ class Run:
     scheme: UpdateScheme
     rule: LearningRule
     engine: Engine
+    test: tasks.Task | None = None
 
 
 def assemble(
@@ -58,6 +62,7 @@ def assemble(
     task: tasks.Task | None = None,
     source: str = "",
     engine: Engine | None = None,
+    test: tasks.Task | None = None,
 ) -> Run:
     """Build every part of a run from a validated config, once.
 
@@ -71,6 +76,9 @@ def assemble(
         The config file's name, quoted in errors.
     engine
         An engine instance to use instead of the one the config names.
+    test
+        With ``task``: the test data to use (none by default); without ``task``, the
+        config's test data is read.
 
     Raises
     ------
@@ -78,7 +86,8 @@ def assemble(
         Naming the config file, the field and the value, when a file, the card or a
         part does not fit.
     """
-    task = task if task is not None else load_task(config, source)
+    if task is None:
+        task, test = load_data(config, source)
     graph = build_topology(config, task, source)
     card = hardware_card(config, source)
     rule = make_rule(config)
@@ -87,7 +96,7 @@ def assemble(
     except ConfigError as exc:
         raise ConfigError(source, exc.field, exc.value, exc.reason) from None
     engine = engine or make_engine(config)
-    return Run(config, source, task, graph, card, make_scheme(config), rule, engine)
+    return Run(config, source, task, graph, card, make_scheme(config), rule, engine, test)
 
 
 def load_run(path: str | Path, task: tasks.Task | None = None, engine: Engine | None = None) -> Run:
@@ -98,16 +107,19 @@ def load_run(path: str | Path, task: tasks.Task | None = None, engine: Engine | 
 
 
 def load_task(config: RunConfig, source: str = "") -> tasks.Task:
-    """The task a config names (built-in, or its CSV file)."""
-    if config.task.name is not None:
-        task = tasks.builtin(config.task.name)
-    else:
-        path = config.resolve(config.task.csv)
-        task = tasks.from_csv(path, config.task.inputs, config.task.targets, source)
-    if config.task.accuracy == "argmax" and task.n_outputs < 2:
+    """The training task a config names (built-in, or read from its data file)."""
+    return load_data(config, source, test=False)[0]
+
+
+def load_data(
+    config: RunConfig, source: str = "", test: bool = True
+) -> tuple[tasks.Task, tasks.Task | None]:
+    """The training task and the test task (``None`` without ``task.test``) of a config."""
+    data = data_source.load(config.task, config.resolve, source, test)
+    if config.task.accuracy == "argmax" and data.train.n_outputs < 2:
         reason = "needs at least 2 outputs; with one output use threshold"
         raise ConfigError(source, "task.accuracy", "argmax", reason)
-    return task
+    return data.train, data.test
 
 
 def build_topology(config: RunConfig, task: tasks.Task, source: str = "") -> topology.Topology:

@@ -15,7 +15,9 @@ from deephw import (
     __version__,
     atomic,
     authors_protocol,
+    confusion,
     devices,
+    plotting,
     reproduce,
     rundir,
     runpool,
@@ -27,6 +29,7 @@ from deephw.arguments import positive
 from deephw.arguments import seed as seed_type
 from deephw.assembly import assemble
 from deephw.commandline import run
+from deephw.data import source as data_source
 from deephw.engines import engine_names
 from deephw.errors import ConfigError, DeephwError, quote
 from deephw.estimate import estimate_evaluation, estimate_run
@@ -86,17 +89,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = config.replace(**changes)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{Path(args.config).stem}-{stamp}"
-    task = training.load_task(config, source)
-    needs = estimate_run(config, task)
+    task, test = training.load_data(config, source)
+    needs = estimate_run(config, task, test)
     needs.enforce(config, source, force=args.force, options=_options(args))
     atomic.check_output_location(out, int(needs.output_bytes))
-    parts = assemble(config, task, source)
+    parts = assemble(config, task, source, test=test)
     with atomic.claim(out):
         atomic.check_new_directory(out)  # another writer may have finished meanwhile
         with tqdm(
             total=config.training.epochs, desc="train", unit="epoch", leave=False, mininterval=0.5
         ) as bar:
-            result = training.train(parts, progress=bar.update)
+            result = training.train(parts, progress=bar.update, status=bar.set_postfix_str)
         rundir.write_run(result, out)
     _print_training(result, out)
     return 0
@@ -115,6 +118,12 @@ def _print_training(result: training.TrainResult, out: Path) -> None:
     )
     print(f"  every pattern right: {result.correct.sum()}/{seeds}")
     print(f"  final MSE median {np.median(result.final_mse):.3g}")
+    if result.test is not None:
+        train, test = 100 * result.final_accuracy, 100 * result.test_accuracy
+        print(
+            f"  accuracy: training data {np.mean(train):.2f} %, test data {np.mean(test):.2f} % "
+            f"(mean of {seeds}; per seed {', '.join(f'{v:.2f}' for v in test)})"
+        )
     sparsity = 100 * np.median(result.sparsity)
     solved = result.sparsity[result.correct]
     of_solved = f"{100 * np.median(solved):.2f} %" if solved.size else "-"
@@ -144,17 +153,34 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Evaluate a run's networks on its task (or another built-in task)."""
+    """Evaluate a run's networks on its task, another built-in task or a data file."""
     config, arrays = rundir.load_run(args.run)
     if args.engine:
         config = config.replace(engine={"name": args.engine})
-    own_task = training.load_task(config)
-    task = own_task if args.task is None else tasks.builtin(args.task)
+    if args.data is not None and args.task is not None:
+        raise ConfigError("", "--data", args.data, "give --data or --task, not both")
+    if args.scale is not None and not 0 < args.scale < float("inf"):
+        raise ConfigError("", "--scale", args.scale, "must be a positive number")
+    if args.data is None and (args.labels, args.scale) != (None, None):
+        option = "--labels" if args.labels is not None else "--scale"
+        raise ConfigError("", option, args.labels or args.scale, "only with --data")
+    if args.confusion is not None:
+        atomic.check_output_location(args.confusion)
+        atomic.check_output_location(Path(args.confusion).with_suffix(".csv"))
+    own_task, own_test = training.load_data(config, test=args.data is None and args.task is None)
+    if args.data is not None:
+        classes = own_task.n_outputs if config.task.accuracy == "argmax" else None
+        task = data_source.read_data_file(args.data, args.labels, config.task, classes, args.scale)
+        option, what = "--data", args.data
+    elif args.task is not None:
+        task, option, what = tasks.builtin(args.task), "--task", args.task
+    else:
+        task, option, what = own_task, "", ""
     if (task.n_inputs, task.n_outputs) != (own_task.n_inputs, own_task.n_outputs):
         raise ConfigError(
             "",
-            "--task",
-            task.name,
+            option,
+            what,
             f"has {task.n_inputs} input(s) and {task.n_outputs} output(s); the networks of "
             f"{args.run} have {own_task.n_inputs} input(s) and {own_task.n_outputs} output(s)",
         )
@@ -166,18 +192,39 @@ def cmd_eval(args: argparse.Namespace) -> int:
             f"{Path(args.run) / 'weights.npz'}: array 'weights' has shape "
             f"{arrays['weights'].shape}, but its config.yaml describes {expected}"
         )
-    needs = estimate_evaluation(config, task, len(seeds))
-    needs.enforce(config, str(Path(args.run) / "config.yaml"), force=args.force)
     topo = training.build_topology(config, own_task)
-    mse, accuracy, _ = training.evaluate(
-        config, topo, task, arrays["weights"], seeds, training.make_engine(config)
-    )
-    print(f"{task.name} on the {config.engine.name} engine")
+    evaluated = [(task.name, task)] + ([("test data", own_test)] if own_test is not None else [])
+    for name, data in evaluated:
+        needs = estimate_evaluation(config, data, len(seeds))
+        needs.enforce(config, str(Path(args.run) / "config.yaml"), force=args.force)
+        mse, accuracy, outputs = training.evaluate(
+            config, topo, data, arrays["weights"], seeds, training.make_engine(config)
+        )
+        _print_evaluation(f"{name} on the {config.engine.name} engine", seeds, mse, accuracy)
+    if args.confusion is not None:
+        _write_confusion(args.confusion, outputs, data, seeds)
+    return 0
+
+
+def _print_evaluation(title: str, seeds: np.ndarray, mse: np.ndarray, accuracy: np.ndarray) -> None:
+    print(title)
     print(f"{'seed':>6} {'MSE':>12} {'accuracy':>9}")
     for seed, m, a in zip(seeds, mse, accuracy, strict=True):
         print(f"{int(seed):>6} {m:>12.4g} {100 * a:>8.1f}%")
-    print(f"median MSE {np.median(mse):.4g}, all patterns right in {int((accuracy >= 1).sum())}")
-    return 0
+    print(
+        f"median MSE {np.median(mse):.4g}, mean accuracy {100 * np.mean(accuracy):.2f} %, "
+        f"all patterns right in {int((accuracy >= 1).sum())}"
+    )
+
+
+def _write_confusion(path: str, outputs: np.ndarray, data: tasks.Task, seeds: np.ndarray) -> None:
+    """The confusion matrix of the last evaluation: a figure at ``path``, counts beside."""
+    if data.n_outputs < 2:
+        raise ConfigError("", "--confusion", path, "needs a task of 2 or more classes (outputs)")
+    counts = confusion.confusion_counts(outputs, data.y)
+    atomic.write_text(Path(path).with_suffix(".csv"), confusion.confusion_csv(counts, seeds))
+    plotting.save(confusion.confusion_figure(counts, data.name), path)
+    print(f"confusion matrix in {path} (counts in {Path(path).with_suffix('.csv')})")
 
 
 def _card_list(text: str | None) -> list[str]:
@@ -288,7 +335,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="evaluate a run directory")
     evaluate.add_argument("run", help="run directory written by deephw train")
-    evaluate.add_argument("--task", help="built-in task to evaluate on (default: the run's)")
+    evaluate.add_argument(
+        "--task", help="built-in task to evaluate on (default: the run's, and its test data)"
+    )
+    evaluate.add_argument(
+        "--data",
+        metavar="FILE",
+        help="data to evaluate on: .csv, .npz, or an IDX file of images (with --labels)",
+    )
+    evaluate.add_argument("--labels", metavar="FILE", help="the IDX file of labels of --data")
+    evaluate.add_argument(
+        "--scale", type=float, help="divide the inputs of --data by this (default: the run's)"
+    )
+    evaluate.add_argument(
+        "--confusion", metavar="PNG", help="write the confusion matrix figure (and its CSV)"
+    )
     evaluate.add_argument("--engine", choices=engine_names(), help="engine to run the dynamics")
     _add_force(evaluate)
     evaluate.set_defaults(parser=evaluate, func=cmd_eval)

@@ -11,31 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deephw.data.taskconfig import TaskConfig
 from deephw.engines import engine_class, engine_names
 from deephw.errors import ConfigError, UnknownNameError, quote
 from deephw.model import L1_SIGNS, NORMALISERS
 from deephw.rules import rule_class, rule_names
 from deephw.rules.base import options_of
 from deephw.schemes import configured_scheme, scheme_names, scheme_options
-from deephw.tasks import BUILTIN
 from deephw.validation import FieldError, as_dict, build, check, file_problem, read_yaml
 
-
-@dataclass(frozen=True)
-class TaskConfig:
-    """What to learn: a built-in task by name, or a CSV file with named columns."""
-
-    name: str | None = None
-    csv: str | None = None
-    inputs: tuple[str, ...] = ()
-    targets: tuple[str, ...] = ()
-    accuracy: str = field(default="threshold", metadata=check(choices=("threshold", "argmax")))
-
-    def __post_init__(self) -> None:
-        if (self.name is None) == (self.csv is None):
-            raise FieldError("name", self.name, "give exactly one of task.name and task.csv")
-        if self.name is not None and self.name.upper() not in BUILTIN:
-            raise FieldError("name", self.name, f"must be one of {list(BUILTIN)} (any case)")
+SCHEDULES = ("constant", "step", "cosine")
+"""Learning-rate schedules: see :func:`deephw.schedule.learning_rate`."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +81,9 @@ class LearningConfig:
     update, and the rule's own ``options`` (a key the rule does not use is an error).
 
     ``l1_sign``: the L1 shrink takes the sign of the weight ``after`` the update (deephw)
-    or ``before`` it (the authors' notebooks).
+    or ``before`` it (the authors' notebooks). ``schedule``: ``lr`` throughout
+    (``constant``), times ``step_factor`` every ``step_every`` epochs (``step``), or a
+    cosine from ``lr`` down to ``lr_min`` (``cosine``).
     """
 
     rule: str = "deep"
@@ -103,8 +91,22 @@ class LearningConfig:
     l1: float = field(default=0.0, metadata=check(ge=0))
     l1_sign: str = field(default="after", metadata=check(choices=L1_SIGNS))
     options: dict[str, Any] = field(default_factory=dict)
+    schedule: str = field(
+        default="constant",
+        metadata=check(choices=SCHEDULES, doc="how lr changes over the epochs"),
+    )
+    step_every: int | None = field(
+        default=None, metadata=check(ge=1, doc="step schedule: epochs between decays")
+    )
+    step_factor: float = field(
+        default=0.5, metadata=check(gt=0, le=1, doc="step schedule: lr is multiplied by it")
+    )
+    lr_min: float = field(
+        default=0.0, metadata=check(ge=0, doc="cosine schedule: lr at the end of training")
+    )
 
     def __post_init__(self) -> None:
+        self._check_schedule()
         if self.rule not in rule_names():
             raise FieldError("rule", self.rule, f"must be one of {rule_names()}")
         try:
@@ -113,6 +115,19 @@ class LearningConfig:
             raise FieldError(exc.field, exc.value, f"{exc.reason} (rule {self.rule})") from None
         if self.l1_sign != "after" and self.l1 == 0:
             raise FieldError("l1_sign", self.l1_sign, "has no effect without learning.l1 > 0")
+
+    def _check_schedule(self) -> None:
+        if self.schedule == "step" and self.step_every is None:
+            raise FieldError("step_every", None, "the step schedule needs it (epochs per decay)")
+        if self.schedule != "step":
+            for name, default in (("step_every", None), ("step_factor", 0.5)):
+                if getattr(self, name) != default:
+                    reason = "has no effect without learning.schedule: step"
+                    raise FieldError(name, getattr(self, name), reason)
+        if self.schedule != "cosine" and self.lr_min != 0:
+            raise FieldError("lr_min", self.lr_min, "has no effect without schedule: cosine")
+        if self.lr_min > self.lr:
+            raise FieldError("lr_min", self.lr_min, f"must be <= learning.lr ({self.lr})")
 
 
 @dataclass(frozen=True)
@@ -159,13 +174,19 @@ def _check_seed_range(name: str, first: int | None, count: int) -> None:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Epochs, batch size (``null`` = full batch), number of seeds and the first seed."""
+    """Epochs, batch size (``null`` = full batch; mini-batches are drawn in a new order
+    each epoch from the seed's generator), number of seeds, the first seed, and how
+    often the networks are evaluated on the test data (``task.test``; also after the
+    last epoch)."""
 
     epochs: int = field(default=1500, metadata=check(ge=1))
     batch_size: int | None = field(default=None, metadata=check(ge=1))
     seeds: int = field(default=10, metadata=check(ge=1, le=SEED_MAX))
     seed: int = field(default=0, metadata=check(ge=0, le=SEED_MAX))
     converged_mse: float = field(default=0.01, metadata=check(gt=0))
+    eval_every: int = field(
+        default=1, metadata=check(ge=1, doc="epochs between evaluations on task.test")
+    )
 
     def __post_init__(self) -> None:
         _check_seed_range("seed", self.seed, self.seeds)
@@ -344,7 +365,7 @@ def load(path: str | Path) -> RunConfig:
     path = Path(path)
     config = from_dict(read_yaml(path), str(path), path.parent)
     for name, value in (
-        ("task.csv", config.task.csv),
+        *((f"task.{key}", value) for key, value in config.task.files()),
         ("network.adjacency", config.network.adjacency),
     ):
         problem = None if value is None else file_problem(config.resolve(value))

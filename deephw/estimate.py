@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from deephw.budget import Estimate, enforce
 from deephw.config import RunConfig
+from deephw.data.taskconfig import DATA_FILES
 from deephw.rules import rule_class
 from deephw.tasks import Task
 
@@ -147,7 +148,20 @@ def _driver(factors: dict[str, tuple[float, int]]) -> str:
     return max(factors.items(), key=excess)[0]
 
 
-def estimate_run(config: RunConfig, task: Task) -> RunEstimate:
+def data_field(config: RunConfig) -> str | None:
+    """The ``task`` field naming the config's data file (``task.npz``), or ``None``."""
+    for key in DATA_FILES:
+        if getattr(config.task, key) is not None:
+            return f"task.{key}"
+    return None
+
+
+def _named(config: RunConfig, field: str) -> str:
+    """``field``, with the stand-in ``task.csv`` replaced by the data file's field."""
+    return (data_field(config) or field) if field == "task.csv" else field
+
+
+def estimate_run(config: RunConfig, task: Task, test: Task | None = None) -> RunEstimate:
     """Peak memory, work and output size of training ``config`` on ``task``.
 
     Parameters
@@ -157,6 +171,8 @@ def estimate_run(config: RunConfig, task: Task) -> RunEstimate:
         (the graph itself is not built: that is what could not fit).
     task
         The loaded task: its pattern count and its input and output counts.
+    test
+        The test data, evaluated every ``training.eval_every`` epochs and at the end.
 
     Returns
     -------
@@ -183,8 +199,8 @@ def estimate_run(config: RunConfig, task: Task) -> RunEstimate:
         "dynamics.nudged_steps": (nudged_steps, 1),
         "hardware.scheme.bit_length": (_big(bit_length), 1),
     }
-    if config.task.csv is not None:  # a built-in task is never the one to blame
-        size["task.csv"] = (patterns, 1)
+    if data_field(config) is not None:  # a built-in task is never the one to blame
+        size["task.csv"] = (patterns, 1)  # stands for the data file's field
 
     def pick(*names: str, states: bool = False) -> dict[str, tuple[float, int]]:
         # in (S, B, N) arrays the neuron count enters once, not squared
@@ -242,6 +258,18 @@ def estimate_run(config: RunConfig, task: Task) -> RunEstimate:
             pick("training.epochs", "dynamics.free_steps", "dynamics.nudged_steps"),
         ),
     ]
+    if test is not None:
+        tested = _big(test.n_patterns)
+        evaluations = math.ceil(epochs / train.eval_every) + 1
+        memory_terms.append(
+            (seeds * tested * n * 8 * STATE_COPIES, pick("training.seeds", "network.hidden"))
+        )
+        work_terms.append(
+            (
+                evaluations * 2 * seeds * tested * n * n * free_steps,
+                pick("training.epochs", "training.seeds", "network.hidden"),
+            )
+        )
     memory = sum(term for term, _ in memory_terms)
     operations = sum(term for term, _ in work_terms)
     output = (
@@ -253,8 +281,8 @@ def estimate_run(config: RunConfig, task: Task) -> RunEstimate:
         memory_bytes=memory,
         operations=operations,
         output_bytes=output,
-        memory_field=_driver(max(memory_terms, key=lambda t: t[0])[1]),
-        work_field=_driver(max(work_terms, key=lambda t: t[0])[1]),
+        memory_field=_named(config, _driver(max(memory_terms, key=lambda t: t[0])[1])),
+        work_field=_named(config, _driver(max(work_terms, key=lambda t: t[0])[1])),
     )
 
 
@@ -283,12 +311,14 @@ def estimate_evaluation(config: RunConfig, task: Task, n_seeds: int) -> RunEstim
     n = network_size(config, task)
     patterns, steps = _big(task.n_patterns), _big(config.dynamics.free_steps)
     factors = {"dynamics.free_steps": (steps, 1), "network.hidden": (n, 1)}
-    if config.task.csv is not None:
+    if data_field(config) is not None:
         factors["task.csv"] = (patterns, 1)
     return RunEstimate(
         memory_bytes=n_seeds * patterns * n * 8 * STATE_COPIES,
         operations=(2 * n_seeds * patterns * n * n + STEP_OVERHEAD_OPS) * steps,
         output_bytes=0.0,
-        memory_field=_driver({k: v for k, v in factors.items() if k != "dynamics.free_steps"}),
-        work_field=_driver(factors),
+        memory_field=_named(
+            config, _driver({k: v for k, v in factors.items() if k != "dynamics.free_steps"})
+        ),
+        work_field=_named(config, _driver(factors)),
     )

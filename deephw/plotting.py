@@ -255,8 +255,10 @@ def run_title(result: TrainResult) -> str:
     if result.controller is not None:
         card = result.controller.crossbar.card.name
     changed = " with overrides" if config.hardware.card_overrides else ""
+    learn = config.learning
+    schedule = "" if learn.schedule == "constant" else f", {learn.schedule} schedule"
     return (
-        f"{result.task.name}: {config.learning.rule} (lr {config.learning.lr:g}), "
+        f"{result.task.name}: {config.learning.rule} (lr {config.learning.lr:g}{schedule}), "
         f"{len(result.seeds)} seeds, {pruning}\n"
         f"on the {card} card{changed}, {config.hardware.scheme_name} scheme, "
         f"{config.engine.name} engine"
@@ -270,6 +272,8 @@ def training_figure(
     pruning: tuple[int, int] | None = None,
 ) -> plt.Figure:
     """MSE, accuracy, connections kept and the smallest outgoing sum, per epoch over seeds.
+
+    The accuracy panel adds the test accuracy (median over seeds) when ``history`` has it.
 
     ``pruning`` is the pruning window (first epoch, end epoch), shaded in every panel.
     """
@@ -289,6 +293,8 @@ def training_figure(
         if pruning is not None:
             ax.axvspan(*pruning, color="0.85", alpha=0.5, lw=0, label="pruning window")
         spread_bands(ax, data, "C0", "seeds")
+        if key == "accuracy" and "test_accuracy" in history:
+            _test_curve(ax, history["test_accuracy"])
         if key == "mse":
             mse_axis(ax, label)
         else:
@@ -300,6 +306,22 @@ def training_figure(
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def _test_curve(ax: plt.Axes, accuracy: np.ndarray) -> None:
+    """The median test accuracy over seeds at the epochs it was evaluated (rows not NaN)."""
+    done = ~np.isnan(accuracy).any(axis=1)
+    epochs = np.flatnonzero(done) + 1
+    ax.plot(
+        epochs,
+        np.median(accuracy[done], axis=1),
+        "o-",
+        color="C1",
+        ms=2.5,
+        lw=1.2,
+        label="test median",
+    )
+    ax.legend(fontsize=7)
 
 
 def _log_if_bursty(ax: plt.Axes, per_epoch: np.ndarray) -> None:

@@ -5,7 +5,8 @@ A run directory holds ``config.yaml`` (resolved; the files it names are copied i
 (one row per epoch and seed), ``weights.npz`` (seeds, initial and final weights, masks),
 ``devices.npz`` (the crossbar: every conductance and sampled device parameter),
 ``events.csv`` (events per epoch, seed and device group), ``summary.json`` (final
-results per seed and totals) and figures (PNG). Everything a
+results per seed and totals, the test accuracy with test data), ``confusion.csv`` for
+class tasks, and figures (PNG). Everything a
 figure shows can be recomputed from the files beside it.
 """
 
@@ -16,20 +17,18 @@ import io
 import json
 import shutil
 import stat
-import zipfile
-import zlib
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import yaml
 
-from deephw import atomic, plotting
-from deephw.budget import Estimate, enforce
+from deephw import atomic, confusion, plotting
 from deephw.config import SEED_MAX, RunConfig, from_dict
+from deephw.data.npz import read_npz
 from deephw.devices.cards import is_card_file
-from deephw.errors import DeephwError, quote
-from deephw.training import HISTORY_FIELDS, TrainResult, pulse_total
+from deephw.errors import DeephwError
+from deephw.training import HISTORY_FIELDS, TEST_FIELDS, TrainResult, pulse_total
 from deephw.validation import file_problem, read_yaml
 
 
@@ -56,22 +55,45 @@ def summarize(result: TrainResult) -> dict[str, Any]:
         "prop2_final_per_seed": [bool(v) for v in result.history["prop2"][-1]],
         "trainable_parameters": result.topology.n_trainable,
         **({"hardware": hardware_totals(result)} if result.controller is not None else {}),
+        **(held_out(result) if result.test is not None else {}),
+    }
+
+
+def held_out(result: TrainResult) -> dict[str, Any]:
+    """The final networks' accuracy and MSE on the test data, and on the training data."""
+    return {
+        "test_patterns": result.test.n_patterns,
+        "train_patterns": result.task.n_patterns,
+        "train_accuracy_per_seed": [float(v) for v in result.final_accuracy],
+        "test_accuracy_per_seed": [float(v) for v in result.test_accuracy],
+        "test_mse_per_seed": [float(v) for v in result.test_mse],
+        "mean_test_accuracy": float(np.mean(result.test_accuracy)),
     }
 
 
 def metrics_csv(result: TrainResult) -> str:
-    """The per-epoch, per-seed metrics as CSV text."""
+    """The per-epoch, per-seed metrics as CSV text (with ``test_mse`` and
+    ``test_accuracy`` columns when the run has test data)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["epoch", "seed", *HISTORY_FIELDS, "sparsity"])
     hist = result.history
+    tested = [name for name in TEST_FIELDS if name in hist]
+    writer.writerow(["epoch", "seed", *HISTORY_FIELDS, "sparsity", *tested])
     n_trainable = result.topology.n_trainable
     for epoch in range(hist["mse"].shape[0]):
         for k, seed in enumerate(result.seeds):
             row = [hist[name][epoch, k] for name in HISTORY_FIELDS]
             sparsity = 1.0 - hist["connections"][epoch, k] / n_trainable
-            writer.writerow([epoch, int(seed), *(f"{v:.10g}" for v in row), f"{sparsity:.6g}"])
+            # test columns are empty in the epochs without an evaluation
+            test = [_cell(hist[name][epoch, k]) for name in tested]
+            writer.writerow(
+                [epoch, int(seed), *(f"{v:.10g}" for v in row), f"{sparsity:.6g}", *test]
+            )
     return out.getvalue()
+
+
+def _cell(value: float) -> str:
+    return "" if np.isnan(value) else f"{value:.10g}"
 
 
 def events_csv(result: TrainResult) -> str:
@@ -109,10 +131,10 @@ def hardware_totals(result: TrainResult) -> dict[str, Any]:
 
 
 def named_files(config: RunConfig) -> list[tuple[str, str, str]]:
-    """``(section, key, path)`` of every file the config names: the task's CSV, the
-    adjacency file, a card file (paths as written, relative to the config's folder)."""
+    """``(section, key, path)`` of every file the config names: the task's data files,
+    the adjacency file, a card file (paths as written, relative to the config's folder)."""
     named = (
-        ("task", "csv", config.task.csv),
+        *(("task", key, value) for key, value in config.task.files()),
         ("network", "adjacency", config.network.adjacency),
         ("hardware", "card", config.hardware.card if is_card_file(config.hardware.card) else None),
     )
@@ -122,7 +144,7 @@ def named_files(config: RunConfig) -> list[tuple[str, str, str]]:
 def portable_config(config: RunConfig, run_dir: Path) -> dict[str, Any]:
     """The config as data, with copies of the files it names inside ``run_dir/data/``.
 
-    The task's CSV, the adjacency file and a card file are copied, and the config points
+    The task's data files, the adjacency file and a card file are copied, and the config points
     at the copies with paths relative to the run directory, so the run can be moved.
     """
     data = config.to_dict()
@@ -184,6 +206,8 @@ def write_run(result: TrainResult, out_dir: str | Path) -> Path:
             plotting.pruning_window(result.config),
         )
         plotting.save(fig, tmp / "training.png")
+        if result.config.task.accuracy == "argmax":
+            write_confusion(result, tmp)
         best = int(np.argmin(result.final_mse))
         fig, ax = plotting.plt.subplots(figsize=(5, 4))
         plotting.draw_network(ax, result.weights[best], result.mask[best], result.topology)
@@ -193,6 +217,19 @@ def write_run(result: TrainResult, out_dir: str | Path) -> Path:
         )
         plotting.save(fig, tmp / "network.png")
     return out_dir
+
+
+def write_confusion(result: TrainResult, run_dir: Path) -> None:
+    """``confusion.csv`` and ``confusion.png`` of the final networks: on the test data,
+    or on the training data when the run has none."""
+    on_test = result.test is not None
+    outputs = result.test_outputs if on_test else result.final_outputs
+    targets = (result.test if on_test else result.task).y
+    counts = confusion.confusion_counts(outputs, targets)
+    atomic.write_text(run_dir / "confusion.csv", confusion.confusion_csv(counts, result.seeds))
+    data = "test data" if on_test else "training data (the run has no test data)"
+    fig = confusion.confusion_figure(counts, f"{result.task.name}: final networks on the {data}")
+    plotting.save(fig, run_dir / "confusion.png")
 
 
 def load_run(run_dir: str | Path) -> tuple[RunConfig, dict[str, np.ndarray]]:
@@ -233,19 +270,7 @@ def read_weights(path: str | Path) -> dict[str, np.ndarray]:
     :class:`DeephwError` naming the file and the array.
     """
     path = Path(path)
-    if path.stat().st_size == 0:
-        raise DeephwError(f"{path}: file is empty (0 bytes), not an NPZ archive")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for name in archive.namelist():
-                with archive.open(name) as member:
-                    _check_npy_header(path, name.removesuffix(".npy"), member)
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except DeephwError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
-        raise DeephwError(f"{path}: not a readable NPZ file (damaged?)") from None
+    arrays = read_npz(path)
     for key in WEIGHT_ARRAYS:
         if key not in arrays:
             raise DeephwError(f"{path}: array {key!r} is missing")
@@ -279,23 +304,3 @@ def read_weights(path: str | Path) -> dict[str, np.ndarray]:
         )
     arrays["mask"] = mask.astype(bool)
     return arrays
-
-
-def _check_npy_header(path: Path, name: str, member: IO[bytes]) -> None:
-    """Refuse an array whose ``.npy`` header declares no number type or too many bytes."""
-    try:
-        version = np.lib.format.read_magic(member)
-        read_header = (
-            np.lib.format.read_array_header_1_0
-            if version == (1, 0)
-            else np.lib.format.read_array_header_2_0
-        )
-        shape, _, dtype = read_header(member)
-    except (ValueError, OSError, EOFError, SyntaxError):
-        raise DeephwError(f"{path}: array {quote(name)} is not a NumPy array (damaged?)") from None
-    if dtype.kind not in "biuf":
-        raise DeephwError(
-            f"{path}: array {quote(name)} holds {dtype} values, not numbers or booleans"
-        )
-    size = float(np.prod([float(v) for v in shape])) * dtype.itemsize
-    enforce(Estimate(memory_bytes=size), source=str(path), field=f"array {name}", value=shape)

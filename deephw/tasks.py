@@ -1,43 +1,21 @@
 """Supervised tasks: input patterns in [0, 1] and their targets.
 
-Built-in Boolean tasks (AND, OR, XOR, NOT, IDENTITY) and any CSV data set whose input and
-target columns are named in the run config.
+Built-in Boolean tasks (AND, OR, XOR, NOT, IDENTITY) and CSV data sets with named input
+and target columns; data sets of other kinds, and the built-in ``digits``, are in
+:mod:`deephw.data`. :class:`Task` lives in :mod:`deephw.data.task`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from deephw.csvfile import read_csv_table
+from deephw.data.csvdata import Columns, read_csv_task
+from deephw.data.task import Task
 from deephw.errors import ConfigError, UnknownNameError, quote
-from deephw.validation import file_problem
 
-
-@dataclass(frozen=True, eq=False)
-class Task:
-    """Patterns ``x`` (``(B, n_inputs)``) and targets ``y`` (``(B, n_outputs)``)."""
-
-    name: str
-    x: np.ndarray = field(repr=False)
-    y: np.ndarray = field(repr=False)
-
-    @property
-    def n_inputs(self) -> int:
-        """Number of input neurons the task needs."""
-        return int(self.x.shape[1])
-
-    @property
-    def n_outputs(self) -> int:
-        """Number of output neurons the task needs."""
-        return int(self.y.shape[1])
-
-    @property
-    def n_patterns(self) -> int:
-        """Number of samples."""
-        return int(self.x.shape[0])
+__all__ = ["BUILTIN", "Task", "builtin", "from_csv"]
 
 
 _TWO_BITS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
@@ -73,42 +51,9 @@ def from_csv(
         (activities are clipped to [0, 1], so other targets cannot be reached).
     source
         The config file quoted in errors.
+
+    See :func:`deephw.data.csvdata.read_csv_task` for ranges of columns and labels.
     """
-    path = Path(path)
-    where = source or str(path)
-    problem = file_problem(path)
-    if problem is not None:
-        raise ConfigError(where, "task.csv", str(path), problem)
-    header, rows = read_csv_table(path)
-    lines = rows.lines
-    for key, names in (("task.inputs", inputs), ("task.targets", targets)):
-        if not names:
-            raise ConfigError(where, key, list(names), "name at least one column")
-        for name in names:
-            if name not in header:
-                raise ConfigError(where, key, name, f"no such column in {path} ({quote(header)})")
-    column = {name: header.index(name) for name in (*inputs, *targets)}
-
-    def column_block(names: tuple[str, ...]) -> np.ndarray:
-        out = np.empty((len(rows), len(names)))
-        for r, row in enumerate(rows):
-            for c, name in enumerate(names):
-                text = row[column[name]]
-                try:
-                    out[r, c] = float(text)
-                except ValueError:
-                    raise ConfigError(
-                        str(path), f"line {lines[r]}, column {name}", text, "must be a number"
-                    ) from None
-        outside = ~((out >= 0) & (out <= 1))
-        if outside.any():
-            r, c = np.argwhere(outside)[0]
-            raise ConfigError(
-                str(path),
-                f"line {lines[r]}, column {names[c]}",
-                float(out[r, c]),
-                "must be in [0, 1]",
-            )
-        return out
-
-    return Task(path.stem, column_block(inputs), column_block(targets))
+    if not inputs:
+        raise ConfigError(source or str(path), "task.inputs", [], "name at least one column")
+    return read_csv_task(path, Columns(tuple(inputs), tuple(targets)), source)

@@ -19,6 +19,7 @@ from deephw.assembly import (  # noqa: F401  (load_task, build_topology: kept he
     Run,
     assemble,
     build_topology,
+    load_data,
     load_task,
     make_engine,
 )
@@ -27,10 +28,15 @@ from deephw.controller import Controller
 from deephw.engines import Engine
 from deephw.engines.base import Program, Relax
 from deephw.errors import DivergenceError
+from deephw.multiply import DenseMultiply
 from deephw.rules import Step, Update, make_rule
+from deephw.schedule import learning_rate
 from deephw.streams import EVAL_STREAM
 
 HISTORY_FIELDS = ("mse", "accuracy", "connections", "min_out_sum", "prop2", "rail_fraction")
+TEST_FIELDS = ("test_mse", "test_accuracy")
+"""History of runs with test data: free-phase MSE and accuracy on ``task.test`` after
+the epochs of ``training.eval_every`` (NaN in the others)."""
 
 
 @dataclass
@@ -39,7 +45,8 @@ class TrainResult:
 
     ``history[name]`` is ``(epochs, S)``; the metrics of epoch ``e`` are read at the
     free-phase equilibrium before that epoch's update. ``final_*`` come from a fresh
-    evaluation of the final weights. ``events[GROUP.EVENT]`` and ``events["energy_pJ"]``
+    evaluation of the final weights, ``test_*`` from one on the test data (``None``
+    without it). ``events[GROUP.EVENT]`` and ``events["energy_pJ"]``
     are cumulative ``(epochs, S)`` counts at the end of each epoch, ``chip_time_s`` the
     chip clock then; ``controller`` holds the chip (its crossbar state).
     """
@@ -58,6 +65,10 @@ class TrainResult:
     controller: Controller | None = None
     events: dict[str, np.ndarray] = field(default_factory=dict)
     chip_time_s: np.ndarray | None = None
+    test: tasks.Task | None = None
+    test_mse: np.ndarray | None = None
+    test_accuracy: np.ndarray | None = None
+    test_outputs: np.ndarray | None = None
 
     @property
     def converged(self) -> np.ndarray:
@@ -215,11 +226,17 @@ def _check_finite(array: np.ndarray, epoch: int, seeds: np.ndarray, what: str) -
 
 
 def _program(
-    chip: Controller, epoch: int, seeds: np.ndarray, learn: LearningConfig, update: Update
+    chip: Controller,
+    epoch: int,
+    seeds: np.ndarray,
+    learn: LearningConfig,
+    lr: float,
+    update: Update,
 ) -> None:
-    """Program one update, reporting a non-finite weight change as a divergence."""
+    """Program one update at rate ``lr``, reporting a non-finite weight change as a
+    divergence."""
     try:
-        chip.program(learn.lr, learn.l1, l1_sign=learn.l1_sign, **update.arguments())
+        chip.program(lr, learn.l1, l1_sign=learn.l1_sign, **update.arguments())
     except FloatingPointError as exc:
         raise DivergenceError(epoch, int(seeds[getattr(exc, "chip", 0)]), str(exc)) from None
 
@@ -251,6 +268,7 @@ def train(
     progress: Callable[[int], None] | None = None,
     source: str = "",
     task: tasks.Task | None = None,
+    status: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train every seed of ``config``; see the module docstring for the random streams.
 
@@ -268,6 +286,9 @@ def train(
         The config file's name, quoted in errors about files it names.
     task
         An in-memory task to use instead of the one the config names.
+    status
+        Called with a short text after each evaluation on the test data (e.g.
+        ``tqdm.set_postfix_str``).
 
     Raises
     ------
@@ -275,11 +296,45 @@ def train(
         When a weight or a state stops being finite; names the epoch and seed.
     """
     run = config if isinstance(config, Run) else assemble(config, task, source, engine)
-    return run.engine.run(training(run, progress))
+    return run.engine.run(training(run, progress, status))
 
 
-def training(run: Run, progress: Callable[[int], None] | None = None) -> Program[TrainResult]:
-    """Program: the whole training of every seed on its chip, then the final evaluation."""
+def _test_now(epoch: int, epochs: int, every: int) -> bool:
+    return (epoch + 1) % every == 0 or epoch == epochs - 1
+
+
+def _on_test(
+    run: Run, weights: np.ndarray, seeds: np.ndarray, status: Callable[[str], None] | None
+) -> Program[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Program: :func:`evaluation` on the run's test data, reported to ``status``."""
+    found = yield from evaluation(run.config, run.topology, run.test, weights, seeds)
+    if status is not None:
+        status(f"test accuracy {100 * np.mean(found[1]):.1f} %")
+    return found
+
+
+def training(
+    run: Run,
+    progress: Callable[[int], None] | None = None,
+    status: Callable[[str], None] | None = None,
+) -> Program[TrainResult]:
+    """Program: the whole training of every seed on its chip, then the final evaluation.
+
+    With test data, the networks are evaluated on it after every ``eval_every`` epochs
+    and the last, with the weights the devices hold (no chip read: nothing is counted
+    and no random number of training or of the chips is drawn).
+    """
+    try:
+        return (yield from _training(run, progress, status))
+    finally:
+        run.rule.lr = run.config.learning.lr  # a schedule changed it
+
+
+def _training(
+    run: Run,
+    progress: Callable[[int], None] | None,
+    status: Callable[[str], None] | None,
+) -> Program[TrainResult]:
     config, topo, task, rule = run.config, run.topology, run.task, run.rule
     seeds = seed_list(config)
     rngs = [np.random.default_rng(int(s)) for s in seeds]
@@ -288,6 +343,8 @@ def training(run: Run, progress: Callable[[int], None] | None = None) -> Program
     chip = Controller(run, mask, seeds, start_weights)
     epochs = config.training.epochs
     history = {name: np.empty((epochs, len(seeds))) for name in HISTORY_FIELDS}
+    if run.test is not None:
+        history.update({name: np.full((epochs, len(seeds)), np.nan) for name in TEST_FIELDS})
     events: dict[str, np.ndarray] = {}
     chip_time_s = np.empty(epochs)
     dyn, learn, prune = config.dynamics, config.learning, config.pruning
@@ -296,6 +353,7 @@ def training(run: Run, progress: Callable[[int], None] | None = None) -> Program
     register = rule.start(len(seeds), topo)
 
     for epoch in range(epochs):
+        lr = rule.lr = learning_rate(learn, epoch, epochs)
         sq_error = np.zeros(len(seeds))
         right = np.zeros(len(seeds))
         rails = np.zeros(len(seeds))
@@ -320,13 +378,13 @@ def training(run: Run, progress: Callable[[int], None] | None = None) -> Program
                 lambda request: _phase(chip, request, epoch, seeds),  # noqa: B023  (used now)
                 chip.latch,
                 chip.scheme.trajectory_pulses,
-                chip.in_situ_request(dyn.nudged_steps, state.shape[1], learn.lr)
+                chip.in_situ_request(dyn.nudged_steps, state.shape[1], lr)
                 if chip.in_engine
                 else None,
                 register,
             )
             update = yield from rule.learn(step)
-            _program(chip, epoch, seeds, learn, update)
+            _program(chip, epoch, seeds, learn, lr, update)
         if prune.enabled and prune.start_epoch <= epoch < stop:
             chip.prune(
                 mask, prune.threshold, prune.temperature, rngs, prune.regrow, prune.normaliser
@@ -344,6 +402,10 @@ def training(run: Run, progress: Callable[[int], None] | None = None) -> Program
         for name, values in chip.totals().items():
             events.setdefault(name, np.empty((epochs, len(seeds))))[epoch] = values
         chip_time_s[epoch] = chip.time_s
+        if run.test is not None and _test_now(epoch, epochs, config.training.eval_every):
+            held = rule.present(DenseMultiply(weights), register).weights
+            mse, acc, _ = yield from _on_test(run, held, seeds, status)
+            history["test_mse"][epoch], history["test_accuracy"][epoch] = mse, acc
         if progress is not None:
             progress(1)
 
@@ -354,4 +416,9 @@ def training(run: Run, progress: Callable[[int], None] | None = None) -> Program
     result.final_mse, result.final_accuracy, result.final_outputs = yield from evaluation(
         config, topo, task, weights, seeds
     )
+    if run.test is not None:
+        result.test = run.test
+        result.test_mse, result.test_accuracy, result.test_outputs = yield from _on_test(
+            run, weights, seeds, status
+        )
     return result

@@ -235,6 +235,10 @@ def test_round_trip(tmp_path: Path) -> None:
         "l1": 1e-4,
         "l1_sign": "before",
         "options": {"separate_bias": True},
+        "schedule": "constant",
+        "step_every": None,
+        "step_factor": 0.5,
+        "lr_min": 0.0,
     }
     assert (data["pruning"]["regrow"], data["pruning"]["normaliser"]) == (True, "column")
     again = config.from_dict(data, base_dir=cfg.base_dir)
