@@ -298,3 +298,21 @@ def test_the_digits_example_trains_and_reports_test_accuracy(tmp_path: Path) -> 
     assert summary["test_patterns"] == 450 and summary["train_patterns"] == 1347
     # one epoch lifts it well above chance (10 %)
     assert summary["test_accuracy_per_seed"][0] > 0.3
+
+
+def test_a_sweep_fingerprints_the_data_files_a_task_names(tmp_path: Path) -> None:
+    """A sweep's results are recomputed when an NPZ training or test file changes."""
+    from deephw.sweep.studies.base import get_study
+
+    rng = np.random.default_rng(0)
+    for name in ("train.npz", "test.npz"):
+        np.savez(tmp_path / name, x=rng.uniform(size=(8, 3)), y=rng.uniform(size=(8, 2)))
+    config = config_module.from_dict(
+        {"task": {"npz": "train.npz", "test": "test.npz"}, "network": {"hidden": 2}},
+        base_dir=tmp_path,
+    )
+    before = get_study("train").fingerprint(config)
+    assert set(before) == {"task.npz", "task.test", "hardware.card"}
+    np.savez(tmp_path / "test.npz", x=rng.uniform(size=(8, 3)), y=rng.uniform(size=(8, 2)))
+    after = get_study("train").fingerprint(config)
+    assert after["task.test"] != before["task.test"] and after["task.npz"] == before["task.npz"]

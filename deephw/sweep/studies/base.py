@@ -137,7 +137,7 @@ class Study(ABC):
     ) -> dict[str, str]:
         """Hashes of the content a configuration names but does not hold.
 
-        The files it reads (CSV data, adjacency) and the device card it runs on, with
+        The files it reads (task data and test data, adjacency) and the device card it runs on, with
         its overrides applied: part of the configuration's key, so that results are
         recomputed when a file or a card changes. Validates the card on the way.
         Studies whose options name files add their hashes.
@@ -145,10 +145,8 @@ class Study(ABC):
         key = repr((config.task, config.network, config.hardware, config.base_dir))
         if key not in self._fingerprints:
             out = {}
-            for name, value in (
-                ("task.csv", config.task.csv),
-                ("network.adjacency", config.network.adjacency),
-            ):
+            named = [(f"task.{key}", value) for key, value in config.task.files()]
+            for name, value in [*named, ("network.adjacency", config.network.adjacency)]:
                 if value is not None:
                     path = config.resolve(value)
                     if not path.is_file():
