@@ -105,6 +105,25 @@ def hardware_totals(result: TrainResult) -> dict[str, Any]:
         "energy_pJ_per_seed": [float(v) for v in events["energy_pJ"][-1]],
         "chip_time_s": float(result.chip_time_s[-1]),
         "events_per_seed": {k: [float(v) for v in values[-1]] for k, values in events.items()},
+        **ir_drop_summary(result),
+    }
+
+
+def ir_drop_summary(result: TrainResult) -> dict[str, Any]:
+    """With resistive wires: the card's wires and tiles, and per seed the relative
+    mismatch of the measured leak and the dropped outgoing currents of the final
+    weights (``Crossbar.leak_imbalance``); nothing with ideal wires."""
+    crossbar = result.controller.crossbar
+    imbalance = crossbar.leak_imbalance(result.topology.n_clamped)
+    if imbalance is None:
+        return {}
+    wires = crossbar.card.array
+    return {
+        "ir_drop": {
+            "wire_ohm": wires.wire_ohm,
+            "tile": [wires.tile_rows, wires.tile_cols],
+            "leak_imbalance_per_seed": [float(v) for v in imbalance],
+        }
     }
 
 

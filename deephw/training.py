@@ -27,6 +27,7 @@ from deephw.controller import Controller
 from deephw.engines import Engine
 from deephw.engines.base import Program, Relax
 from deephw.errors import DivergenceError
+from deephw.multiply import MultiplyModel
 from deephw.rules import Step, Update, make_rule
 from deephw.streams import EVAL_STREAM
 
@@ -161,14 +162,15 @@ def score(
 def free_phase(
     config: RunConfig,
     topo: topology.Topology,
-    weights: np.ndarray,
+    weights: np.ndarray | MultiplyModel,
     x: np.ndarray,
     rngs: list[np.random.Generator],
 ) -> Program[np.ndarray]:
-    """Program: the free-phase equilibrium ``s0`` (``(S, B, N)``) of inputs ``x``."""
+    """Program: the free-phase equilibrium ``s0`` (``(S, B, N)``) of inputs ``x``
+    (``weights``: the weights, or the multiply model of an array)."""
     state = initial_state(config, topo, x, rngs)
     dyn = config.dynamics
-    leak = leak_of(config, weights)
+    leak = leak_of(config, weights.weights if isinstance(weights, MultiplyModel) else weights)
     return (yield Relax(weights, leak, state, topo.n_clamped, dyn.free_steps, dyn.dt))
 
 
@@ -176,7 +178,7 @@ def evaluation(
     config: RunConfig,
     topo: topology.Topology,
     task: tasks.Task,
-    weights: np.ndarray,
+    weights: np.ndarray | MultiplyModel,
     seeds: np.ndarray,
 ) -> Program[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Program: free-phase MSE, accuracy and outputs of each network on all of ``task``.
@@ -348,10 +350,11 @@ def training(run: Run, progress: Callable[[int], None] | None = None) -> Program
             progress(1)
 
     # the final network, as the array (and a rule's periphery register) presents it
-    weights = rule.present(chip.read_multiply(), register).weights
+    presented = rule.present(chip.read_multiply(), register)
+    weights = presented.weights
     result = TrainResult(config, topo, task, seeds, start_weights, weights, mask, history)
     result.controller, result.events, result.chip_time_s = chip, events, chip_time_s
     result.final_mse, result.final_accuracy, result.final_outputs = yield from evaluation(
-        config, topo, task, weights, seeds
+        config, topo, task, presented, seeds
     )
     return result

@@ -12,6 +12,7 @@ naming the file, the field and the value. A card has the sections::
                   costs: energy (pJ) and duration (ns) of a SET, a RESET and a read)
     fast_device:  the fast device of an ``ambrogio`` cell (the 3T1C capacitor)
     periphery:    DAC / ADC bits and read noise of digital reads
+    array:        wire resistance per cell segment and tile geometry (IR drop)
 
 Shipped cards live in the package ``deephw.cards`` (the ``devices/`` folder of a
 source checkout); :func:`load_card` takes a shipped card's name or a path.
@@ -31,6 +32,7 @@ import yaml
 from deephw.devices.base import DeviceParams, get_device_model
 from deephw.devices.periphery import PeripherySpec
 from deephw.errors import ConfigError
+from deephw.irdrop import ArraySpec
 from deephw.validation import as_dict, build, check, file_problem, read_yaml
 
 if TYPE_CHECKING:
@@ -76,6 +78,7 @@ class Card:
     device: DeviceParams
     fast_device: DeviceParams | None = None
     periphery: PeripherySpec = PeripherySpec()
+    array: ArraySpec = ArraySpec()
     description: str = ""
 
 
