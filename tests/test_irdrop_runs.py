@@ -168,3 +168,20 @@ def test_asym_ep_bias_register_keeps_the_wires(rng: np.random.Generator) -> None
     assert isinstance(presented, IRDropMultiply) and presented.wire_ohm == 100.0
     changed = presented.weights != model.weights
     assert changed[:, 2].any() and not np.delete(changed, 2, axis=1).any()  # the bias row
+
+
+def test_study_files_load() -> None:
+    from pathlib import Path
+
+    from deephw.assembly import load_run
+    from deephw.sweep.spec import read_spec
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    run = load_run(examples / "irdrop_bars64.yaml")
+    assert run.task.n_inputs == 64 and run.task.n_patterns == 32
+    assert run.topology.n == 71
+    for name in ("xor_irdrop.yaml", "bars64_irdrop.yaml"):
+        spec = read_spec(examples / "sweeps" / name)
+        arrays = [c["hardware.card_overrides.array"] for c in spec.combinations()]
+        assert {a["wire_ohm"] for a in arrays} >= {0.0, 30.0, 300.0}
+        assert len({(a["tile_rows"], a["tile_cols"]) for a in arrays}) == 2
