@@ -82,6 +82,15 @@ class TrainResult:
         return 1.0 - self.mask.sum(axis=(1, 2)) / self.topology.n_trainable
 
     @property
+    def seed_metrics(self) -> dict[str, np.ndarray]:
+        """Per-seed scalars for study tables beyond the scores: with resistive wires,
+        ``leak_imbalance`` (:meth:`deephw.crossbar.Crossbar.leak_imbalance`)."""
+        if self.controller is None:
+            return {}
+        imbalance = self.controller.crossbar.leak_imbalance(self.topology.n_clamped)
+        return {} if imbalance is None else {"leak_imbalance": imbalance}
+
+    @property
     def epochs_to_converge(self) -> np.ndarray:
         """Per seed: updates done before the MSE first fell below the threshold, or -1."""
         below = self.history["mse"] < self.config.training.converged_mse

@@ -149,6 +149,8 @@ def test_a_run_reports_the_leak_imbalance_and_feels_the_drop(tmp_path) -> None:
     imbalance = np.array(summary["leak_imbalance_per_seed"])
     assert imbalance.shape == (2,) and (imbalance > 1e-3).all()
     assert "ir_drop" not in deephw.rundir.summarize(plain)["hardware"]
+    np.testing.assert_array_equal(wired.seed_metrics["leak_imbalance"], imbalance)
+    assert plain.seed_metrics == {}
     # the same chips and draws, different currents: the training differs
     assert np.abs(wired.history["mse"] - plain.history["mse"]).max() > 1e-6
     assert not np.array_equal(wired.final_outputs, plain.final_outputs)
