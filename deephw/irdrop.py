@@ -52,9 +52,10 @@ import numpy as np
 
 from deephw.validation import check
 
-AIHWKIT_WIRE_OHM = 0.15
-"""aihwkit's wire resistance per cell segment (its IR-drop default, ``ir_drop_g_ratio``
-with its 5 µS ``g_max``; see :class:`ArraySpec`)."""
+AIHWKIT_WIRE_OHM = 0.35
+"""The wire resistance per cell segment behind aihwkit's IR-drop model: its
+``IOParameters.ir_drop_g_ratio`` defaults to ``1 / (0.35 ohm * 5 µS)`` (wire conductance
+over a device's maximal conductance); its ``ir_drop`` scale defaults to 0 (off)."""
 
 DEFAULT_TILE = 512
 """Rows and columns of a tile unless the card says otherwise."""
@@ -84,8 +85,9 @@ class ArraySpec:
         metadata=check(
             ge=0,
             le=1000,
-            doc="ohm per cell segment of row and column lines; 0: no IR drop; aihwkit's "
-            "default 0.15 (IOParameters.ir_drop_g_ratio), up to a few ohm in dense arrays",
+            doc="ohm per cell segment of row and column lines; 0: no IR drop (as aihwkit's "
+            "default ir_drop 0); aihwkit's IOParameters.ir_drop_g_ratio assumes 0.35 "
+            "(1 / (0.35 ohm x 5 uS)); up to a few ohm in dense arrays",
         ),
     )
     tile_rows: int = field(
