@@ -67,6 +67,10 @@ full drive) is below this."""
 CHUNK_ELEMENTS = 1 << 22
 """Basis drives solved together by :func:`effective_weights` (elements of one field)."""
 
+FAST_EPS_LIMIT = 0.5
+"""Chips whose ``eps`` reaches this are solved exactly (the series would need more than
+about 20 steps); :class:`~deephw.multiply.IRDropMultiply` applies it."""
+
 FAST_MAX_STEPS = 60
 """The fast solve gives up (and the exact solve is used) after this many steps."""
 
@@ -101,7 +105,9 @@ class ArraySpec:
 def line_sum(x: np.ndarray, axis: int) -> np.ndarray:
     """``(P x)_k = sum_k' (min(k, k') + 1) x_k'`` along ``axis``: the voltage drop along a
     line fed at index 0 by cell currents ``x`` (per unit wire resistance)."""
-    beyond = np.flip(np.cumsum(np.flip(x, axis), axis), axis)  # current of each segment
+    before = np.cumsum(x, axis)
+    total = before.take([-1], axis)
+    beyond = total - before + x  # the current of each segment: the cells beyond it
     return np.cumsum(beyond, axis)
 
 

@@ -82,7 +82,8 @@ class IRDropMultiply(MultiplyModel):
 
     Every node voltage is linear in the row drives, so the currents are
     ``I = s @ W_eff`` with effective weights computed once, when the model is made: by the
-    fast iteration (``method="fast"``, the exact solve where its bound is not below
+    fast iteration (``method="fast"``; the exact solve for chips whose ``eps`` reaches
+    :data:`deephw.irdrop.FAST_EPS_LIMIT` or whose bound is not below
     :data:`deephw.irdrop.FAST_TOLERANCE`) or by the exact nodal solve (``"exact"``).
 
     Parameters
@@ -133,14 +134,14 @@ class IRDropMultiply(MultiplyModel):
         load_siemens = self.load_uS * 1e-6
         self.eps = irdrop.contraction(load_siemens, self.wire_ohm, *self.tile)
         self.held = np.zeros(self.shape[0])
+        self.effective = np.empty(self.shape)
+        slow = np.ones(self.shape[0], dtype=bool)
         if method == "fast":
-            self.effective, self.held = irdrop.effective_weights(
-                self.weights, load_siemens, self.wire_ohm, *self.tile
+            quick = self.eps < irdrop.FAST_EPS_LIMIT
+            self.effective[quick], self.held[quick] = irdrop.effective_weights(
+                self.weights[quick], load_siemens[quick], self.wire_ohm, *self.tile
             )
-            slow = self.held > irdrop.FAST_TOLERANCE
-        else:
-            self.effective = np.empty(self.shape)
-            slow = np.ones(self.shape[0], dtype=bool)
+            slow = ~quick | (self.held > irdrop.FAST_TOLERANCE)
         if slow.any():
             from deephw.irdrop_exact import exact_effective_weights
 
