@@ -112,12 +112,11 @@ def hardware_totals(result: TrainResult) -> dict[str, Any]:
 def ir_drop_summary(result: TrainResult) -> dict[str, Any]:
     """With resistive wires: the card's wires and tiles, and per seed the relative
     mismatch of the measured leak and the dropped outgoing currents of the final
-    weights (``Crossbar.leak_imbalance``); nothing with ideal wires."""
-    crossbar = result.controller.crossbar
-    imbalance = crossbar.leak_imbalance(result.topology.n_clamped)
+    weights (``TrainResult.seed_metrics``); nothing with ideal wires."""
+    imbalance = result.seed_metrics.get("leak_imbalance")
     if imbalance is None:
         return {}
-    wires = crossbar.card.array
+    wires = result.controller.crossbar.card.array
     return {
         "ir_drop": {
             "wire_ohm": wires.wire_ohm,
