@@ -27,7 +27,7 @@ from deephw.devices.array import MAX_TRAIN
 from deephw.devices.cards import Card, card_from_dict, card_to_yaml, load_card
 from deephw.devices.cells import UnitCell, get_cell
 from deephw.devices.periphery import Periphery
-from deephw.multiply import DenseMultiply, MultiplyModel
+from deephw.multiply import DenseMultiply, IRDropMultiply, MultiplyModel
 
 ROUNDINGS = ("deterministic", "stochastic")
 CELL_EVENTS = ("transfers", "refreshes", "pruned")
@@ -119,9 +119,41 @@ class Crossbar:
         return self._scatter(idx, value / self.g_ref_uS)
 
     def multiply_model(self, rng: draws.RNG) -> MultiplyModel:
-        """How the array turns states into column currents now: the ideal product with
-        the effective weights read once (:meth:`read_weights`)."""
-        return DenseMultiply(self.read_weights(rng))
+        """How the array turns states into column currents now.
+
+        The weights are read once (:meth:`read_weights`). With ideal wires (the card's
+        ``array.wire_ohm`` 0) that is the ideal product; otherwise the wires of each tile
+        drop the currents (:class:`~deephw.multiply.IRDropMultiply`), loaded by every
+        cell's device conductances at the chip clock (noise-free: the read noise of the
+        load is a second-order effect, and no random number is drawn for it).
+        """
+        weights = self.read_weights(rng)
+        wires = self.card.array
+        if wires.wire_ohm == 0:
+            return DenseMultiply(weights)
+        return IRDropMultiply(
+            weights, self.load_uS(), wires.wire_ohm, wires.tile_rows, wires.tile_cols
+        )
+
+    def load_uS(self, t: float | None = None) -> np.ndarray:
+        """``(S, N, N)`` sum of each enabled cell's device conductances (µS, absolute
+        values) at ``t``: the conductance between its row and column wire."""
+        t = self.time_s if t is None else float(t)
+        idx = self._cells()
+        total = sum(np.abs(device.value(t, idx)) for device in self.cell.devices.values())
+        return self._scatter(idx, total)
+
+    def leak_imbalance(self, n_clamped: int = 0) -> np.ndarray | None:
+        """``(S,)`` relative mismatch between the leak measured cell by cell and the
+        outgoing currents under IR drop (:meth:`IRDropMultiply.leak_imbalance`), with
+        the weights the devices hold now; None with ideal wires. Not a chip operation."""
+        wires = self.card.array
+        if wires.wire_ohm == 0:
+            return None
+        model = IRDropMultiply(
+            self.true_weights(), self.load_uS(), wires.wire_ohm, wires.tile_rows, wires.tile_cols
+        )
+        return model.leak_imbalance(n_clamped)
 
     def true_weights(self, t: float | None = None) -> np.ndarray:
         """The weights the devices hold at ``t``, without read noise or ADC.

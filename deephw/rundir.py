@@ -127,6 +127,24 @@ def hardware_totals(result: TrainResult) -> dict[str, Any]:
         "energy_pJ_per_seed": [float(v) for v in events["energy_pJ"][-1]],
         "chip_time_s": float(result.chip_time_s[-1]),
         "events_per_seed": {k: [float(v) for v in values[-1]] for k, values in events.items()},
+        **ir_drop_summary(result),
+    }
+
+
+def ir_drop_summary(result: TrainResult) -> dict[str, Any]:
+    """With resistive wires: the card's wires and tiles, and per seed the relative
+    mismatch of the measured leak and the dropped outgoing currents of the final
+    weights (``TrainResult.seed_metrics``); nothing with ideal wires."""
+    imbalance = result.seed_metrics.get("leak_imbalance")
+    if imbalance is None:
+        return {}
+    wires = result.controller.crossbar.card.array
+    return {
+        "ir_drop": {
+            "wire_ohm": wires.wire_ohm,
+            "tile": [wires.tile_rows, wires.tile_cols],
+            "leak_imbalance_per_seed": [float(v) for v in imbalance],
+        }
     }
 
 

@@ -28,7 +28,7 @@ from deephw.controller import Controller
 from deephw.engines import Engine
 from deephw.engines.base import Program, Relax
 from deephw.errors import DivergenceError
-from deephw.multiply import DenseMultiply
+from deephw.multiply import DenseMultiply, MultiplyModel
 from deephw.rules import Step, Update, make_rule
 from deephw.schedule import learning_rate
 from deephw.streams import EVAL_STREAM
@@ -90,6 +90,15 @@ class TrainResult:
         if self.config.pruning.regrow:
             return 1.0 - self.history["connections"][-1] / self.topology.n_trainable
         return 1.0 - self.mask.sum(axis=(1, 2)) / self.topology.n_trainable
+
+    @property
+    def seed_metrics(self) -> dict[str, np.ndarray]:
+        """Per-seed scalars for study tables beyond the scores: with resistive wires,
+        ``leak_imbalance`` (:meth:`deephw.crossbar.Crossbar.leak_imbalance`)."""
+        if self.controller is None:
+            return {}
+        imbalance = self.controller.crossbar.leak_imbalance(self.topology.n_clamped)
+        return {} if imbalance is None else {"leak_imbalance": imbalance}
 
     @property
     def epochs_to_converge(self) -> np.ndarray:
@@ -172,14 +181,15 @@ def score(
 def free_phase(
     config: RunConfig,
     topo: topology.Topology,
-    weights: np.ndarray,
+    weights: np.ndarray | MultiplyModel,
     x: np.ndarray,
     rngs: list[np.random.Generator],
 ) -> Program[np.ndarray]:
-    """Program: the free-phase equilibrium ``s0`` (``(S, B, N)``) of inputs ``x``."""
+    """Program: the free-phase equilibrium ``s0`` (``(S, B, N)``) of inputs ``x``
+    (``weights``: the weights, or the multiply model of an array)."""
     state = initial_state(config, topo, x, rngs)
     dyn = config.dynamics
-    leak = leak_of(config, weights)
+    leak = leak_of(config, weights.weights if isinstance(weights, MultiplyModel) else weights)
     return (yield Relax(weights, leak, state, topo.n_clamped, dyn.free_steps, dyn.dt))
 
 
@@ -187,7 +197,7 @@ def evaluation(
     config: RunConfig,
     topo: topology.Topology,
     task: tasks.Task,
-    weights: np.ndarray,
+    weights: np.ndarray | MultiplyModel,
     seeds: np.ndarray,
 ) -> Program[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Program: free-phase MSE, accuracy and outputs of each network on all of ``task``.
@@ -410,11 +420,12 @@ def _training(
             progress(1)
 
     # the final network, as the array (and a rule's periphery register) presents it
-    weights = rule.present(chip.read_multiply(), register).weights
+    presented = rule.present(chip.read_multiply(), register)
+    weights = presented.weights
     result = TrainResult(config, topo, task, seeds, start_weights, weights, mask, history)
     result.controller, result.events, result.chip_time_s = chip, events, chip_time_s
     result.final_mse, result.final_accuracy, result.final_outputs = yield from evaluation(
-        config, topo, task, weights, seeds
+        config, topo, task, presented, seeds
     )
     if run.test is not None:
         result.test = run.test

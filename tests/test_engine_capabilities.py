@@ -55,7 +55,7 @@ def test_request_an_engine_cannot_serve_is_refused_with_the_reason() -> None:
     request = _request(beta=1.0, targets=np.ones((1, 2, 1)), in_situ=InSituRequest(2, 0.1))
     with pytest.raises(ValueError, match="bare engine cannot do in_situ: no coincidence counters"):
         Bare().relax(request)
-    with pytest.raises(ValueError, match="DenseMultiply only, not Wired"):
+    with pytest.raises(ValueError, match="DenseMultiply, IRDropMultiply only, not Wired"):
         get_engine("numpy").relax(Relax(Wired(), *_fields()))
     np.testing.assert_array_equal(Bare().relax(_request()), 0.0)
 

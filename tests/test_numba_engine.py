@@ -129,7 +129,8 @@ def test_refuses_other_multiply_models() -> None:
     weights, leak, state, _ = _case()
     engine = get_engine("numba")
     with pytest.raises(
-        ValueError, match="numba engine computes currents with DenseMultiply only, not IRDropLike"
+        ValueError,
+        match="with DenseMultiply or IRDropMultiply only, not IRDropLike",
     ):
         engine.relax(Relax(IRDropLike(weights), leak, state, P, 3, DT))
 

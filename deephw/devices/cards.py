@@ -12,6 +12,7 @@ naming the file, the field and the value. A card has the sections::
                   costs: energy (pJ) and duration (ns) of a SET, a RESET and a read)
     fast_device:  the fast device of an ``ambrogio`` cell (the 3T1C capacitor)
     periphery:    DAC / ADC bits and output noise of digital reads
+    array:        wire resistance per cell segment and tile geometry (IR drop)
     costs:        energy of the array reads during the phases and of ADC conversions
                   (:class:`~deephw.devices.energy.ChipCosts`)
 
@@ -34,6 +35,7 @@ from deephw.devices.base import DeviceParams, get_device_model
 from deephw.devices.energy import ChipCosts
 from deephw.devices.periphery import PeripherySpec
 from deephw.errors import ConfigError
+from deephw.irdrop import ArraySpec
 from deephw.validation import as_dict, build, check, file_problem, read_yaml
 
 if TYPE_CHECKING:
@@ -109,6 +111,9 @@ class Card:
     )
     periphery: PeripherySpec = field(
         default=PeripherySpec(), metadata=check(unit="", doc="converters and output noise")
+    )
+    array: ArraySpec = field(
+        default=ArraySpec(), metadata=check(unit="", doc="wires and tiles of the array (IR drop)")
     )
     costs: ChipCosts = field(
         default=ChipCosts(),

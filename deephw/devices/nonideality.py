@@ -38,7 +38,7 @@ GROUPS = (
 )
 """The non-ideality groups a card field may belong to."""
 
-SECTIONS = ("cell", "device", "fast_device", "periphery", "costs")
+SECTIONS = ("cell", "device", "fast_device", "periphery", "array", "costs")
 """The card's sections, in the order they are listed."""
 
 

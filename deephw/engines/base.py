@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from deephw.multiply import DenseMultiply, MultiplyModel
+from deephw.multiply import DenseMultiply, IRDropMultiply, MultiplyModel
 from deephw.pulses import InSituRequest
 from deephw.registry import Registry
 
@@ -66,6 +66,10 @@ class Capabilities:
         Simulates white noise in the neuron circuits.
     multiply
         The multiply models (:mod:`deephw.multiply`) it computes currents with.
+    ir_drop
+        (Derived from ``multiply``.) Computes the currents of an IR-dropped array
+        (:class:`~deephw.multiply.IRDropMultiply`); a model class names the field it needs
+        in its ``capability``.
     reasons
         Why a capability is missing, by name (e.g. ``circuit_noise``).
     """
@@ -75,6 +79,11 @@ class Capabilities:
     circuit_noise: bool = False
     multiply: tuple[type[MultiplyModel], ...] = (DenseMultiply,)
     reasons: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def ir_drop(self) -> bool:
+        """Whether :class:`~deephw.multiply.IRDropMultiply` is among ``multiply``."""
+        return any(issubclass(cls, IRDropMultiply) for cls in self.multiply)
 
     def lacks(self, capability: str) -> str | None:
         """The reason ``capability`` is missing, or None when the engine has it."""
@@ -225,9 +234,10 @@ class Engine(ABC):
                 self._require("managed_in_situ")
         if not isinstance(request.multiply, self.capabilities.multiply):
             known = ", ".join(cls.__name__ for cls in self.capabilities.multiply)
+            reason = self.capabilities.lacks(type(request.multiply).capability)
             raise ValueError(
                 f"the {self.name} engine computes currents with {known} only, "
-                f"not {type(request.multiply).__name__}"
+                f"not {type(request.multiply).__name__}" + (f": {reason}" if reason else "")
             )
         if request.nudged and request.targets is None:
             raise ValueError("beta != 0 needs targets")

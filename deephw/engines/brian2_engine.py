@@ -60,6 +60,7 @@ from deephw.engines.brian2_circuit import (  # noqa: F401  (names of this engine
     import_brian2,
     step,
 )
+from deephw.multiply import DenseMultiply, IRDropMultiply
 
 
 @register_engine("brian2")
@@ -102,7 +103,8 @@ class Brian2Engine(Engine):
     Attributes
     ----------
     capabilities : Capabilities
-        In-situ accumulation (without update management), circuit noise, dense multiply.
+        In-situ accumulation (without update management), circuit noise, the dense and
+        the IR-drop multiply (its effective weights are the synapses' weights).
     builds : int
         Number of Brian2 networks built so far (one per circuit shape).
     """
@@ -110,6 +112,7 @@ class Brian2Engine(Engine):
     capabilities = Capabilities(
         in_situ=True,
         circuit_noise=True,
+        multiply=(DenseMultiply, IRDropMultiply),
         reasons=(
             (
                 "managed_in_situ",
@@ -162,7 +165,8 @@ class Brian2Engine(Engine):
         with ``in_situ.seed``. Update management (per-chip maxima at every step) is not
         available here: ``in_situ.update_management`` must be false.
         """
-        weights, leak, state = request.multiply.weights, request.leak, request.state
+        # a linear model (dense, IR drop) is synapses of its column weights
+        weights, leak, state = request.multiply.column_weights, request.leak, request.state
         n_clamped, n_steps, dt = request.n_clamped, request.n_steps, request.dt
         beta, targets = request.beta, request.targets
         record, in_situ = request.record, request.in_situ

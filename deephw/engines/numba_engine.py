@@ -20,7 +20,7 @@ import numpy as np
 
 from deephw.engines.base import Capabilities, Engine, Relax, register_engine, request_shape
 from deephw.engines.numba_cache import default_cache_dir, kernels
-from deephw.multiply import DenseMultiply
+from deephw.multiply import DenseMultiply, IRDropMultiply, MultiplyModel
 from deephw.pulses import coincidences
 
 BLAS_FROM = 512
@@ -50,14 +50,14 @@ class NumbaEngine(Engine):
     ----------
     capabilities : Capabilities
         In-situ accumulation (with update management: the coincidences are drawn from the
-        request's generators exactly as the NumPy engine draws them), dense multiply.
+        request's generators exactly as the NumPy engine draws them), dense and IR-dropped multiply.
     """
 
     capabilities = Capabilities(
         in_situ=True,
         managed_in_situ=True,
         circuit_noise=False,
-        multiply=(DenseMultiply,),
+        multiply=(DenseMultiply, IRDropMultiply),
         reasons=(("circuit_noise", "the numba engine integrates the noiseless circuit"),),
     )
 
@@ -85,12 +85,13 @@ class NumbaEngine(Engine):
         ------
         ValueError
             When the arrays of the request do not fit together, or its multiply model is
-            not the dense one (IR drop is not computed by this engine).
+            neither the dense one nor IR drop's.
         """
-        if type(request.multiply) is not DenseMultiply:
+        product = _product_weights(request.multiply)
+        if product is None:
             raise ValueError(
-                f"the {self.name} engine computes currents with DenseMultiply only, "
-                f"not {type(request.multiply).__name__}"
+                f"the {self.name} engine computes currents with DenseMultiply or "
+                f"IRDropMultiply only, not {type(request.multiply).__name__}"
             )
         n_copies, batch, n, n_out = request_shape(request)
         p = request.n_clamped
@@ -106,7 +107,7 @@ class NumbaEngine(Engine):
         beta, dt = (float(request.beta) if n_out else 0.0), float(request.dt)
         arguments = (leak, state, p, int(request.n_steps), dt, beta, targets, trajectory)
         if n * (n - p) < self.blas_from:
-            w_free = np.ascontiguousarray(request.multiply.weights[:, :, p:])
+            w_free = np.ascontiguousarray(product[:, :, p:])
             self.kernels.relax_loops(w_free, *arguments)
         else:
             self._relax_blas(request.multiply.free_columns(p), *arguments)
@@ -146,3 +147,14 @@ def in_situ_counts(trajectory: np.ndarray, request: Relax) -> np.ndarray:
         counts[0] += up
         counts[1] += down
     return counts
+
+
+def _product_weights(multiply: MultiplyModel) -> np.ndarray | None:
+    """The ``(S, N, N)`` matrix whose product with the states gives the currents, for
+    the models whose currents are such a product: the dense array's weights, and an
+    IR-dropped array's effective weights (its circuit is linear in the row drives)."""
+    if type(multiply) is DenseMultiply:
+        return multiply.weights
+    if type(multiply) is IRDropMultiply:
+        return multiply.effective
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from deephw.engines.base import Capabilities, Engine, Relax, register_engine
+from deephw.multiply import DenseMultiply, IRDropMultiply
 from deephw.pulses import coincidences
 
 
@@ -20,6 +21,7 @@ class NumpyEngine(Engine):
         in_situ=True,
         managed_in_situ=True,
         circuit_noise=False,
+        multiply=(DenseMultiply, IRDropMultiply),
         reasons=(("circuit_noise", "the reference engine integrates the noiseless circuit"),),
     )
 

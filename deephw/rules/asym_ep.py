@@ -20,7 +20,7 @@ import numpy as np
 
 from deephw import model
 from deephw.engines.base import Program
-from deephw.multiply import DenseMultiply, MultiplyModel
+from deephw.multiply import MultiplyModel
 from deephw.rules.base import LearningRule, Step, Update, register_rule
 from deephw.validation import check
 
@@ -61,7 +61,9 @@ class AsymEP(LearningRule):
     def present(self, multiply: MultiplyModel, register: BiasRegister | None) -> MultiplyModel:
         if register is None:
             return multiply
-        return DenseMultiply(model.with_bias(multiply.weights, register.values, register.row))
+        return multiply.with_weights(
+            model.with_bias(multiply.weights, register.values, register.row)
+        )
 
     def learn(self, step: Step) -> Program[Update]:
         s_beta = step.latch((yield from step.run(step.nudged)))
