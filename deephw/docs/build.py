@@ -1,0 +1,175 @@
+"""Build the documentation site, and the checks that every field is documented.
+
+``python -m deephw.docs`` runs Sphinx on the ``docs/`` folder of a source checkout with
+warnings as errors; :func:`on_builder_inited` (called by ``docs/conf.py``) writes the
+generated reference pages first and warns, which fails the build, about every command-line
+option, config field or card field without a description (:func:`missing_descriptions`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from deephw.docs import commands
+from deephw.docs.fields import FieldDoc
+from deephw.docs.pages import write_reference
+from deephw.docs.schema import card_schema_tables, config_tables
+
+UNDOCUMENTED_CARD_FIELDS = frozenset(
+    {
+        "CapacitorParams.nonlinearity",
+        "Card.description",
+        "Card.name",
+        "Card.source",
+        "CellSpec.g_offset_uS",
+        "CellSpec.g_ref_uS",
+        "CellSpec.kind",
+        "CellSpec.refresh_fraction",
+        "CellSpec.tune_max_iterations",
+        "CellSpec.tune_tolerance_uS",
+        "CostSpec.read_ns",
+        "CostSpec.read_pJ",
+        "CostSpec.reset_ns",
+        "CostSpec.reset_pJ",
+        "CostSpec.set_ns",
+        "CostSpec.set_pJ",
+        "DeviceParams.endurance_pulses",
+        "DeviceParams.model",
+        "DeviceParams.stuck_max_fraction",
+        "DeviceParams.stuck_min_fraction",
+        "ExpStepParams.gamma_down",
+        "ExpStepParams.gamma_up",
+        "IdealParams.g_max_uS",
+        "IdealParams.g_min_uS",
+        "LookupParams.down_c2c_uS",
+        "LookupParams.down_mean_uS",
+        "LookupParams.grid_uS",
+        "LookupParams.up_c2c_uS",
+        "LookupParams.up_mean_uS",
+        "PcmParams.drift_nu_mean",
+        "PcmParams.drift_nu_mean_clip",
+        "PcmParams.drift_nu_std",
+        "PcmParams.drift_nu_std_clip",
+        "PcmParams.drift_t0_s",
+        "PcmParams.prog_noise_poly_uS",
+        "PcmParams.read_noise_q_coeff",
+        "PcmParams.read_noise_q_exponent",
+        "PcmParams.read_noise_q_max",
+        "PcmParams.t_read_s",
+        "PeripherySpec.adc_bits",
+        "PeripherySpec.adc_full_scale_uS",
+        "PeripherySpec.dac_bits",
+        "PulsedParams.c2c_additive",
+        "PulsedParams.step_uS",
+    }
+)
+"""Card fields that predate the description check (``Class.field``). This list may only
+shrink: a field documented since, or gone, must leave it, and a new field needs a
+``check(doc=...)``."""
+
+
+def _rows(tables: Sequence[Any]) -> list[FieldDoc]:
+    return [row for table in tables for row in table.rows]
+
+
+def missing_descriptions() -> list[str]:
+    """Every command-line option, config field and card field without a description,
+    as one line each (empty when all are documented)."""
+    found = [f"command line: {name} has no help" for name in commands.undocumented()]
+    found += [
+        f"run config: {row.path} ({row.owner}) has no doc"
+        for row in _rows(config_tables())
+        if not row.doc
+    ]
+    card = _rows(card_schema_tables())
+    missing = {row.owner for row in card if not row.doc}
+    found += [
+        f"device card: {owner} has no doc" for owner in sorted(missing - UNDOCUMENTED_CARD_FIELDS)
+    ]
+    known = {row.owner for row in card}
+    found += [
+        f"device card: {owner} is listed in UNDOCUMENTED_CARD_FIELDS but is "
+        f"{'documented' if owner in known else 'no card field'}: remove it from the list"
+        for owner in sorted(UNDOCUMENTED_CARD_FIELDS - missing)
+    ]
+    return found
+
+
+def on_builder_inited(app: Any) -> None:
+    """Sphinx hook: write the reference pages; warn about every missing description."""
+    from sphinx.util import logging
+
+    write_reference(Path(app.srcdir) / "reference" / "_generated")
+    logger = logging.getLogger("deephw.docs")
+    for line in missing_descriptions():
+        logger.warning(line)
+
+
+def source_dir() -> Path:
+    """The ``docs/`` folder of the source checkout deephw runs from."""
+    root = Path(__file__).resolve().parents[2]
+    docs = root / "docs"
+    if not (docs / "conf.py").is_file():
+        raise SystemExit(
+            f"deephw.docs: no documentation source at {docs} (build from a source checkout)"
+        )
+    return docs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m deephw.docs``: build the site as static HTML, warnings as errors."""
+    parser = argparse.ArgumentParser(
+        prog="python -m deephw.docs", description="Build deephw's documentation site (HTML)."
+    )
+    parser.add_argument("--out", help="output folder (default: docs/_build/html)")
+    parser.add_argument(
+        "--clean", action="store_true", help="remove earlier outputs first (a fresh build)"
+    )
+    parser.add_argument(
+        "--linkcheck",
+        action="store_true",
+        help="then check every link between the pages (no network is used)",
+    )
+    args = parser.parse_args(argv)
+    if shutil.which("sphinx-build") is None and not _has_sphinx():
+        print("deephw.docs: Sphinx is missing; install the extra: pip install '.[docs]'")
+        return 2
+    docs = source_dir()
+    build = docs / "_build"
+    out = Path(args.out) if args.out else build / "html"
+    if args.clean:
+        for folder in (
+            build,
+            docs / "auto_tutorials",
+            docs / "reference" / "_generated",
+            docs / "reference" / "api",
+        ):
+            shutil.rmtree(folder, ignore_errors=True)
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html"]
+    code = subprocess.call([*command, "-d", str(build / "doctrees"), str(docs), str(out)])
+    if code == 0 and args.linkcheck:
+        check = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "linkcheck"]
+        check += ["-D", "linkcheck_anchors=0", "-D", r"linkcheck_ignore=^https?://"]
+        code = subprocess.call(
+            [*check, "-d", str(build / "doctrees"), str(docs), str(build / "linkcheck")]
+        )
+    elapsed = time.perf_counter() - started
+    if code == 0:
+        print(f"site built in {elapsed:.0f} s: open {out / 'index.html'}")
+    return code
+
+
+def _has_sphinx() -> bool:
+    try:
+        import sphinx  # noqa: F401
+    except ImportError:
+        return False
+    return True
