@@ -113,14 +113,12 @@ def on_builder_inited(app: Any) -> None:
 
 
 def source_dir() -> Path:
-    """The ``docs/`` folder of the source checkout deephw runs from."""
-    root = Path(__file__).resolve().parents[2]
-    docs = root / "docs"
-    if not (docs / "conf.py").is_file():
-        raise SystemExit(
-            f"deephw.docs: no documentation source at {docs} (build from a source checkout)"
-        )
-    return docs
+    """The ``docs/`` folder of the source checkout deephw runs from, else of the
+    working directory."""
+    for root in (Path(__file__).resolve().parents[2], Path.cwd()):
+        if (root / "docs" / "conf.py").is_file():
+            return root / "docs"
+    raise SystemExit("deephw.docs: no docs/conf.py here: build from a source checkout")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

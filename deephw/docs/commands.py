@@ -61,7 +61,9 @@ def _option(action: argparse.Action) -> Option:
 
 
 def commands(
-    parser: argparse.ArgumentParser | None = None, words: tuple[str, ...] = ("deephw",), help=""
+    parser: argparse.ArgumentParser | None = None,
+    words: tuple[str, ...] = ("deephw",),
+    help: str = "",
 ) -> Iterator[Command]:
     """The command ``parser`` (default: ``deephw``'s) and, depth first, its subcommands."""
     if parser is None:
@@ -73,9 +75,7 @@ def commands(
         if isinstance(action, argparse._SubParsersAction):
             helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
             subs += [(name, sub, helps.get(name, "")) for name, sub in action.choices.items()]
-        elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
-            options.append(_option(action))
-        elif isinstance(action, argparse._VersionAction):
+        elif not isinstance(action, argparse._HelpAction):
             options.append(_option(action))
     usage = " ".join(parser.format_usage().split())
     usage = usage.removeprefix("usage: ")
@@ -85,10 +85,10 @@ def commands(
         yield from commands(sub, (*words, name), sub_help)
 
 
-def undocumented() -> list[str]:
+def undocumented(parser: argparse.ArgumentParser | None = None) -> list[str]:
     """Subcommands and options without help text, as ``deephw train --out``."""
     found = []
-    for command in commands():
+    for command in commands(parser):
         if len(command.words) > 1 and not command.help:
             found.append(command.name)
         found += [f"{command.name} {opt.names[0]}" for opt in command.options if not opt.help]

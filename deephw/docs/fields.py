@@ -146,6 +146,8 @@ def _section_of(hint: Any) -> type | None:
 def summary(cls: type) -> str:
     """The first paragraph of a class's docstring, on one line."""
     text = (cls.__doc__ or "").strip().split("\n\n")[0]
+    if text.startswith(f"{cls.__name__}("):  # the signature dataclasses put in its place
+        return ""
     return " ".join(text.split())
 
 

@@ -64,7 +64,7 @@ def cli_page(found: Sequence[Command] | None = None) -> str:
         "codes: 0 done, 1 the run diverged, 2 invalid input, 130 interrupted.",
         "",
     ]
-    for command in found[1:] if len(found) > 1 else found:
+    for command in found:
         lines += heading(command.name, "-", f"cli-{label(command.name)}")
         if command.help:
             lines += [escape(command.help[0].upper() + command.help[1:]) + ".", ""]

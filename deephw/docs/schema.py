@@ -6,7 +6,6 @@ field, scheme, rule option, device model or card field appears here by itself.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from deephw.config import RunConfig
@@ -56,14 +55,11 @@ def card_schema_tables() -> list[Table]:
     """Every field a card can hold: top-level, cell, periphery, and each device model's."""
     top = [row for row in walk(Card) if "." not in row.path]
     tables = [Table("Top level", summary(Card), top)]
-    hints = {f.name: f.type for f in dataclasses.fields(Card)}
-    del hints
     for row in walk(Card):
         section = row.path.split(".")[0]
         if section in CARD_SECTIONS and "." in row.path:
-            title = f"{section}"
-            if tables[-1].title != title:
-                tables.append(Table(title, "", []))
+            if tables[-1].title != section:
+                tables.append(Table(section, "", []))
             tables[-1].rows.append(row)
     for name in DEVICE_MODELS.names():
         model = get_device_model(name)
@@ -85,7 +81,7 @@ def card_rows(card: Card | str) -> list[tuple[FieldDoc, str]]:
             if section in ("device", "fast_device") and params is not None:
                 found.append((row, f"model {params.model}"))
                 found += [
-                    (sub, _value(card, sub.path))
+                    (sub, "" if sub.type == "section" else _value(card, sub.path))
                     for sub in walk(type(params), section)
                     if sub.name != "model"
                 ]
