@@ -11,6 +11,7 @@ import pytest
 from deephw.devices import list_cards, load_card
 from deephw.docs import build, commands, pages, schema
 from deephw.docs.fields import bounds_text, undocumented, unit_text, walk, yaml_text
+from deephw.docs.links import broken_links
 from deephw.validation import check
 
 
@@ -157,3 +158,22 @@ def test_write_reference_writes_one_page_per_card(tmp_path):
     before = {p: p.stat().st_mtime_ns for p in written}
     pages.write_reference(tmp_path)  # unchanged pages are not rewritten (no rebuild churn)
     assert {p: p.stat().st_mtime_ns for p in written} == before
+
+
+def test_broken_links_finds_missing_pages_and_anchors(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "index.html").write_text(
+        '<a href="sub/page.html#here">ok</a> <a href="sub/page.html#gone">anchor</a>'
+        '<a href="missing.html">file</a> <a href="https://example.org/x">external</a>'
+        '<a href="#top">self</a> <img src="sub/fig.png"> <a href="../../etc/passwd">out</a>'
+        '<h1 id="top">t</h1>'
+    )
+    (tmp_path / "sub" / "page.html").write_text('<section id="here"></section><a href="../">up</a>')
+    (tmp_path / "sub" / "fig.png").write_bytes(b"png")
+    assert broken_links(tmp_path) == [
+        "index.html: sub/page.html#gone (no anchor #gone)",
+        "index.html: missing.html (no such file)",
+        "index.html: ../../etc/passwd (outside the site)",
+    ]
+    (tmp_path / "sub" / "fig.png").unlink()
+    assert "index.html: sub/fig.png (no such file)" in broken_links(tmp_path)

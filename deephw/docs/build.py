@@ -19,6 +19,7 @@ from typing import Any
 
 from deephw.docs import commands
 from deephw.docs.fields import FieldDoc
+from deephw.docs.links import broken_links
 from deephw.docs.pages import write_reference
 from deephw.docs.schema import card_schema_tables, config_tables
 
@@ -133,10 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--linkcheck",
         action="store_true",
-        help="then check every link between the pages (no network is used)",
+        help="then check that every link between the built pages resolves (no network)",
     )
     args = parser.parse_args(argv)
-    if shutil.which("sphinx-build") is None and not _has_sphinx():
+    if not _has_sphinx():
         print("deephw.docs: Sphinx is missing; install the extra: pip install '.[docs]'")
         return 2
     docs = source_dir()
@@ -154,11 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html"]
     code = subprocess.call([*command, "-d", str(build / "doctrees"), str(docs), str(out)])
     if code == 0 and args.linkcheck:
-        check = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "linkcheck"]
-        check += ["-D", "linkcheck_anchors=0", "-D", r"linkcheck_ignore=^https?://"]
-        code = subprocess.call(
-            [*check, "-d", str(build / "doctrees"), str(docs), str(build / "linkcheck")]
-        )
+        broken = broken_links(out)
+        for line in broken:
+            print(f"broken link: {line}")
+        code = 1 if broken else 0
     elapsed = time.perf_counter() - started
     if code == 0:
         print(f"site built in {elapsed:.0f} s: open {out / 'index.html'}")
