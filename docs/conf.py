@@ -89,3 +89,4 @@ def setup(app):
     """Generate the reference pages before Sphinx reads the sources."""
     app.connect("builder-inited", docs_build.on_builder_inited)
     app.connect("autodoc-skip-member", _skip_aliases)
+    app.connect("missing-reference", docs_build.resolve_reexport)

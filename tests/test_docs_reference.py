@@ -177,3 +177,15 @@ def test_broken_links_finds_missing_pages_and_anchors(tmp_path):
     ]
     (tmp_path / "sub" / "fig.png").unlink()
     assert "index.html: sub/fig.png (no such file)" in broken_links(tmp_path)
+
+
+def test_re_exported_names_resolve_to_where_they_are_defined():
+    assert build.canonical_name("deephw.train") == "deephw.training.train"
+    assert build.canonical_name("deephw.load") == "deephw.config.load"
+    assert build.canonical_name("deephw.program.verify_program") == (
+        "deephw.program.verify.verify_program"
+    )
+    assert build.canonical_name("deephw.sweep.run_sweep") == "deephw.sweep.execute.run_sweep"
+    assert build.canonical_name("deephw.training.train") is None  # already canonical
+    assert build.canonical_name("deephw.no_such_name") is None
+    assert build.canonical_name("numpy.ndarray") is None

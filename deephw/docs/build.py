@@ -9,6 +9,7 @@ option, config field or card field without a description (:func:`missing_descrip
 from __future__ import annotations
 
 import argparse
+import importlib
 import shutil
 import subprocess
 import sys
@@ -111,6 +112,38 @@ def on_builder_inited(app: Any) -> None:
     logger = logging.getLogger("deephw.docs")
     for line in missing_descriptions():
         logger.warning(line)
+
+
+def canonical_name(target: str) -> str | None:
+    """Where a name that a deephw package re-exports is defined: ``deephw.train`` ->
+    ``deephw.training.train``; ``None`` if ``target`` is no such name."""
+    module_name, _, name = target.rpartition(".")
+    if not module_name.startswith("deephw") or not name:
+        return None
+    try:
+        module = importlib.import_module(module_name)
+        obj = getattr(module, name)
+    except (ImportError, AttributeError):
+        return None
+    home = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    if not home or not qualname or home == module_name:
+        return None
+    return f"{home}.{qualname}"
+
+
+def resolve_reexport(app: Any, env: Any, node: Any, contnode: Any) -> Any:
+    """Sphinx hook (``missing-reference``): resolve a re-exported name, documented on
+    the page of the module that defines it, e.g. :func:`deephw.train`."""
+    if node.get("refdomain") != "py":
+        return None
+    target = canonical_name(node["reftarget"])
+    if target is None:
+        return None
+    domain = env.get_domain("py")
+    return domain.resolve_xref(
+        env, node["refdoc"], app.builder, node["reftype"], target, node, contnode
+    )
 
 
 def source_dir() -> Path:
