@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):
             shutil.rmtree(folder, ignore_errors=True)
     started = time.perf_counter()
-    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html"]
+    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-j", "auto", "-b", "html"]
     code = subprocess.call([*command, "-d", str(build / "doctrees"), str(docs), str(out)])
     if code == 0 and args.linkcheck:
         broken = broken_links(out)
