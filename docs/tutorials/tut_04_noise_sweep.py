@@ -42,6 +42,7 @@ combine: grid
 seeds: 4
 """
 )
+print((work / "sweep.yaml").read_text().strip().splitlines()[1])
 
 # %%
 # Every configuration is generated and validated before anything runs; the memory and
