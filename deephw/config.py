@@ -28,11 +28,22 @@ SCHEDULES = ("constant", "step", "cosine")
 class NetworkConfig:
     """The graph: hidden neurons (a list of layer sizes for ``layered``) and topology."""
 
-    hidden: int | tuple[int, ...] = field(default=5, metadata=check(ge=0))
-    topology: str = field(
-        default="complete", metadata=check(choices=("complete", "layered", "adjacency"))
+    hidden: int | tuple[int, ...] = field(
+        default=5,
+        metadata=check(ge=0, doc="hidden neurons; for layered, a list of layer sizes"),
     )
-    adjacency: str | None = None
+    topology: str = field(
+        default="complete",
+        metadata=check(
+            choices=("complete", "layered", "adjacency"),
+            doc="complete: every connection but self loops and those into clamped neurons; "
+            "layered: consecutive layers both ways; adjacency: the graph of a file",
+        ),
+    )
+    adjacency: str | None = field(
+        default=None,
+        metadata=check(doc="file of the graph: YAML edge list or N x N 0/1 matrix"),
+    )
 
     def __post_init__(self) -> None:
         if self.topology == "adjacency" and self.adjacency is None:
@@ -50,12 +61,21 @@ class NetworkConfig:
 class InitConfig:
     """Initial weights (uniform or normal, then masked) and initial free-neuron states."""
 
-    weights: str = field(default="uniform", metadata=check(choices=("uniform", "normal")))
-    low: float = 0.0
-    high: float = 0.25
-    std: float = field(default=0.05, metadata=check(ge=0))
-    state_low: float = field(default=0.0, metadata=check(ge=0, le=1))
-    state_high: float = field(default=0.1, metadata=check(ge=0, le=1))
+    weights: str = field(
+        default="uniform",
+        metadata=check(choices=("uniform", "normal"), doc="U(low, high) or N(0, std), then masked"),
+    )
+    low: float = field(default=0.0, metadata=check(doc="lower end of uniform weights"))
+    high: float = field(default=0.25, metadata=check(doc="upper end of uniform weights"))
+    std: float = field(default=0.05, metadata=check(ge=0, doc="std of normal weights"))
+    state_low: float = field(
+        default=0.0,
+        metadata=check(ge=0, le=1, doc="free neurons start U(state_low, state_high)"),
+    )
+    state_high: float = field(
+        default=0.1,
+        metadata=check(ge=0, le=1, doc="upper end of the initial free states (redrawn each epoch)"),
+    )
 
     def __post_init__(self) -> None:
         if self.high < self.low:
@@ -68,11 +88,14 @@ class InitConfig:
 class DynamicsConfig:
     """Euler step, phase lengths, nudging strength and the optional constant leak."""
 
-    dt: float = field(default=0.5, metadata=check(gt=0))
-    free_steps: int = field(default=100, metadata=check(ge=1))
-    nudged_steps: int = field(default=20, metadata=check(ge=1))
-    beta: float = field(default=1.5, metadata=check(gt=0))
-    extra_leak: float = field(default=0.0, metadata=check(ge=0))
+    dt: float = field(default=0.5, metadata=check(gt=0, doc="Euler step (dimensionless time)"))
+    free_steps: int = field(default=100, metadata=check(ge=1, doc="M0: free-phase steps"))
+    nudged_steps: int = field(default=20, metadata=check(ge=1, doc="Mb: nudged steps"))
+    beta: float = field(default=1.5, metadata=check(gt=0, doc="nudging strength"))
+    extra_leak: float = field(
+        default=0.0,
+        metadata=check(ge=0, doc="a constant leak added to every neuron's outgoing sum"),
+    )
 
 
 @dataclass(frozen=True)
@@ -86,11 +109,16 @@ class LearningConfig:
     cosine from ``lr`` down to ``lr_min`` (``cosine``).
     """
 
-    rule: str = "deep"
-    lr: float = field(default=10.0, metadata=check(gt=0))
-    l1: float = field(default=0.0, metadata=check(ge=0))
-    l1_sign: str = field(default="after", metadata=check(choices=L1_SIGNS))
-    options: dict[str, Any] = field(default_factory=dict)
+    rule: str = field(default="deep", metadata=check(doc="a registered rule"))
+    lr: float = field(default=10.0, metadata=check(gt=0, doc="learning rate"))
+    l1: float = field(default=0.0, metadata=check(ge=0, doc="L1 shrink per update"))
+    l1_sign: str = field(
+        default="after",
+        metadata=check(
+            choices=L1_SIGNS, doc="L1 takes the sign of W after (deephw) or before the update"
+        ),
+    )
+    options: dict[str, Any] = field(default_factory=dict, metadata=check(doc="the rule's options"))
     schedule: str = field(
         default="constant",
         metadata=check(choices=SCHEDULES, doc="how lr changes over the epochs"),
@@ -141,13 +169,22 @@ class PruningConfig:
     ``exp(0)``). See :func:`deephw.model.boltzmann_prune`.
     """
 
-    enabled: bool = False
-    threshold: float = field(default=0.2, metadata=check(ge=0))
-    temperature: float = field(default=0.1, metadata=check(gt=0))
-    start_epoch: int = field(default=0, metadata=check(ge=0))
-    stop_epoch: int | None = field(default=None, metadata=check(ge=0))
-    regrow: bool = False
-    normaliser: str = field(default="incoming", metadata=check(choices=NORMALISERS))
+    enabled: bool = field(default=False, metadata=check(doc="prune at all"))
+    threshold: float = field(default=0.2, metadata=check(ge=0, doc="lambda of eq. 3"))
+    temperature: float = field(default=0.1, metadata=check(gt=0, doc="T of eq. 3"))
+    start_epoch: int = field(default=0, metadata=check(ge=0, doc="first epoch that prunes"))
+    stop_epoch: int | None = field(default=None, metadata=check(ge=0, doc="null: the end"))
+    regrow: bool = field(
+        default=False,
+        metadata=check(doc="pruned weights are zeroed and may grow back"),
+    )
+    normaliser: str = field(
+        default="incoming",
+        metadata=check(
+            choices=NORMALISERS,
+            doc="eq. 3 normalised over present incoming connections, or the column",
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.stop_epoch is not None and self.stop_epoch <= self.start_epoch:
@@ -179,11 +216,17 @@ class TrainingConfig:
     often the networks are evaluated on the test data (``task.test``; also after the
     last epoch)."""
 
-    epochs: int = field(default=1500, metadata=check(ge=1))
-    batch_size: int | None = field(default=None, metadata=check(ge=1))
-    seeds: int = field(default=10, metadata=check(ge=1, le=SEED_MAX))
-    seed: int = field(default=0, metadata=check(ge=0, le=SEED_MAX))
-    converged_mse: float = field(default=0.01, metadata=check(gt=0))
+    epochs: int = field(default=1500, metadata=check(ge=1, doc="updates per seed"))
+    batch_size: int | None = field(default=None, metadata=check(ge=1, doc="null: full batch"))
+    seeds: int = field(default=10, metadata=check(ge=1, le=SEED_MAX, doc="networks trained"))
+    seed: int = field(
+        default=0,
+        metadata=check(ge=0, le=SEED_MAX, doc="the first seed; the others follow it"),
+    )
+    converged_mse: float = field(
+        default=0.01,
+        metadata=check(gt=0, doc="a network whose final MSE is below it has converged"),
+    )
     eval_every: int = field(
         default=1, metadata=check(ge=1, doc="epochs between evaluations on task.test")
     )
@@ -212,7 +255,7 @@ def _nested(error: ConfigError, name: str) -> FieldError:
 class HardwareConfig:
     """The chip the network learns on: a device card and an update scheme.
 
-    ``card`` is a shipped card's name or a card file (relative to the config);
+    ``card`` is shipped name or file (relative to the config);
     ``card_overrides`` is merged into the card section by section (e.g.
     ``{device: {read_noise_uS: 0.2}}``). ``scheme`` is a scheme's name, or a section
     ``{name: NAME, OPTION: VALUE}`` with the options of that scheme (an option it does
@@ -227,11 +270,20 @@ class HardwareConfig:
     see realistic time.
     """
 
-    card: str = "ideal"
-    card_overrides: dict[str, Any] = field(default_factory=dict)
-    scheme: str | dict[str, Any] = "digital"
-    chip_seed: int | None = field(default=None, metadata=check(ge=0, le=SEED_MAX))
-    update_time_s: float = field(default=0.0, metadata=check(ge=0))
+    card: str = field(default="ideal", metadata=check(doc="a shipped card's name or a card file"))
+    card_overrides: dict[str, Any] = field(
+        default_factory=dict,
+        metadata=check(doc="card fields replaced, by section: {device: {FIELD: VALUE}}"),
+    )
+    scheme: str | dict[str, Any] = field(
+        default="digital",
+        metadata=check(doc="a scheme's name, or {name: NAME, OPTION: VALUE}"),
+    )
+    chip_seed: int | None = field(
+        default=None,
+        metadata=check(ge=0, le=SEED_MAX, doc="seed s runs on chip chip_seed + s; null: on chip s"),
+    )
+    update_time_s: float = field(default=0.0, metadata=check(ge=0, doc="idle chip time per update"))
 
     def __post_init__(self) -> None:
         name, given = _part(self.scheme, "scheme")
@@ -269,10 +321,10 @@ class EngineConfig:
     circuit noise per unit of dimensionless time) to engines with circuit noise.
     """
 
-    name: str = "numpy"
-    target: str | None = None
-    tau_ns: float = field(default=100.0, metadata=check(gt=0))
-    noise_sigma: float = field(default=0.0, metadata=check(ge=0))
+    name: str = field(default="numpy", metadata=check(doc="a registered engine"))
+    target: str | None = field(default=None, metadata=check(doc="code generation target"))
+    tau_ns: float = field(default=100.0, metadata=check(gt=0, doc="step lasts dt*tau_ns"))
+    noise_sigma: float = field(default=0.0, metadata=check(ge=0, doc="white circuit noise"))
 
     def __post_init__(self) -> None:
         if self.name not in engine_names():

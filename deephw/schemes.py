@@ -38,11 +38,16 @@ def register_scheme(name: str) -> Callable[[type], type]:
     return SCHEMES.register(name)
 
 
+_ROUND = "how dW / dw_min becomes a whole number of pulses"
+_BITS = "time slots of the pulse trains per nudged step"
+_MANAGED = "scale row and column probabilities to balance them (Gokmen & Vlasov)"
+
+
 @dataclass(frozen=True)
 class DigitalOptions:
     """``hardware.scheme`` options of ``digital``: how ``dW / dw_min`` is rounded."""
 
-    rounding: str = field(default="stochastic", metadata=check(choices=ROUNDINGS))
+    rounding: str = field(default="stochastic", metadata=check(choices=ROUNDINGS, doc=_ROUND))
 
 
 @dataclass(frozen=True)
@@ -50,9 +55,9 @@ class InSituOptions:
     """``hardware.scheme`` options of ``in_situ``: time slots per step, update management,
     and ``in_engine`` (the engine accumulates the coincidences during the nudged phase)."""
 
-    bit_length: int = field(default=10, metadata=check(ge=1))
-    update_management: bool = True
-    in_engine: bool = False
+    bit_length: int = field(default=10, metadata=check(ge=1, doc=_BITS))
+    update_management: bool = field(default=True, metadata=check(doc=_MANAGED))
+    in_engine: bool = field(default=False, metadata=check(doc="the engine counts coincidences"))
 
 
 @dataclass(frozen=True)
@@ -60,11 +65,16 @@ class HybridOptions:
     """``hardware.scheme`` options of ``hybrid``: the ``inner`` scheme on the fast device,
     its options, and ``transfer_every`` (default: the card's)."""
 
-    inner: str = field(default="digital", metadata=check(choices=("digital", "in_situ")))
-    transfer_every: int | None = field(default=None, metadata=check(ge=1))
-    rounding: str = field(default="stochastic", metadata=check(choices=ROUNDINGS))
-    bit_length: int = field(default=10, metadata=check(ge=1))
-    update_management: bool = True
+    inner: str = field(
+        default="digital",
+        metadata=check(choices=("digital", "in_situ"), doc="scheme on the fast device"),
+    )
+    transfer_every: int | None = field(
+        default=None, metadata=check(ge=1, doc="updates between transfers; null: the card's")
+    )
+    rounding: str = field(default="stochastic", metadata=check(choices=ROUNDINGS, doc=_ROUND))
+    bit_length: int = field(default=10, metadata=check(ge=1, doc=_BITS))
+    update_management: bool = field(default=True, metadata=check(doc=_MANAGED))
 
 
 def scheme_options(name: str, given: dict[str, Any]) -> Any:

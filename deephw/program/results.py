@@ -34,7 +34,7 @@ class GroupResult:
 
     ``failed`` counts written devices whose last verify read stayed outside tolerance;
     ``failed_stuck`` those of them that are stuck. Devices held at reset are not
-    verified. ``residual_uS``: mean, standard deviation and quantiles of |residual|
+    verified. ``residual_uS``: mean, standard deviation and quantiles of ``|residual|``
     (true conductance minus target, µS).
     """
 

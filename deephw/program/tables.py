@@ -2,23 +2,23 @@
 
 Columns of a group table, in this order:
 
-==================  =======  =========================================================
-column              NPZ type meaning
-==================  =======  =========================================================
-``tile``            int32    tile number (see :mod:`deephw.program.layout`)
-``row``             int32    row within the tile
-``column``          int32    column within the tile
-``role``            uint8    device role in the unit cell (index into ``role_names``)
-``pre``, ``post``   int32    the connection ``pre -> post`` the cell holds
-``target_uS``       float64  target conductance (µS)
-``start``           uint8    starting state (index into ``start_names``: ``reset``)
-``start_uS``        float64  nominal conductance in the starting state (µS)
-``polarity``        int8     +1 potentiating (SET) pulses, -1 depressing, 0 none
-``pulses``          int64    nominal open-loop pulses from the start to the target
-``method``          uint8    ``write_verify`` or ``reset`` (index into ``method_names``)
-``max_iterations``  int32    verify reads allowed (write-verify schedule)
-``tolerance_uS``    float64  accepted |read - target| (µS); NaN for ``reset``
-==================  =======  =========================================================
+==================  ========  =========================================================
+column              NPZ type  meaning
+==================  ========  =========================================================
+``tile``            int32     tile number (see :mod:`deephw.program.layout`)
+``row``             int32     row within the tile
+``column``          int32     column within the tile
+``role``            uint8     device role in the unit cell (index into ``role_names``)
+``pre``, ``post``   int32     the connection ``pre -> post`` the cell holds
+``target_uS``       float64   target conductance (µS)
+``start``           uint8     starting state (index into ``start_names``: ``reset``)
+``start_uS``        float64   nominal conductance in the starting state (µS)
+``polarity``        int8      +1 potentiating (SET) pulses, -1 depressing, 0 none
+``pulses``          int64     nominal open-loop pulses from the start to the target
+``method``          uint8     ``write_verify`` or ``reset`` (index into ``method_names``)
+``max_iterations``  int32     verify reads allowed (write-verify schedule)
+``tolerance_uS``    float64   accepted ``|read - target|`` (µS); NaN for ``reset``
+==================  ========  =========================================================
 
 In the CSV the categorical columns hold their names and floats are written with 17
 significant digits, so that both formats carry the same numbers exactly. The compressed

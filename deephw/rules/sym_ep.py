@@ -38,7 +38,10 @@ if TYPE_CHECKING:
 class SymEPOptions:
     """``nudging``: ``one_sided`` (free and +beta phases) or ``centred`` (+beta, -beta)."""
 
-    nudging: str = field(default="one_sided", metadata=check(choices=("one_sided", "centred")))
+    nudging: str = field(
+        default="one_sided",
+        metadata=check(choices=("one_sided", "centred"), doc="+beta phase, or +beta and -beta"),
+    )
 
 
 @register_rule("sym_ep")
