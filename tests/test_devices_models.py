@@ -111,7 +111,7 @@ def test_soft_bounds_cycle_noise_is_additive_as_carded(rng) -> None:
     change = arr.g.reshape(-1) - 25.0
     step_up = p.step_uS * (1 + p.up_down)
     mean = step_up * (p.g_max_uS - 25.0) / p.range_uS
-    sigma = p.step_c2c * step_up
+    sigma = p.step_c2c * arr.model.nominal_step_uS()  # the step at the symmetry point
     assert change.std() == pytest.approx(sigma, rel=REL)
     assert abs(change.mean() - mean) < 4 * sigma / np.sqrt(idx.size)
 
