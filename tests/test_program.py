@@ -31,7 +31,6 @@ QUIET = {
         "set_c2c": 0.0,
         "prog_noise_poly_uS": [0.0],
         "read_noise_q_coeff": 0.0,
-        "reset_uS": 0.0,  # RESET exactly to g_min, the pair's reference level
         "reset_dtod_uS": 0.0,
     },
     "fast_device": {

@@ -156,12 +156,15 @@ class PcmDevice(DeviceModel):
             "set_step": np.maximum(p.set_step_uS * (1.0 + p.set_step_dtod * z[0]), 0.0),
             "nu_z": z[1],
         }
-        level = p.g_min_uS if p.reset_uS is None else p.reset_uS
-        out["g_reset"] = level + p.reset_dtod_uS * rng.standard_normal(shape)
+        out["g_reset"] = self.nominal_reset_uS() + p.reset_dtod_uS * rng.standard_normal(shape)
         return out
 
     def reset_value(self, d2d: dict[str, np.ndarray]) -> np.ndarray:
         return np.clip(d2d["g_reset"], d2d["g_min"], d2d["g_max"])
+
+    def nominal_reset_uS(self) -> float:
+        reset = self.params.reset_uS
+        return super().nominal_reset_uS() if reset is None else float(reset)
 
     def q(self, g: np.ndarray) -> np.ndarray:
         """``g / g_max`` (nominal), floored at :data:`Q_FLOOR` and capped at 1."""
