@@ -37,8 +37,9 @@ def test_a_leaking_cell_left_alone_tends_to_weight_zero(transfers: int) -> None:
     part went to +-0.16 when g_shared did not leak: (g_rest - g_reset) / G_ref =
     4 uS / 25 uS). While they leak, the two move at their own rates (leak time d2d
     30 %), by at most the reset-to-rest distance."""
-    quiet_reads = {"device": {"read_noise_q_coeff": 0.0}, "periphery": {"out_noise": 0.0}}
-    card = replace_card("pcm_ambrogio2018", quiet_reads)  # transfers tune without noise
+    # transfers tune without noise; a pair written to 0 holds 0 (no RESET-level spread)
+    quiet = {"device": {"read_noise_q_coeff": 0.0, "reset_dtod_uS": 0.0}}
+    card = replace_card("pcm_ambrogio2018", {**quiet, "periphery": {"out_noise": 0.0}})
     fast, cell = card.fast_device, card.cell
     xbar = chip(card)
     random = rngs()
@@ -75,9 +76,11 @@ def test_the_shared_reference_is_reset_at_each_transfer_and_saved() -> None:
 
 
 def quiet_ambrogio(offset_uS: float):
-    """The Ambrogio card with every switchable non-ideality off (bounds and steps stay)."""
+    """The Ambrogio card with every switchable non-ideality off and fine SET steps."""
     card = nonideality.switched_off("pcm_ambrogio2018", set(GROUPS))
-    return replace_card(card, {"cell": {"transfer_offset_uS": offset_uS}})
+    # a SET step well below the tuning tolerance (the card's first step is 3.5 uS)
+    changes = {"cell": {"transfer_offset_uS": offset_uS}, "device": {"set_step_uS": 0.1}}
+    return replace_card(card, changes)
 
 
 def test_transfer_tunes_the_pair_to_w_minus_the_offset() -> None:

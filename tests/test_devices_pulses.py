@@ -102,7 +102,15 @@ CASES = {
     "exp_step": (exp_card(), {"step_c2c": 0.3}),
     "exp_step additive": (exp_card(c2c_additive=True), {"step_c2c": 0.5}),
     "capacitor": (replace_card("capacitor", {"device": {"levels": 2000}}), {"step_c2c": 0.16}),
-    "pcm": (replace_card("pcm_pair", {"device": {"set_step_uS": 0.02}}), {"set_c2c": 0.6}),
+    "pcm": (
+        replace_card("pcm_pair", {"device": {"set_step_uS": 0.02}}),
+        {"set_c2c": 0.6, "set_c2c_add_uS": 0.002, "set_c2c_slope": 0.0005},
+    ),
+    "pcm card": (load_card("pcm_pair"), {"set_c2c": 0.6}),
+    "pcm preset noise": (
+        replace_card("pcm_pair", {"device": {"set_step_uS": 0.2, "set_c2c_add_uS": 0.03}}),
+        {"set_c2c": 0.6, "set_c2c_slope": 0.002},
+    ),
     "lookup": (lookup_card(), None),
 }
 

@@ -31,6 +31,7 @@ QUIET = {
         "set_c2c": 0.0,
         "prog_noise_poly_uS": [0.0],
         "read_noise_q_coeff": 0.0,
+        "reset_dtod_uS": 0.0,
     },
     "fast_device": {
         "g_min_dtod": 0.0,
@@ -153,7 +154,7 @@ def test_program_maps_cells_roles_bias_row_and_pruned_cells(tmp_path) -> None:
     assert np.allclose(diff[mask], weights[0][mask] * 25.0 / 3.0, rtol=0, atol=1e-12)
     assert (np.minimum(targets["G+"], targets["G-"]) == 0).all()
     assert (targets["g"][cells[roles == "g"]] == 12.0).all()
-    step = 0.859141 * (1 - np.exp(-1.0))  # mean SET step of the card's PCM
+    step = 25.0 / 73.11686  # mean SET step of the card's PCM: 73.1 pulses span 25 µS
     plus = roles == "G+"
     assert np.array_equal(devices["pulses"][plus], np.ceil(devices["target_uS"][plus] / step))
     methods = devices.methods()

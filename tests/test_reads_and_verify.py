@@ -42,7 +42,8 @@ def flicker_sigma(params: DeviceParams, g: float, elapsed: float) -> float:
 # -- write-verify -----------------------------------------------------------------------
 @pytest.mark.parametrize("q", [0.2, 0.4, 0.8])
 def test_write_verify_leaves_the_measured_programming_noise(q: float) -> None:
-    card = load_card("pcm_pair")
+    # every device can reach the target: a g_max spread would clip the high ones
+    card = replace_card("pcm_pair", {"device": {"g_max_dtod": 0.0}})
     assert card.periphery.out_noise == 0.06 and card.device.read_noise_t_min_s == 20.0
     xbar = Crossbar(card, np.ones((1, SIDE, SIDE), bool), [7])
     device = xbar.cell.devices["G+"]
@@ -59,7 +60,7 @@ def test_write_verify_leaves_the_measured_programming_noise(q: float) -> None:
     # the verify reads are noisy (read noise at 20 s, 1.5 uS of output noise against a
     # 0.5 uS tolerance): several reads per device, yet nearly all end within tolerance
     assert result.iterations.mean() > 2.5
-    assert result.within.mean() > 0.995
+    assert result.within.mean() > 0.99  # SET noise (~1.7 uS at q = 0.8) against 0.5 uS
 
 
 def test_write_verify_without_noise_lands_on_the_target() -> None:
@@ -207,8 +208,11 @@ def test_drift_exponent_is_folded_and_drawn_afresh_at_each_programming(rng, fiel
     assert abs(np.corrcoef(*measured)[0, 1]) < 4 / np.sqrt(idx.size)
     before = measured[-1]
     arr.pulse(idx, np.ones(idx.size, np.int64), np.ones(idx.size, bool), 10.0, rng)
-    after = -np.log(arr.value(10.0 + 1000 * p.drift_t0_s, idx) / arr.g.reshape(-1)) / np.log(1000)
-    assert abs(np.corrcoef(before, after)[0, 1]) < 4 / np.sqrt(idx.size)
+    g = arr.g.reshape(-1)[idx]
+    moved = g > 0  # a SET pulse's noise can take a device down to g_min, where nothing drifts
+    assert moved.mean() > 0.5
+    after = -np.log(arr.value(10.0 + 1000 * p.drift_t0_s, idx)[moved] / g[moved]) / np.log(1000)
+    assert abs(np.corrcoef(before[moved], after)[0, 1]) < 4 / np.sqrt(moved.sum())
 
 
 def test_a_drift_exponent_without_spread_draws_nothing() -> None:

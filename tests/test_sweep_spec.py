@@ -444,7 +444,7 @@ def test_an_evaluate_sweep_run_again_reuses_its_rows_until_the_card_changes(tmp_
         ("program.network_seed", [0, 7], 7, "no network (seeds: 0, 1)"),
         ("program.tiles", [4], 4, "unknown key"),
         ("program.groups", ["none.yaml"], "none.yaml", "none.yaml"),
-        ("hardware.card_overrides.device.g_max_uS", [25.0, 2.0], 2.0, "outside the device"),
+        ("hardware.card_overrides.device.g_max_uS", [25.0, 4.0], 4.0, "outside the device"),
     ],
 )
 def test_evaluate_options_and_unexportable_cards_are_reported_before_anything_runs(

@@ -111,8 +111,10 @@ def test_rule_options_are_its_own() -> None:
         from_dict({"task": {"name": "XOR"}, "learning": {"options": {"nudging": "centred"}}})
 
 
+# a pulsed card that learns XOR (the PCM pair, with aihwkit's measured SET steps of up
+# to 14 % of the range, does not in 1000 epochs)
 @pytest.mark.parametrize(
-    ("engine", "card"), [("numpy", "ideal"), ("brian2", "ideal"), ("numpy", "pcm_pair")]
+    ("engine", "card"), [("numpy", "ideal"), ("brian2", "ideal"), ("numpy", "capacitor")]
 )
 def test_sym_ep_trains_xor_from_the_cli(tmp_path: Path, engine: str, card: str) -> None:
     path = tmp_path / "sym.yaml"

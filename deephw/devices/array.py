@@ -77,6 +77,10 @@ class DeviceArray:
         g = np.where(code == STUCK_MAX, self.d2d["g_max"], g)
         self.g = np.where(self.present, g, 0.0)
         self.t_prog = np.zeros(self.shape)
+        self.write_offset = np.zeros(self.shape) if model.update_noise_uS() > 0 else None
+        """Apparent minus hidden conductance (µS) of devices with update write noise
+        (None without): ``g`` is the hidden state that pulses move, reads see ``g``
+        plus this offset, drawn afresh at every pulse train and write."""
         self.pulses = np.zeros(self.shape, dtype=np.int64)
         self.counts = {name: np.zeros(self.shape, dtype=np.int64) for name in COUNTERS}
 
@@ -104,7 +108,15 @@ class DeviceArray:
 
     # -- time ----------------------------------------------------------------------
     def value(self, t: float, idx: np.ndarray) -> np.ndarray:
-        """Noise-free conductance at chip time ``t`` of devices ``idx`` (a copy)."""
+        """Conductance at chip time ``t`` of devices ``idx`` without read noise (a copy):
+        the hidden state, evolved, plus any update write noise."""
+        now = self.hidden_value(t, idx)
+        if self.write_offset is None:
+            return now
+        return now + self.write_offset.reshape(-1)[idx]
+
+    def hidden_value(self, t: float, idx: np.ndarray) -> np.ndarray:
+        """The hidden (stored) conductance at chip time ``t`` of devices ``idx`` (a copy)."""
         g = self.g.reshape(-1)[idx]
         if not self.model.time_dependent:
             return g.copy()
@@ -115,8 +127,20 @@ class DeviceArray:
     def settle(self, t: float, idx: np.ndarray) -> None:
         """Fold the time evolution into the stored state before programming at ``t``."""
         if self.model.time_dependent:
-            self.g.reshape(-1)[idx] = self.value(t, idx)
+            self.g.reshape(-1)[idx] = self.hidden_value(t, idx)
             self.t_prog.reshape(-1)[idx] = t
+
+    def _redraw_write_noise(self, idx: np.ndarray, rng: draws.RNG | None) -> None:
+        """New update write noise for the devices ``idx`` that are not stuck (none with
+        ``rng`` None: the apparent conductance is the hidden one)."""
+        if self.write_offset is None or not idx.size:
+            return
+        live = idx[~self.stuck.reshape(-1)[idx]]
+        if rng is None:
+            self.write_offset.reshape(-1)[live] = 0.0
+            return
+        noise = draws.normal_at(rng, self.chips(live), self.shape[0])
+        self.write_offset.reshape(-1)[live] = self.model.update_noise_uS() * noise
 
     # -- operations ----------------------------------------------------------------
     def read(self, t: float, rng: draws.RNG, idx: np.ndarray) -> np.ndarray:
@@ -153,10 +177,11 @@ class DeviceArray:
         long = counts > EXACT_PULSES
         if not long.any() or not self._has_bulk():
             self._pulse_one_by_one(idx, counts, up, rng)
-            return
-        self._pulse_one_by_one(idx, np.where(long, EDGE_PULSES, counts), up, rng)
-        self._pulse_at_once(idx[long], counts[long] - 2 * EDGE_PULSES, up[long], rng)
-        self._pulse_one_by_one(idx[long], np.full(long.sum(), EDGE_PULSES), up[long], rng)
+        else:
+            self._pulse_one_by_one(idx, np.where(long, EDGE_PULSES, counts), up, rng)
+            self._pulse_at_once(idx[long], counts[long] - 2 * EDGE_PULSES, up[long], rng)
+            self._pulse_one_by_one(idx[long], np.full(long.sum(), EDGE_PULSES), up[long], rng)
+        self._redraw_write_noise(idx, rng)
 
     def _has_bulk(self) -> bool:
         return type(self.model).pulses is not DeviceModel.pulses
@@ -206,6 +231,7 @@ class DeviceArray:
         live = idx[~self.stuck.reshape(-1)[idx]]
         self.g.reshape(-1)[live] = self.model.reset_value(self.params_at(live))
         self.t_prog.reshape(-1)[live] = t
+        self._redraw_write_noise(live, None)
         self._count("reset", idx)
         self._wear(idx, 1)
 
@@ -264,6 +290,7 @@ class DeviceArray:
         written = self.model.write(target, params, noise)
         live = ~self.stuck.reshape(-1)[idx]
         self.g.reshape(-1)[idx[live]] = written[live]
+        self._redraw_write_noise(idx, rng)
 
     def _redraw(self, idx: np.ndarray, rng: draws.RNG) -> None:
         """Fresh standard normal draws of the model's :meth:`program_draws` parameters
@@ -314,6 +341,8 @@ class DeviceArray:
             "stuck": self.stuck,
             "present": self.present,
         }
+        if self.write_offset is not None:
+            state["write_offset_uS"] = self.write_offset
         state.update({f"count_{k}": v for k, v in self.counts.items()})
         state.update({f"d2d_{k}": v for k, v in self.d2d.items()})
         return {prefix + k: np.array(v, copy=True) for k, v in state.items()}
@@ -332,6 +361,8 @@ class DeviceArray:
         self.pulses = get("pulses", self.pulses)
         self.stuck = get("stuck", self.stuck)
         self.present = get("present", self.present)
+        if self.write_offset is not None:
+            self.write_offset = get("write_offset_uS", self.write_offset)
         self.counts = {k: get(f"count_{k}", v) for k, v in self.counts.items()}
         self.d2d = {k: get(f"d2d_{k}", v) for k, v in self.d2d.items()}
 

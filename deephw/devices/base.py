@@ -369,6 +369,11 @@ class DeviceModel(ABC):
         """Standard deviation (µS) of a write-verify to ``target`` (0 by default)."""
         return 0.0
 
+    def update_noise_uS(self) -> float:
+        """Standard deviation (µS) of the noise between the conductance reads see and the
+        hidden one that updates change, drawn afresh at every update (0 by default)."""
+        return 0.0
+
     @abstractmethod
     def nominal_step_uS(self) -> float:
         """The conductance change of one typical pulse (µS), as the periphery assumes it."""

@@ -15,10 +15,17 @@ A device model's pulse is a map ``g -> g + step(g) (+ cycle-to-cycle noise)``. A
   exact mean and variance of that product (the limit law of a product of many
   factors; exactly normal for ``beta = 0``).
 - :func:`exponential`: a step ``a exp(-gamma x)`` that decays with the normalised
-  distance ``x`` travelled (exponential-step devices, PCM SET). In ``u = exp(gamma x)``
+  distance ``x`` travelled (exponential-step devices). In ``u = exp(gamma x)``
   one pulse adds ``gamma a (1 + c xi)`` plus a second-order term ``(gamma a)^2 (1 + c
   xi)^2 / (2 u)``: the sum of the first is normal, the second is summed along the mean
   path (its error is third order in the step).
+- :func:`floored_exponential`: a step ``F(x) = a ((1 - f) exp(-gamma x) + f)`` with
+  Gaussian noise whose standard deviation depends on the state (PCM SET, see
+  :mod:`deephw.devices.pcm_set`). The mean path is the flow whose time-one map is the
+  pulse (backward error analysis of ``x <- x + F(x)``: ``dn/dx = 1 / F + F' / (2 F) -
+  (F'^2 / F + F'') / 12``, integrated in closed form); the spread is the linear-noise
+  approximation along it, ``Var x_n = F(x_n)^2 int sigma^2 / F^3 dx`` (a perturbation at
+  ``x`` reaches ``x_n`` scaled by ``F(x_n) / F(x)``), by Gauss-Legendre quadrature.
 
 Neither clips to the bounds: callers apply the first and the last pulses of a long train
 one at a time, which reproduces the behaviour at a bound (a device that reaches it hugs
@@ -86,17 +93,6 @@ def affine(
     return g + np.where(flat, sum_normal, product)
 
 
-def truncated_moments(c2c: float) -> tuple[float, float]:
-    """``E[max(1 + c xi, 0)]`` and ``E[max(1 + c xi, 0)^2]`` for ``xi`` standard normal."""
-    if c2c == 0:
-        return 1.0, 1.0
-    from scipy.stats import norm
-
-    k = 1.0 / c2c
-    cdf, pdf = float(norm.cdf(k)), float(norm.pdf(k))
-    return cdf + c2c * pdf, (1.0 + c2c**2) * cdf + c2c * pdf
-
-
 def exponential(
     x: np.ndarray,
     n: np.ndarray,
@@ -118,7 +114,7 @@ def exponential(
         One standard normal draw per device, or None without noise.
     moments
         ``E[f]`` and ``E[f^2]`` of the random factor ``f`` multiplying each step
-        (``(1, 1 + c^2)`` for ``1 + c xi``; see :func:`truncated_moments`).
+        (``(1, 1 + c^2)`` for ``1 + c xi``).
     additive
         Instead: the absolute standard deviation (range units) added to each step; its
         variance is propagated along the mean path (linear-noise approximation).
@@ -146,3 +142,111 @@ def exponential(
         var = np.asarray(additive) ** 2 * n * (1 + ratio + ratio**2) / 3
         x_n = x_n + np.sqrt(var) * z
     return x_n
+
+
+GAUSS_NODES = 24
+"""Gauss-Legendre nodes of the spread integral of :func:`floored_exponential`."""
+
+SPREAD_REACH = 1.0
+"""The spread of :func:`floored_exponential` is integrated at most this far (in range
+units) past the upper bound: beyond it a device sits at its bound whatever the spread."""
+
+REFINEMENTS = 4
+"""Fixed-point iterations that put the higher-order terms into the mean path (each
+gains a factor ``|F'| / 2``, far below 1 for any step smaller than the range)."""
+
+
+def _ratio(function: np.ufunc, k: np.ndarray | float, y: np.ndarray) -> np.ndarray:
+    """``function(k y) / k``, with its limit ``y`` at ``k = 0`` (``log1p``, ``expm1``)."""
+    k = np.asarray(k, dtype=float)
+    small = k == 0
+    safe = np.where(small, 1.0, k)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(small, y, function(safe * y) / safe)
+
+
+def _psi(e: np.ndarray) -> np.ndarray:
+    """``(1 - exp(-e)) / e``, 1 at ``e = 0``."""
+    small = e == 0
+    safe = np.where(small, 1.0, e)
+    return np.where(small, 1.0, -np.expm1(-safe) / safe)
+
+
+def floored_exponential_pulses(
+    x: np.ndarray | float,
+    a: np.ndarray | float,
+    gamma: float,
+    floor: float,
+    x0: np.ndarray | float = 0.0,
+) -> np.ndarray:
+    """Pulses of step ``F = a ((1 - floor) exp(-gamma x) + floor)`` that take ``x0`` to
+    ``x`` in the continuous limit (``int dx / F``)."""
+    a = np.asarray(a, dtype=float)
+    b, c0 = a * (1.0 - floor), a * floor
+    f0 = b * np.exp(-gamma * np.asarray(x0)) + c0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        travel = _ratio(np.expm1, gamma, np.asarray(x) - x0) / f0
+    return _ratio(np.log1p, gamma * c0, travel)
+
+
+def _flow(x0: np.ndarray, n: np.ndarray, b: np.ndarray, c0: np.ndarray, gamma: float):
+    """``x`` after ``n`` pulses of the flow ``dx/dn = b exp(-gamma x) + c0`` from ``x0``
+    (the inverse of :func:`floored_exponential_pulses`)."""
+    reach = b * n * _psi(gamma * c0 * n) * np.exp(-gamma * x0)
+    return x0 + c0 * n + _ratio(np.log1p, gamma, reach)
+
+
+def floored_exponential(
+    x: np.ndarray,
+    n: np.ndarray,
+    a: np.ndarray,
+    gamma: float,
+    floor: float,
+    z: np.ndarray | None = None,
+    noise: tuple[float, np.ndarray | float, float] = (0.0, 0.0, 0.0),
+) -> np.ndarray:
+    """Normalised ``x`` after ``n`` pulses of step ``F(x) = a ((1 - floor) exp(-gamma x)
+    + floor)`` plus noise (unclipped).
+
+    Parameters
+    ----------
+    x, n
+        Position (in units of the range) and number of pulses (floats >= 0).
+    a, gamma, floor
+        First step (range units, per device), decay rate (``>= 0``) and the part of the
+        step that does not decay (``0..1``).
+    z
+        One standard normal draw per device, or None without noise.
+    noise
+        ``(p, q, r)``: each pulse adds Gaussian noise of standard deviation
+        ``p F(x) + q + r x`` (range units; ``q`` may differ per device).
+    """
+    a = np.asarray(a, dtype=float)
+    b, c0 = a * (1.0 - floor), a * floor
+    moving = a > 0
+    b_safe, c_safe = np.where(moving, b, 1.0), np.where(moving, c0, 0.0)
+
+    def step(at: np.ndarray) -> np.ndarray:
+        return b_safe * np.exp(-gamma * at) + c_safe
+
+    f0, t0 = step(x), np.exp(-gamma * x)
+    x_n = _flow(x, n, b_safe, c_safe, gamma)
+    for _ in range(REFINEMENTS):
+        # dn/dx beyond 1/F, integrated from x to x_n: the pulses the flow gains on the map
+        t = np.exp(-gamma * x_n)
+        log_ratio = np.log(step(x_n) / f0)
+        extra = (0.5 - gamma * c_safe / 12) * log_ratio + gamma * b_safe * (t - t0) / 6
+        x_n = _flow(x, np.maximum(n - extra, 0.0), b_safe, c_safe, gamma)
+    x_n = np.where(moving, x_n, x)
+    p, q, r = noise
+    if z is None or (p == 0 and r == 0 and np.all(np.asarray(q) == 0)):
+        return x_n
+    top = np.minimum(x_n, np.maximum(x, 1.0) + SPREAD_REACH)
+    nodes, weights = np.polynomial.legendre.leggauss(GAUSS_NODES)
+    half = (top - x) / 2
+    at = x[..., None] + half[..., None] * (nodes + 1.0)
+    speed = b_safe[..., None] * np.exp(-gamma * at) + c_safe[..., None]
+    sigma = p * speed + np.asarray(q)[..., None] + r * at
+    integral = half * np.sum(weights * sigma**2 / speed**3, axis=-1)
+    var = np.where(moving, step(x_n) ** 2 * integral, n * (np.asarray(q) + r * x) ** 2)
+    return x_n + np.sqrt(var) * z

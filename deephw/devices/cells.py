@@ -242,7 +242,7 @@ class PairCell(UnitCell):
     def write_pair(self, idx: np.ndarray, diff_uS: np.ndarray, t: float, rng: draws.RNG) -> None:
         """Program ``G+ - G- = diff_uS``: RESET both, write the positive part to G+ and
         the negative part to G- (write-verify with the model's programming noise)."""
-        floor = self.card.device.g_min_uS
+        floor = self.models["G+"].nominal_reset_uS()
         for role, part in (("G+", diff_uS), ("G-", -diff_uS)):
             device = self.devices[role]
             device.reset(idx, t)
@@ -262,7 +262,7 @@ class PairCell(UnitCell):
         """The pair difference ``D = W G_ref / gain``: ``G+ = g_min + max(D, 0)``,
         ``G- = g_min + max(-D, 0)`` (as :meth:`write_pair` programs it)."""
         diff = np.asarray(weights) * card.cell.g_ref_uS / cls.nominal_gain(card)
-        floor = card.device.g_min_uS
+        floor = cls.models_for(card)["G+"].nominal_reset_uS()
         return {"G+": floor + np.maximum(diff, 0.0), "G-": floor + np.maximum(-diff, 0.0)}
 
     @classmethod

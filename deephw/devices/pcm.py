@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deephw.devices import bulk
+from deephw.devices import pcm_set
 from deephw.devices.base import (
     DeviceModel,
     DeviceParams,
@@ -28,12 +28,18 @@ class PcmParams(DeviceParams):
 
     ``q = g / g_max_uS`` with the nominal ``g_max_uS``. Coefficient lists are polynomial
     (programming noise, lowest order first) or ``(a, b)`` of ``a ln q + b`` (drift).
-    ``set_step_dtod`` and ``set_c2c`` are relative to the step.
+    The SET fields are those of aihwkit's exponential-step device in conductance units
+    (see :class:`PcmDevice`).
     """
 
     set_step_uS: float = field(
         default=0.5,
-        metadata=check(gt=0, unit="uS", group="step size", doc="first gradual-SET step"),
+        metadata=check(
+            gt=0,
+            unit="uS",
+            group="step size",
+            doc="first gradual-SET step, at g_min (aihwkit: dw_min (1 - A_up))",
+        ),
     )
     set_gamma: float = field(
         default=0.0,
@@ -42,7 +48,17 @@ class PcmParams(DeviceParams):
             unit="",
             group="nonlinearity",
             ideal=0.0,
-            doc="decay of the SET step over the range: step exp(-gamma x)",
+            doc="decay of the SET step over the range (aihwkit: -2 a gamma_up)",
+        ),
+    )
+    set_floor_fraction: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            le=1,
+            unit="of the first step",
+            group="nonlinearity",
+            doc="non-decaying part of the SET step (aihwkit: 1 / (1 - A_up))",
         ),
     )
     set_step_dtod: float = field(
@@ -52,7 +68,7 @@ class PcmParams(DeviceParams):
             unit="relative to the step",
             group="d2d",
             ideal=0.0,
-            doc="device-to-device spread of the SET step",
+            doc="device-to-device spread of the SET step (aihwkit: dw_min_dtod)",
         ),
     )
     set_c2c: float = field(
@@ -62,7 +78,41 @@ class PcmParams(DeviceParams):
             unit="relative to the step",
             group="c2c",
             ideal=0.0,
-            doc="cycle-to-cycle noise of each SET pulse",
+            doc="cycle-to-cycle noise of each SET pulse (aihwkit: dw_min_std)",
+        ),
+    )
+    set_c2c_add_uS: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="uS",
+            group="c2c",
+            ideal=0.0,
+            doc="additive term of the SET noise (aihwkit: dw_min_std_add)",
+        ),
+    )
+    set_c2c_slope: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="per uS of g",
+            group="c2c",
+            ideal=0.0,
+            doc="term of the SET noise growing with g (aihwkit: dw_min_std_slope)",
+        ),
+    )
+    reset_uS: float | None = field(
+        default=None,
+        metadata=check(unit="uS", doc="RESET level; null: g_min (aihwkit: reset)"),
+    )
+    reset_dtod_uS: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="uS",
+            group="d2d",
+            ideal=0.0,
+            doc="device-to-device spread of the RESET level (aihwkit: reset_dtod)",
         ),
     )
     prog_noise_poly_uS: tuple[float, ...] = field(
@@ -172,8 +222,7 @@ class PcmParams(DeviceParams):
         found += span_problem("set_step_uS", self.set_step_uS, self.set_step_uS, self.range_uS)
         if self.set_step_dtod > 1:
             found.append(("set_step_dtod", self.set_step_dtod, "relative spread over 100 %"))
-        sigma = self.set_c2c * self.set_step_uS
-        found += noise_problem("set_c2c", self.set_c2c, sigma, self.range_uS, derived=True)
+        found += self.set_problems()
         q = np.linspace(0.0, 1.0, 101)
         sigma = np.polynomial.polynomial.polyval(q, self.prog_noise_poly_uS)
         worst = float(np.max(np.abs(sigma)))
@@ -183,15 +232,34 @@ class PcmParams(DeviceParams):
         )
         return found
 
+    def set_problems(self) -> list[Problem]:
+        """Problems of the SET noise (its worst case, a first step at ``g_max``) and of
+        the RESET level."""
+        worst = self.set_step_uS + self.set_c2c_add_uS + self.set_c2c_slope * abs(self.g_max_uS)
+        sigma = self.set_c2c * worst
+        found = noise_problem("set_c2c", self.set_c2c, sigma, self.range_uS, derived=True)
+        found += noise_problem(
+            "reset_dtod_uS", self.reset_dtod_uS, self.reset_dtod_uS, self.range_uS
+        )
+        reset = self.reset_uS
+        if reset is not None and not self.g_min_uS <= reset <= self.g_max_uS:
+            found.append(("reset_uS", reset, "must lie within [g_min_uS, g_max_uS]"))
+        return found
+
 
 @register_device("pcm")
 class PcmDevice(DeviceModel):
     """A PCM device (statistical model of Nandakumar et al.).
 
-    Gradual SET only; with ``x = (g - g_min) / (g_max - g_min)`` per device::
+    Gradual SET only, by IBM aihwkit's exponential-step model (Nandakumar et al. 2020;
+    see :mod:`deephw.devices.pcm_set`); with ``x = (g - g_min) / (g_max - g_min)`` per
+    device::
 
-        SET:   g <- min(g + max(s_dev exp(-gamma x) (1 + c2c xi), 0), g_max)
-        RESET: g <- g_min                                   (abrupt)
+        SET:   delta = s_dev ((1 - f) exp(-gamma x) + f)
+               g <- clip(g + delta + c2c (|delta| + add + slope |g|) xi, g_min, g_max)
+        RESET: g <- clip(g_reset_dev, g_min, g_max)          (abrupt)
+
+    with ``g_reset_dev = reset_uS + reset_dtod_uS z`` drawn once per device.
 
     Write-verify to a target ``g_T`` (``q = g_T / g_max``)::
 
@@ -230,10 +298,19 @@ class PcmDevice(DeviceModel):
     def sample_model(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict:
         p = self.params
         z = rng.standard_normal((2, *shape))
-        return {
+        out = {
             "set_step": np.maximum(p.set_step_uS * (1.0 + p.set_step_dtod * z[0]), 0.0),
             "nu_z": z[1],
         }
+        out["g_reset"] = self.nominal_reset_uS() + p.reset_dtod_uS * rng.standard_normal(shape)
+        return out
+
+    def reset_value(self, d2d: dict[str, np.ndarray]) -> np.ndarray:
+        return np.clip(d2d["g_reset"], d2d["g_min"], d2d["g_max"])
+
+    def nominal_reset_uS(self) -> float:
+        reset = self.params.reset_uS
+        return super().nominal_reset_uS() if reset is None else float(reset)
 
     def program_draws(self) -> tuple[str, ...]:
         """``("nu_z",)`` when the drift exponent is random (a nonzero spread)."""
@@ -251,12 +328,7 @@ class PcmDevice(DeviceModel):
     def step(
         self, g: np.ndarray, up: np.ndarray, d2d: dict[str, np.ndarray], noise: np.ndarray | None
     ) -> np.ndarray:
-        p = self.params
-        x = (g - d2d["g_min"]) / (d2d["g_max"] - d2d["g_min"])
-        size = d2d["set_step"] * np.exp(-p.set_gamma * x)
-        if noise is not None:
-            size = size * (1.0 + p.set_c2c * noise)
-        return g + np.maximum(size, 0.0)
+        return pcm_set.set_pulse(self.params, g, d2d, noise)
 
     def pulses(
         self,
@@ -266,15 +338,8 @@ class PcmDevice(DeviceModel):
         d2d: dict[str, np.ndarray],
         normal: Callable[[], np.ndarray] | None,
     ) -> np.ndarray:
-        """SET pulses by :func:`bulk.exponential`, with the moments of the step factor
-        ``max(1 + c2c xi, 0)`` (a step never lowers the conductance)."""
-        p = self.params
-        span = d2d["g_max"] - d2d["g_min"]
-        x = (g - d2d["g_min"]) / span
-        z = None if normal is None else normal()
-        moments = bulk.truncated_moments(p.set_c2c)
-        x_n = bulk.exponential(x, n, d2d["set_step"] / span, p.set_gamma, z, moments)
-        return d2d["g_min"] + span * x_n
+        """SET pulses by :func:`deephw.devices.pcm_set.set_pulses`."""
+        return pcm_set.set_pulses(self.params, g, n, d2d, normal)
 
     def nu(self, g: np.ndarray, d2d: dict[str, np.ndarray]) -> np.ndarray:
         """Drift exponent ``|nu_mean + nu_std z|`` of each device programmed to ``g``."""
@@ -308,8 +373,6 @@ class PcmDevice(DeviceModel):
         return np.maximum(sigma, 0.0)
 
     def nominal_step_uS(self) -> float:
-        """Mean SET step over the range, ``s (1 - exp(-gamma)) / gamma``."""
-        p = self.params
-        if p.set_gamma == 0:
-            return p.set_step_uS
-        return float(p.set_step_uS * (1.0 - np.exp(-p.set_gamma)) / p.set_gamma)
+        """The mean step of a SET sweep: the range over the nominal pulses that take a
+        nominal device from ``g_min`` to ``g_max``."""
+        return float(self.params.range_uS / pcm_set.sweep_pulses(self.params))

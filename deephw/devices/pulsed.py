@@ -8,11 +8,19 @@ asymmetry once per chip::
     ud_dev    = up_down + up_down_dtod * z2               (absolute spread)
     step_up   = step_dev * (1 + ud_dev),  step_down = step_dev * (1 - ud_dev)
 
-and each pulse multiplies its (state-dependent) step by ``(1 + step_c2c * xi)`` with
-``xi`` standard normal (cycle-to-cycle, relative to the step). With ``c2c_additive`` the
-noise is instead added, ``+ step_c2c * step_up * xi`` for an up pulse (``step_down`` for
-a down pulse), whatever the state. A write-verify to a target lands within
+(with ``step_dtod_log_normal``: ``step_dev = step_uS exp(step_dtod z1)``, IBM aihwkit's
+``dw_min_dtod_log_normal``), and each pulse multiplies its (state-dependent) step by
+``(1 + step_c2c * xi)`` with ``xi`` standard normal (cycle-to-cycle, relative to the
+step). With ``c2c_additive`` the noise is instead added, ``+ step_c2c * s * xi``
+whatever the state, ``s`` the model's reference step of the pulse's direction
+(:meth:`PulsedModel.additive_scale`). A write-verify to a target lands within
 ``write_noise_uS`` (absolute standard deviation).
+
+``update_write_noise_uS`` is aihwkit's write noise (``write_noise_std`` times
+``dw_min``): the device keeps a hidden conductance that pulses and writes change, and
+every read sees it plus a noise drawn afresh each time the device is updated (a pulse
+train, a write) and kept until the next update (see
+:class:`deephw.devices.array.DeviceArray`).
 """
 
 from __future__ import annotations
@@ -98,6 +106,25 @@ class PulsedParams(DeviceParams):
             doc="standard deviation of a write-verify's result",
         ),
     )
+    step_dtod_log_normal: bool = field(
+        default=False,
+        metadata=check(
+            unit="",
+            group="d2d",
+            doc="the step's d2d spread is log-normal (aihwkit: dw_min_dtod_log_normal)",
+        ),
+    )
+    update_write_noise_uS: float = field(
+        default=0.0,
+        metadata=check(
+            ge=0,
+            unit="uS",
+            group="programming noise",
+            ideal=0.0,
+            doc="noise on the apparent conductance, drawn afresh at every update "
+            "(aihwkit: write_noise_std x dw_min)",
+        ),
+    )
 
     @property
     def nominal_step(self) -> float:
@@ -121,9 +148,8 @@ class PulsedParams(DeviceParams):
                 found.append((spread, getattr(self, spread), "relative spread over 100 %"))
         sigma = self.step_c2c * self.nominal_step
         found += noise_problem("step_c2c", self.step_c2c, sigma, self.range_uS, derived=True)
-        found += noise_problem(
-            "write_noise_uS", self.write_noise_uS, self.write_noise_uS, self.range_uS
-        )
+        for name in ("write_noise_uS", "update_write_noise_uS"):
+            found += noise_problem(name, getattr(self, name), getattr(self, name), self.range_uS)
         return found
 
 
@@ -135,7 +161,10 @@ class PulsedModel(DeviceModel):
     def sample_model(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict:
         p = self.params
         z = rng.standard_normal((2, *shape))
-        step = np.maximum(p.nominal_step * (1.0 + p.step_dtod * z[0]), 0.0)
+        if p.step_dtod_log_normal:
+            step = p.nominal_step * np.exp(p.step_dtod * z[0])
+        else:
+            step = np.maximum(p.nominal_step * (1.0 + p.step_dtod * z[0]), 0.0)
         up_down = p.up_down + p.up_down_dtod * z[1]
         return {
             "step_up": step * np.maximum(1.0 + up_down, 0.0),
@@ -159,8 +188,13 @@ class PulsedModel(DeviceModel):
         if noise is None:
             return size
         if self.params.c2c_additive:
-            return size + np.abs(base) * self.params.step_c2c * noise
+            return size + self.additive_scale(up, d2d) * self.params.step_c2c * noise
         return size * (1.0 + self.params.step_c2c * noise)
+
+    def additive_scale(self, up: np.ndarray, d2d: dict[str, np.ndarray]) -> np.ndarray:
+        """The step (µS) that scales additive cycle-to-cycle noise: ``step_up`` for up
+        pulses, ``step_down`` for down pulses."""
+        return np.where(up, d2d["step_up"], d2d["step_down"])
 
     def affine_step(
         self, up: np.ndarray, d2d: dict[str, np.ndarray]
@@ -174,7 +208,7 @@ class PulsedModel(DeviceModel):
         when the noise multiplies the step."""
         if not self.params.c2c_additive:
             return None
-        return np.where(up, d2d["step_up"], d2d["step_down"]) * self.params.step_c2c
+        return self.additive_scale(up, d2d) * self.params.step_c2c
 
     def pulses(
         self,
@@ -194,6 +228,9 @@ class PulsedModel(DeviceModel):
 
     def write_sigma(self, target: np.ndarray, d2d: dict[str, np.ndarray]) -> float:
         return self.params.write_noise_uS
+
+    def update_noise_uS(self) -> float:
+        return self.params.update_write_noise_uS
 
     def nominal_step_uS(self) -> float:
         return self.params.nominal_step
