@@ -214,7 +214,10 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
-            silence_logs=logging.ERROR,
+            # A worker whose scheduler goes away first (Ctrl-C, a slow machine) logs its
+            # failed heartbeat as an error with a traceback; task failures reach the sweep
+            # through their futures, so the workers' own logs are kept to critical ones.
+            silence_logs=logging.CRITICAL,
             preload=[WORKER_SETUP],
         ) as cluster,
         Client(cluster) as client,
