@@ -188,6 +188,7 @@ def estimate_sweep(
     combine: str,
     seeds_field: str,
     base_field: str,
+    bases_field: tuple[str, Any] | None = None,
 ) -> SweepEstimate:
     """Estimate a sweep from its bases and axes, without generating its combinations.
 
@@ -201,6 +202,9 @@ def estimate_sweep(
         ``grid`` or ``zip``.
     seeds_field, base_field
         Sweep-file fields named for the seeds and for a base's own size.
+    bases_field
+        The sweep-file field (and its value as described) that sets the number of
+        bases, e.g. an ablation's ``groups``; ``None``: the bases are not named.
     """
     lengths = [len(values) for values in axes.values()]
     if combine == "zip":
@@ -253,6 +257,8 @@ def estimate_sweep(
         Factor(base_field, "its run size", base_scale / TYPICAL_RUN_OPS),
         *(Factor(path, axes[path.removeprefix("axes.")], scale) for path, scale in scales.items()),
     ]
+    if bases_field is not None:
+        factors.append(Factor(bases_field[0], bases_field[1], float(len(bases))))
     return SweepEstimate(
         Estimate(max(memory, bookkeeping), operations), configurations, rows, tuple(factors)
     )

@@ -1,0 +1,217 @@
+"""The report of an ablation sweep: what each non-ideality costs, from its table alone.
+
+Every seed starts from the same weights in every condition, so costs are taken seed by
+seed: for ``without X``, the accuracy without X minus the full card's (what X costs on
+the card, among the others); for ``only X``, the ideal devices' accuracy minus the
+accuracy with X alone (what X costs by itself); then the median and quartiles over
+seeds. Accuracy is the test accuracy when the runs have test data, else the train
+accuracy. The final MSE is compared the same way, as the factor X multiplies it by.
+
+- :func:`costs`: one row per condition and seed, with its reference's scores;
+- :func:`summary`: one row per condition (medians and quartiles);
+- :func:`figure`: ``figures/ablation.png``, a bar chart per mode;
+- :func:`summary_text`: the lines ``deephw sweep`` and ``deephw sweep report`` print.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from deephw.plotting import plt
+
+REFERENCE = {"without": "full", "only": "ideal"}
+"""Each mode's reference condition."""
+
+FIGURE = "ablation.png"
+
+
+def score_column(frame: pd.DataFrame) -> str:
+    """``test_accuracy`` when the table has test scores, else ``accuracy``."""
+    if "test_accuracy" in frame.columns and frame["test_accuracy"].notna().any():
+        return "test_accuracy"
+    return "accuracy"
+
+
+def costs(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per switched condition and seed: ``condition``, ``mode``, ``group``,
+    ``seed``, the scores, the reference's (``reference_*``), ``accuracy_lost`` (the
+    accuracy the group costs, in percentage points: positive when it hurts) and
+    ``mse_factor`` (the final MSE with the group over that without it)."""
+    score = score_column(frame)
+    columns = ["seed", score, "final_mse"]
+    out = []
+    for mode, reference in REFERENCE.items():
+        rows = frame[frame["mode"] == mode]
+        base = frame.loc[frame["mode"] == reference, columns]
+        if rows.empty or base.empty:
+            continue
+        base = base.rename(columns={name: f"reference_{name}" for name in columns[1:]})
+        paired = rows[["condition", "mode", "group", *columns]].merge(base, on="seed", how="left")
+        # "without X" has X off against the full card; "only X" has it on against ideal.
+        sign = 1.0 if mode == "without" else -1.0
+        lost = sign * 100.0 * (paired[score] - paired[f"reference_{score}"])
+        paired["accuracy_lost"] = lost + 0.0  # no -0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = paired["final_mse"] / paired["reference_final_mse"]
+        paired["mse_factor"] = 1.0 / ratio if mode == "without" else ratio
+        out.append(paired)
+    if not out:
+        return pd.DataFrame(columns=["condition", "mode", "group", "seed"])
+    return pd.concat(out, ignore_index=True)
+
+
+def _quartiles(values: pd.Series) -> tuple[float, float, float]:
+    values = values.dropna().to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return (math.nan,) * 3
+    q = np.quantile(values, [0.25, 0.5, 0.75])
+    return float(q[0]), float(q[1]), float(q[2])
+
+
+def summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per condition, in table order: ``condition``, ``mode``, ``group``,
+    ``seeds``, the median score and final MSE, pulses and energy, and for switched
+    conditions ``lost`` (median accuracy lost, points) with ``lost_q25``/``lost_q75``
+    and ``mse_factor`` (median)."""
+    score = score_column(frame)
+    paired = costs(frame)
+    rows = []
+    for condition, group in frame.groupby("condition", sort=False):
+        first = group.iloc[0]
+        row: dict[str, Any] = {
+            "condition": condition,
+            "mode": first["mode"],
+            "group": None if pd.isna(first["group"]) else first["group"],
+            "seeds": len(group),
+            "diverged": int(group["diverged"].sum()) if "diverged" in group else 0,
+            score: _quartiles(group[score])[1],
+            "final_mse": _quartiles(group["final_mse"])[1],
+        }
+        for name in ("pulses", "energy_pJ"):
+            if name in group:
+                row[name] = _quartiles(group[name])[1]
+        mine = paired[paired["condition"] == condition] if len(paired) else paired
+        if len(mine):
+            row["lost_q25"], row["lost"], row["lost_q75"] = _quartiles(mine["accuracy_lost"])
+            row["mse_factor"] = _quartiles(mine["mse_factor"])[1]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _label(score: str) -> str:
+    return "test accuracy" if score == "test_accuracy" else "train accuracy"
+
+
+TITLES = {
+    "without": "switched off on the full card",
+    "only": "alone on ideal devices",
+}
+
+
+def figure(frame: pd.DataFrame, description: dict[str, Any]) -> plt.Figure:
+    """Bar charts of what each non-ideality costs: a column per mode (``without``: the
+    group switched off on the full card; ``only``: alone on ideal devices); the top row
+    the accuracy it costs (percentage points), the bottom row the factor it multiplies
+    the final MSE by (log scale); bars the median over seeds, whiskers the quartiles.
+    Non-idealities the card sets but no value switches off are named below."""
+    info = description.get("ablation", {})
+    score = score_column(frame)
+    table = summary(frame)
+    modes = [mode for mode in REFERENCE if (table["mode"] == mode).any()]
+    n_groups = max([1, *((table["mode"] == mode).sum() for mode in modes)])
+    n_cols = max(1, len(modes))
+    height = 1.2 + 0.32 * n_groups
+    fig, panels = plt.subplots(
+        2, n_cols, figsize=(5.2 * n_cols, 2 * height + 0.8), squeeze=False, sharey="col"
+    )
+    for col, mode in enumerate(modes):
+        rows = table[table["mode"] == mode]
+        y = np.arange(len(rows))[::-1]
+        reference = table[table["condition"] == REFERENCE[mode]]
+        ref_score = float(reference[score].iloc[0]) if len(reference) else math.nan
+        top, bottom = panels[0, col], panels[1, col]
+        lost = rows["lost"].to_numpy(dtype=float)
+        spread = np.abs([lost - rows["lost_q25"], rows["lost_q75"] - lost])
+        colors = np.where(lost > 0, "tab:red", "tab:blue")
+        top.barh(y, lost, xerr=spread, color=colors, alpha=0.8, capsize=2.5)
+        top.axvline(0.0, color="k", lw=0.8)
+        reach = np.nanmax(np.abs([*lost, *rows["lost_q25"], *rows["lost_q75"], 1.0]))
+        top.set_xlim(-1.15 * reach, 1.15 * reach)
+        for yy, value in zip(y, lost, strict=True):
+            if np.isfinite(value):
+                top.annotate(
+                    f"{value:+.1f}", (0.0, yy), xytext=(-3 if value > 0 else 3, 0),
+                    textcoords="offset points", ha="right" if value > 0 else "left",
+                    va="center", fontsize=7,
+                )  # fmt: skip
+        top.set_xlabel(f"{_label(score)} it costs (points)")
+        top.set_title(
+            f"{TITLES[mode]} (vs {REFERENCE[mode]}: {_percent(ref_score)})", fontsize="medium"
+        )
+        factor = rows["mse_factor"].to_numpy(dtype=float)
+        shown = np.where(np.isfinite(factor) & (factor > 0), factor, 1.0)
+        bottom.barh(y, shown - 1.0, left=1.0, color="tab:gray", alpha=0.8)
+        bottom.axvline(1.0, color="k", lw=0.8)
+        bottom.set_xscale("log")
+        decades = max(0.3, float(np.max(np.abs(np.log10(shown)))) * 1.1)
+        bottom.set_xlim(10**-decades, 10**decades)  # 1 in the middle: worse right, better left
+        bottom.set_xlabel("final MSE with it / without it (median)")
+        for ax in (top, bottom):
+            ax.set_yticks(y, list(rows["group"]))
+            ax.grid(axis="x", alpha=0.3)
+    fixed = info.get("not_switchable") or {}
+    note = "not switchable, kept in every condition: " + (", ".join(fixed) if fixed else "none")
+    seeds = int(frame.groupby("condition")["seed"].nunique().max())
+    fig.suptitle(
+        f"What each non-ideality of {info.get('card', 'the card')} costs: median over "
+        f"{seeds} seeds (paired by seed), whiskers q25-q75",
+        fontsize="medium",
+    )
+    fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8)
+    fig.tight_layout(rect=(0.0, 0.03, 1.0, 1.0 - 0.3 / fig.get_figheight()))
+    return fig
+
+
+def summary_text(frame: pd.DataFrame, description: dict[str, Any]) -> str:
+    """One line per condition (score, cost against its reference, final MSE, pulses,
+    energy), then the groups listed but not run."""
+    info = description.get("ablation", {})
+    score = score_column(frame)
+    table = summary(frame)
+    lines = [
+        f"ablation of {info.get('card', '?')}: {len(table)} conditions, {len(frame)} rows, "
+        f"scored on {_label(score)}"
+        + (f" ({description['description']})" if description.get("description") else "")
+    ]
+    width = max(len(str(name)) for name in table["condition"])
+    for _, row in table.iterrows():
+        text = f"  {row['condition']:<{width}}  {_label(score)} {_percent(row[score])}"
+        if row["mode"] in REFERENCE and not math.isnan(row.get("lost", math.nan)):
+            text += (
+                f", {row['group']} costs {row['lost']:+.1f} points "
+                f"[{row['lost_q25']:+.1f}, {row['lost_q75']:+.1f}] "
+                f"and multiplies the MSE by {row['mse_factor']:.3g}"
+            )
+        text += f", final MSE {row['final_mse']:.3g}"
+        for name, unit in (("pulses", ""), ("energy_pJ", " pJ")):
+            if name in row and not pd.isna(row[name]):
+                text += f", {name.split('_')[0]} {row[name]:.4g}{unit}"
+        if row["diverged"]:
+            text += f", diverged {row['diverged']}/{row['seeds']}"
+        lines.append(text)
+    fixed = info.get("not_switchable") or {}
+    if fixed:
+        listed = "; ".join(f"{group} ({', '.join(fields)})" for group, fields in fixed.items())
+        lines.append(f"not switchable (no value switches them off; kept): {listed}")
+    if info.get("absent"):
+        lines.append(f"not on the card (not run): {', '.join(info['absent'])}")
+    return "\n".join(lines)
+
+
+def _percent(value: float) -> str:
+    return "-" if pd.isna(value) else f"{100 * value:.1f} %"
