@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from deephw.plotting import plt
 
@@ -126,9 +127,7 @@ def figure(frame: pd.DataFrame, description: dict[str, Any]) -> plt.Figure:
     n_groups = max([1, *((table["mode"] == mode).sum() for mode in modes)])
     n_cols = max(1, len(modes))
     height = 1.2 + 0.32 * n_groups
-    fig, panels = plt.subplots(
-        2, n_cols, figsize=(5.2 * n_cols, 2 * height + 0.8), squeeze=False, sharey="col"
-    )
+    fig, panels = plt.subplots(2, n_cols, figsize=(5.6 * n_cols, 2 * height + 0.8), squeeze=False)
     for col, mode in enumerate(modes):
         rows = table[table["mode"] == mode]
         y = np.arange(len(rows))[::-1]
@@ -142,16 +141,10 @@ def figure(frame: pd.DataFrame, description: dict[str, Any]) -> plt.Figure:
         top.axvline(0.0, color="k", lw=0.8)
         reach = np.nanmax(np.abs([*lost, *rows["lost_q25"], *rows["lost_q75"], 1.0]))
         top.set_xlim(-1.15 * reach, 1.15 * reach)
-        for yy, value in zip(y, lost, strict=True):
-            if np.isfinite(value):
-                top.annotate(
-                    f"{value:+.1f}", (0.0, yy), xytext=(-3 if value > 0 else 3, 0),
-                    textcoords="offset points", ha="right" if value > 0 else "left",
-                    va="center", fontsize=7,
-                )  # fmt: skip
-        top.set_xlabel(f"{_label(score)} it costs (points)")
+        top.set_xlabel(f"{_label(score)} it costs (points; < 0: it helps)")
         top.set_title(
-            f"{TITLES[mode]} (vs {REFERENCE[mode]}: {_percent(ref_score)})", fontsize="medium"
+            f"{TITLES[mode]} (against {REFERENCE[mode]}: {_percent(ref_score)})",
+            fontsize="medium",
         )
         factor = rows["mse_factor"].to_numpy(dtype=float)
         shown = np.where(np.isfinite(factor) & (factor > 0), factor, 1.0)
@@ -160,9 +153,15 @@ def figure(frame: pd.DataFrame, description: dict[str, Any]) -> plt.Figure:
         bottom.set_xscale("log")
         decades = max(0.3, float(np.max(np.abs(np.log10(shown)))) * 1.1)
         bottom.set_xlim(10**-decades, 10**decades)  # 1 in the middle: worse right, better left
+        bottom.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        bottom.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        bottom.xaxis.set_minor_locator(NullLocator())
         bottom.set_xlabel("final MSE with it / without it (median)")
+        top.set_yticks(y, [f"{g} ({v:+.1f})" for g, v in zip(rows["group"], lost, strict=True)])
+        bottom.set_yticks(
+            y, [f"{g} (x{v:.2g})" for g, v in zip(rows["group"], factor, strict=True)]
+        )
         for ax in (top, bottom):
-            ax.set_yticks(y, list(rows["group"]))
             ax.grid(axis="x", alpha=0.3)
     fixed = info.get("not_switchable") or {}
     note = "not switchable, kept in every condition: " + (", ".join(fixed) if fixed else "none")

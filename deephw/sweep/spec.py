@@ -71,7 +71,7 @@ class SweepFile:
             value = getattr(self, name)
             if value is not None and name not in study.spec_fields:
                 takers = [kind for kind in study_names() if name in get_study(kind).spec_fields]
-                reason = f"a {self.kind} study does not take it (only: {', '.join(takers)})"
+                reason = f"only {', '.join(takers)} studies take it (kind: {self.kind})"
                 raise FieldError(name, list(value), reason)
         if self.seed is not None and self.seed + (self.seeds or 1) - 1 > SEED_MAX:
             reason = f"must be <= {SEED_MAX - (self.seeds or 1) + 1} (64-bit seeds)"

@@ -207,7 +207,7 @@ class AblationStudy(TrainStudy):
         try:
             card = hardware_card(config)
         except ConfigError as exc:
-            raise ConfigError(source, f"base ({exc.field})", exc.value, exc.reason) from None
+            raise ConfigError(source, f"base.{exc.field}", exc.value, exc.reason) from None
         if spec.groups is not None:
             self._check_groups(spec.groups, card, source)
         hardware = base.data["hardware"]
