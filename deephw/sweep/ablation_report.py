@@ -5,7 +5,7 @@ seed: for ``without X``, the accuracy without X minus the full card's (what X co
 the card, among the others); for ``only X``, the ideal devices' accuracy minus the
 accuracy with X alone (what X costs by itself); then the median and quartiles over
 seeds. Accuracy is the test accuracy when the runs have test data, else the train
-accuracy. The final MSE is compared the same way, as the factor X multiplies it by.
+accuracy. The final MSE of each condition is shown beside its reference's.
 
 - :func:`costs`: one row per condition and seed, with its reference's scores;
 - :func:`summary`: one row per condition (medians and quartiles);
@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from deephw.plotting import plt
 
@@ -28,6 +27,9 @@ REFERENCE = {"without": "full", "only": "ideal"}
 """Each mode's reference condition."""
 
 FIGURE = "ablation.png"
+
+MSE_FLOOR = 1e-6
+"""Final MSEs below this are drawn at it (a converged XOR reaches 0 exactly)."""
 
 
 def score_column(frame: pd.DataFrame) -> str:
@@ -39,9 +41,8 @@ def score_column(frame: pd.DataFrame) -> str:
 
 def costs(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per switched condition and seed: ``condition``, ``mode``, ``group``,
-    ``seed``, the scores, the reference's (``reference_*``), ``accuracy_lost`` (the
-    accuracy the group costs, in percentage points: positive when it hurts) and
-    ``mse_factor`` (the final MSE with the group over that without it)."""
+    ``seed``, the scores, the reference's (``reference_*``) and ``accuracy_lost`` (the
+    accuracy the group costs, in percentage points: positive when it hurts)."""
     score = score_column(frame)
     columns = ["seed", score, "final_mse"]
     out = []
@@ -56,9 +57,6 @@ def costs(frame: pd.DataFrame) -> pd.DataFrame:
         sign = 1.0 if mode == "without" else -1.0
         lost = sign * 100.0 * (paired[score] - paired[f"reference_{score}"])
         paired["accuracy_lost"] = lost + 0.0  # no -0.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = paired["final_mse"] / paired["reference_final_mse"]
-        paired["mse_factor"] = 1.0 / ratio if mode == "without" else ratio
         out.append(paired)
     if not out:
         return pd.DataFrame(columns=["condition", "mode", "group", "seed"])
@@ -77,8 +75,8 @@ def _quartiles(values: pd.Series) -> tuple[float, float, float]:
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per condition, in table order: ``condition``, ``mode``, ``group``,
     ``seeds``, the median score and final MSE, pulses and energy, and for switched
-    conditions ``lost`` (median accuracy lost, points) with ``lost_q25``/``lost_q75``
-    and ``mse_factor`` (median)."""
+    conditions ``lost`` (median accuracy lost, points) with ``lost_q25``/``lost_q75``;
+    ``NAME_q25``/``NAME_q75``: the quartiles of the final MSE and of the pulses."""
     score = score_column(frame)
     paired = costs(frame)
     rows = []
@@ -91,15 +89,15 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
             "seeds": len(group),
             "diverged": int(group["diverged"].sum()) if "diverged" in group else 0,
             score: _quartiles(group[score])[1],
-            "final_mse": _quartiles(group["final_mse"])[1],
         }
-        for name in ("pulses", "energy_pJ"):
+        for name in ("final_mse", "pulses"):
             if name in group:
-                row[name] = _quartiles(group[name])[1]
+                row[f"{name}_q25"], row[name], row[f"{name}_q75"] = _quartiles(group[name])
+        if "energy_pJ" in group:
+            row["energy_pJ"] = _quartiles(group["energy_pJ"])[1]
         mine = paired[paired["condition"] == condition] if len(paired) else paired
         if len(mine):
             row["lost_q25"], row["lost"], row["lost_q75"] = _quartiles(mine["accuracy_lost"])
-            row["mse_factor"] = _quartiles(mine["mse_factor"])[1]
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -116,24 +114,31 @@ TITLES = {
 
 def figure(frame: pd.DataFrame, description: dict[str, Any]) -> plt.Figure:
     """Bar charts of what each non-ideality costs: a column per mode (``without``: the
-    group switched off on the full card; ``only``: alone on ideal devices); the top row
-    the accuracy it costs (percentage points), the bottom row the factor it multiplies
-    the final MSE by (log scale); bars the median over seeds, whiskers the quartiles.
-    Non-idealities the card sets but no value switches off are named below."""
+    group switched off on the full card; ``only``: alone on ideal devices). The top row
+    is the accuracy it costs (percentage points; bars the median over seeds, whiskers
+    the quartiles); below, the final MSE (log scale, values below :data:`MSE_FLOOR`
+    drawn at it) and the pulses of each condition (median and quartiles) beside its
+    reference's. Non-idealities the card sets but no value switches off are named
+    below the panels."""
     info = description.get("ablation", {})
     score = score_column(frame)
     table = summary(frame)
     modes = [mode for mode in REFERENCE if (table["mode"] == mode).any()]
+    extra = [
+        name for name in ("final_mse", "pulses") if name in table and table[name].notna().any()
+    ]
     n_groups = max([1, *((table["mode"] == mode).sum() for mode in modes)])
-    n_cols = max(1, len(modes))
-    height = 1.2 + 0.32 * n_groups
-    fig, panels = plt.subplots(2, n_cols, figsize=(5.6 * n_cols, 2 * height + 0.8), squeeze=False)
+    n_rows, n_cols = 1 + len(extra), max(1, len(modes))
+    height = 1.2 + 0.3 * n_groups
+    fig, panels = plt.subplots(
+        n_rows, n_cols, figsize=(5.6 * n_cols, n_rows * height + 0.8), squeeze=False
+    )
     for col, mode in enumerate(modes):
         rows = table[table["mode"] == mode]
         y = np.arange(len(rows))[::-1]
         reference = table[table["condition"] == REFERENCE[mode]]
         ref_score = float(reference[score].iloc[0]) if len(reference) else math.nan
-        top, bottom = panels[0, col], panels[1, col]
+        top = panels[0, col]
         lost = rows["lost"].to_numpy(dtype=float)
         spread = np.abs([lost - rows["lost_q25"], rows["lost_q75"] - lost])
         colors = np.where(lost > 0, "tab:red", "tab:blue")
@@ -146,23 +151,11 @@ def figure(frame: pd.DataFrame, description: dict[str, Any]) -> plt.Figure:
             f"{TITLES[mode]} (against {REFERENCE[mode]}: {_percent(ref_score)})",
             fontsize="medium",
         )
-        factor = rows["mse_factor"].to_numpy(dtype=float)
-        shown = np.where(np.isfinite(factor) & (factor > 0), factor, 1.0)
-        bottom.barh(y, shown - 1.0, left=1.0, color="tab:gray", alpha=0.8)
-        bottom.axvline(1.0, color="k", lw=0.8)
-        bottom.set_xscale("log")
-        decades = max(0.3, float(np.max(np.abs(np.log10(shown)))) * 1.1)
-        bottom.set_xlim(10**-decades, 10**decades)  # 1 in the middle: worse right, better left
-        bottom.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        bottom.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        bottom.xaxis.set_minor_locator(NullLocator())
-        bottom.set_xlabel("final MSE with it / without it (median)")
         top.set_yticks(y, [f"{g} ({v:+.1f})" for g, v in zip(rows["group"], lost, strict=True)])
-        bottom.set_yticks(
-            y, [f"{g} (x{v:.2g})" for g, v in zip(rows["group"], factor, strict=True)]
-        )
-        for ax in (top, bottom):
-            ax.grid(axis="x", alpha=0.3)
+        top.grid(axis="x", alpha=0.3)
+        for row, name in enumerate(extra, start=1):
+            _dots(panels[row, col], rows, reference, name, y)
+            panels[row, col].set_ylim(top.get_ylim())
     fixed = info.get("not_switchable") or {}
     note = "not switchable, kept in every condition: " + (", ".join(fixed) if fixed else "none")
     seeds = int(frame.groupby("condition")["seed"].nunique().max())
@@ -174,6 +167,28 @@ def figure(frame: pd.DataFrame, description: dict[str, Any]) -> plt.Figure:
     fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8)
     fig.tight_layout(rect=(0.0, 0.03, 1.0, 1.0 - 0.3 / fig.get_figheight()))
     return fig
+
+
+def _dots(
+    ax: plt.Axes, rows: pd.DataFrame, reference: pd.DataFrame, name: str, y: np.ndarray
+) -> None:
+    """Median and quartiles of ``name`` per condition, the reference's median dashed."""
+    mse = name == "final_mse"
+    floor = MSE_FLOOR if mse else -math.inf
+    stats = np.maximum(rows[[f"{name}_q25", name, f"{name}_q75"]].to_numpy(float), floor)
+    spread = np.abs([stats[:, 1] - stats[:, 0], stats[:, 2] - stats[:, 1]])
+    ax.errorbar(stats[:, 1], y, xerr=spread, fmt="o", color="tab:gray", capsize=2.5)
+    if len(reference) and np.isfinite(reference[name].iloc[0]):
+        label = REFERENCE[str(rows["mode"].iloc[0])]
+        ax.axvline(max(float(reference[name].iloc[0]), floor), color="k", lw=0.8, ls="--")
+        ax.annotate(label, (0.99, 0.01), xycoords="axes fraction", ha="right", fontsize=7)
+    if mse:
+        ax.set_xscale("log")
+        ax.set_xlabel(f"final MSE (below {MSE_FLOOR:g} drawn at it; dashed: reference)")
+    else:
+        ax.set_xlabel(f"{name} (dashed: reference)")
+    ax.set_yticks(y, list(rows["group"]))
+    ax.grid(axis="x", alpha=0.3)
 
 
 def summary_text(frame: pd.DataFrame, description: dict[str, Any]) -> str:
@@ -193,8 +208,7 @@ def summary_text(frame: pd.DataFrame, description: dict[str, Any]) -> str:
         if row["mode"] in REFERENCE and not math.isnan(row.get("lost", math.nan)):
             text += (
                 f", {row['group']} costs {row['lost']:+.1f} points "
-                f"[{row['lost_q25']:+.1f}, {row['lost_q75']:+.1f}] "
-                f"and multiplies the MSE by {row['mse_factor']:.3g}"
+                f"[{row['lost_q25']:+.1f}, {row['lost_q75']:+.1f}]"
             )
         text += f", final MSE {row['final_mse']:.3g}"
         for name, unit in (("pulses", ""), ("energy_pJ", " pJ")):

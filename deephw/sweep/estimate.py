@@ -109,8 +109,9 @@ def run_estimate(
 
     The configuration (``data`` with the ``overrides`` that are not the study's
     ``options_section``) is validated and estimated by :func:`deephw.estimate.estimate_run`
-    (a ``train`` study) or :func:`deephw.estimate.estimate_evaluation`, times
-    :data:`EVALUATIONS`, with the chips' device arrays (an ``evaluate`` study). A
+    (a ``train`` study, and each condition of an ``ablation``) or
+    :func:`deephw.estimate.estimate_evaluation`, times :data:`EVALUATIONS`, with the
+    chips' device arrays (an ``evaluate`` study). A
     configuration that does not validate counts as nothing: the validation of every
     configuration reports it before anything runs.
     """

@@ -110,7 +110,8 @@ def draw_all(
     ``progress`` shows a bar over the figures (on stderr).
     """
     folder = Path(out_dir) / FOLDER
-    axes = axes_of(frame, description)
+    # An ablation's conditions are no axis: its own chart compares each with its reference.
+    axes = [] if "ablation" in description else axes_of(frame, description)
     metrics = metrics_of(frame, description)
     groups = groups_of(frame, description)
     unit = unit_of(description)
