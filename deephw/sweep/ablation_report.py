@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from deephw.plotting import plt
 
@@ -178,12 +179,22 @@ def _dots(
     stats = np.maximum(rows[[f"{name}_q25", name, f"{name}_q75"]].to_numpy(float), floor)
     spread = np.abs([stats[:, 1] - stats[:, 0], stats[:, 2] - stats[:, 1]])
     ax.errorbar(stats[:, 1], y, xerr=spread, fmt="o", color="tab:gray", capsize=2.5)
+    shown = stats[np.isfinite(stats)]
     if len(reference) and np.isfinite(reference[name].iloc[0]):
+        level = max(float(reference[name].iloc[0]), floor)
+        shown = np.append(shown, level)
+        ax.axvline(level, color="k", lw=0.8, ls="--")
         label = REFERENCE[str(rows["mode"].iloc[0])]
-        ax.axvline(max(float(reference[name].iloc[0]), floor), color="k", lw=0.8, ls="--")
         ax.annotate(label, (0.99, 0.01), xycoords="axes fraction", ha="right", fontsize=7)
     if mse:
         ax.set_xscale("log")
+        # less than a decade and a half gets ticks at 1, 2 and 5 times each power of ten
+        # (else it could show no number), a wider range only at the powers
+        span = math.log10(shown.max() / shown.min()) if len(shown) else 0.0
+        subs = (1.0, 2.0, 5.0) if span < 1.5 else (1.0,)
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=8))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0e}".replace("e-0", "e-")))
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel(f"final MSE (below {MSE_FLOOR:g} drawn at it; dashed: reference)")
     else:
         ax.set_xlabel(f"{name} (dashed: reference)")
