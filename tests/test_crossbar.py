@@ -176,6 +176,7 @@ def test_pair_refresh_keeps_the_weight_and_frees_the_devices(rng) -> None:
     # quiet reads, and without SET noise, which can lower a side below the refresh level
     # (tested apart)
     quiet = {"g_max_dtod": 0.0, "set_c2c": 0.0, "read_noise_q_coeff": 0.0}
+    quiet["prog_noise_poly_uS"] = [0.0]  # the tuning loop alone (no measured spread)
     card = replace_card("pcm_pair", {"device": quiet, "periphery": {"out_noise": 0.0}})
     xbar = Crossbar(card, mask, [4])
     plus, minus = xbar.cell.devices["G+"], xbar.cell.devices["G-"]

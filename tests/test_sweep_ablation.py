@@ -37,13 +37,16 @@ PCM_PAIR_IDEAL = {
         "g_max_dtod": 0.0,
         "set_step_dtod": 0.0,
         "set_c2c": 0.0,
+        "set_c2c_add_uS": 0.0,
+        "set_c2c_slope": 0.0,
+        "reset_dtod_uS": 0.0,
         "set_gamma": 0.0,
         "drift_nu_mean": [0.0, 0.0],
         "drift_nu_mean_clip": [0.0, 0.0],
         "drift_nu_std": [0.0, 0.0],
         "drift_nu_std_clip": [0.0, 0.0],
     },
-    "periphery": {"dac_bits": None, "adc_bits": None},
+    "periphery": {"dac_bits": None, "adc_bits": None, "out_noise": 0.0},
 }
 """pcm_pair with every non-ideality a value can switch off at that value, written by hand
 from the card (an oracle independent of the field metadata)."""
@@ -191,14 +194,15 @@ def test_only_a_group_the_card_does_not_have_is_the_ideal_card_bit_for_bit(tmp_p
 
 
 def test_without_a_group_already_at_its_ideal_value_is_the_full_card_bit_for_bit(tmp_path):
-    base = {**BASE, "hardware": {**BASE["hardware"], "card_overrides": {"device": {"set_c2c": 0}}}}
+    no_c2c = {"set_c2c": 0, "set_c2c_add_uS": 0, "set_c2c_slope": 0}
+    base = {**BASE, "hardware": {**BASE["hardware"], "card_overrides": {"device": no_c2c}}}
     points = by_condition(plan.load_sweep(write_sweep(tmp_path, base, groups=["d2d"])))
     full = hardware_card(points["full"].job.run_config())
     assert "c2c" not in nonideality.groups(full)
     assert "without c2c" not in points  # a group the card does not have is not run
     changed = Condition("without", "c2c").card(full)
     config = {**base, "hardware": {**base["hardware"]}}
-    config["hardware"]["card_overrides"] = {"device": {"set_c2c": 0, **card_changes(full, changed)}}
+    config["hardware"]["card_overrides"] = {"device": {**no_c2c, **card_changes(full, changed)}}
     same_rows(train_rows(config), studies.run_job(points["full"].job))
     same_rows(train_rows(base), studies.run_job(points["full"].job))
 
