@@ -115,7 +115,7 @@ def test_results_md_tables_are_checked_by_readme_check(study, tmp_path) -> None:
 
 
 def test_card_runs_are_capped_in_epochs_and_seeds() -> None:
-    planned = dict(digits_study.plan(100, 3, 0, cards=["pcm_pair"]))
+    planned = dict(digits_study.plan(100, 5, 0, cards=["pcm_pair"]))
     card = planned[("cards", "pcm_pair")].config
     assert card.training.epochs == digits_study.CARD_EPOCHS
     assert card.training.seeds == digits_study.CARD_SEEDS
