@@ -55,7 +55,7 @@ def digits_config(seeds: int, epochs: int, first_seed: int = 0, hidden: int | No
 def epoch_times(config, task: Task | None = None) -> list[float]:
     """Seconds of each epoch of one training but the first and the last."""
     stamps: list[float] = []
-    deephw.train(config, progress=lambda _: stamps.append(time.perf_counter()), task=task)
+    deephw.train(config, progress=lambda _: stamps.append(time.process_time()), task=task)
     return list(np.diff(stamps)[:-1])
 
 
@@ -76,7 +76,7 @@ def bare_epoch(x: np.ndarray, y: np.ndarray, n_hidden: int, epochs: int, seed: i
     traj = np.empty((mb + 1, batch, n))
     times = []
     for _ in range(epochs):
-        start = time.perf_counter()
+        start = time.process_time()
         order = rng.permutation(len(x))
         for k in range(0, len(x), batch):
             index = order[k : k + batch]
@@ -100,7 +100,7 @@ def bare_epoch(x: np.ndarray, y: np.ndarray, n_hidden: int, epochs: int, seed: i
             change = np.diff(traj[:, :b], axis=0).reshape(-1, n)
             w += lr / (mb * b) * (pre.T @ change)
             w *= mask
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return times[1:]
 
 
@@ -143,7 +143,7 @@ def main() -> None:
         threads = blas_threads()
     print(
         f"digits ({task.n_patterns} training images), NumPy engine, seconds per epoch, median of "
-        f"{args.repeats} rounds (BLAS threads {threads}; load average "
+        f"{args.repeats} rounds (BLAS threads {sorted(set(threads.values()))}; load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: a shared machine, expect noise)"
     )
     for name in (

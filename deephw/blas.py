@@ -11,11 +11,15 @@ share a product.
 
 :func:`single_threaded` limits every loaded BLAS library to one thread while it is
 active; the engines run their programs inside it. Nested and concurrent uses (threads of
-one process) share one limit, released when the last of them ends.
+one process) share one limit, released when the last of them ends. The limit is the
+library's, for the whole process; OpenBLAS 0.3.30 ignores it when a thread other than
+the main one sets it after the main thread set a larger count, so an engine run from
+such a thread may keep the caller's threads.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,16 +32,18 @@ _lock = threading.Lock()
 _users = 0
 _limit: Any = None
 _controller: ThreadpoolController | None = None
+_modules_seen = 0
 
 
 @contextmanager
 def single_threaded() -> Iterator[None]:
     """Context manager: BLAS runs on one thread until the last active use ends."""
-    global _users, _limit, _controller
+    global _users, _limit, _controller, _modules_seen
     with _lock:
         if _users == 0:
-            if _controller is None:
-                _controller = ThreadpoolController()
+            # finding the libraries takes about 1 ms; a library comes with an import
+            if _controller is None or len(sys.modules) != _modules_seen:
+                _controller, _modules_seen = ThreadpoolController(), len(sys.modules)
             _limit = _controller.limit(limits=1, user_api="blas")
         _users += 1
     try:
@@ -50,6 +56,7 @@ def single_threaded() -> Iterator[None]:
                 _limit = None
 
 
-def blas_threads() -> list[int]:
-    """Threads of each loaded BLAS library (for tests and benchmarks)."""
-    return [info["num_threads"] for info in ThreadpoolController().select(user_api="blas").info()]
+def blas_threads() -> dict[str, int]:
+    """Threads of each loaded BLAS library, by file (for tests and benchmarks)."""
+    infos = ThreadpoolController().select(user_api="blas").info()
+    return {info["filepath"]: info["num_threads"] for info in infos}
