@@ -1,11 +1,11 @@
 """One BLAS thread while deephw computes.
 
 The products of a simulation are small (a batch of states by one network's weights, one
-update's outer products), and OpenBLAS splits them over all cores once they pass about
-0.3 million multiply-adds. On a machine whose cores are busy with other work its threads
-then wait for each other: measured on a shared 2-core x86-64 machine (load about 12),
-DEEP's update of the digits network (107 neurons, 20 steps of 32 samples) took 130 ms
-with NumPy's default two threads and 0.3 ms with one. One thread also makes the numbers
+update's outer products), yet large enough ones are split by OpenBLAS over all cores. On
+a machine whose cores are busy with other work its threads then wait for each other:
+measured on a shared 2-core x86-64 machine (load about 12), DEEP's update of the digits
+network (107 neurons, 20 steps of 32 samples) took 130 ms with NumPy's default two
+threads and 0.3 ms with one. One thread also makes the numbers
 independent of the machine's core count: OpenBLAS's round-off depends on how many threads
 share a product.
 
