@@ -9,6 +9,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from deephw import model
+from deephw.engines.numpy_engine import NumpyEngine
 
 
 def test_deep_update_matches_triple_loop(rng: np.random.Generator) -> None:
@@ -238,3 +239,22 @@ def test_pruning_reproducible(rng: np.random.Generator) -> None:
         w.copy(), mask.copy(), 0.2, 0.05, [np.random.default_rng(s) for s in (21, 22, 23)]
     )
     assert not np.array_equal(other, results[0][0][0])
+
+
+def test_deep_update_of_a_numpy_engine_trajectory(rng: np.random.Generator) -> None:
+    """The NumPy engine records each copy's nudged phase as one block, so the update takes
+    a copy's states without gathering them, and its numbers are the batched product's."""
+    n_copies, batch, n, p = 3, 4, 9, 3
+    weights = rng.uniform(0.0, 0.3, (n_copies, n, n))
+    state = rng.uniform(0.0, 1.0, (n_copies, batch, n))
+    targets = rng.uniform(0.0, 1.0, (n_copies, batch, 2))
+    trajectory = NumpyEngine().relax(
+        weights, weights.sum(axis=2), state, p, 5, 0.5, 1.0, targets, record=True
+    )
+    assert trajectory.shape == (6, n_copies, batch, n)
+    pre = trajectory[1:, 1].reshape(-1, n)
+    assert np.shares_memory(pre, trajectory)
+    np.testing.assert_array_equal(
+        model.deep_update(trajectory, 0.3),
+        batched_deep_update(np.ascontiguousarray(trajectory), 0.3),
+    )

@@ -37,7 +37,9 @@ class NumpyEngine(Engine):
         if nudge:
             n_out = targets.shape[-1]
             out = slice(s.shape[-1] - p - n_out, None)
-        traj = np.empty((n_steps + 1, *s.shape)) if record else None
+        # each copy's trajectory is one block (the view has the (steps, S, B, N) shape):
+        # DEEP's update multiplies it per copy without gathering it
+        traj = np.empty((s.shape[0], n_steps + 1, *s.shape[1:])).swapaxes(0, 1) if record else None
         if record:
             traj[0] = s
         free = s[..., p:]
