@@ -17,6 +17,7 @@ from deephw import (
     authors_protocol,
     confusion,
     devices,
+    digits_command,
     plotting,
     reproduce,
     rundir,
@@ -245,6 +246,10 @@ PROTOCOLS = {"paper": reproduce, "authors": authors_protocol}
 
 def _reproduce_preflight(args: argparse.Namespace) -> Path:
     """Estimate every run of ``deephw reproduce`` and check its ``--out``; return it."""
+    if args.study == "digits":
+        return digits_command.preflight(args, _card_list(args.cards), _options(args))
+    if args.subset is not None:
+        raise ConfigError("", "--subset", args.subset, "only with --study digits")
     protocol = PROTOCOLS[args.protocol]
     if args.cards is not None and protocol is not reproduce:
         reason = "the card study runs with --protocol paper only"
@@ -280,6 +285,8 @@ def _claiming(
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Rerun the paper's experiments; write figures, summary.json, results.md and the runs."""
+    if args.study == "digits":
+        return digits_command.command(args, _card_list(args.cards))
     protocol = PROTOCOLS[args.protocol]
     out = Path(args.out)
     epochs = args.epochs or protocol.DENSE_EPOCHS
@@ -376,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="paper: deephw's reproduction (default); authors: the settings and variant "
         "of the authors' notebooks (200 epochs)",
     )
+    digits_command.add_options(repro)
     repro.add_argument(
         "--cards",
         metavar="all|NAME,...",

@@ -51,9 +51,18 @@ def deep_update(trajectory: np.ndarray, lr: float) -> np.ndarray:
     """
     n_steps, n_copies, batch, n = trajectory.shape
     n_steps -= 1
-    pre = trajectory[1:].transpose(1, 0, 2, 3).reshape(n_copies, n_steps * batch, n)
-    change = np.diff(trajectory, axis=0).transpose(1, 0, 2, 3).reshape(pre.shape)
-    return (lr / (n_steps * batch)) * (pre.transpose(0, 2, 1) @ change)
+    rows = n_steps * batch
+    out = np.empty((n_copies, n, n))
+    change = np.empty((n_steps, batch, n))
+    for copy in range(n_copies):
+        # one (Mb B)-long product per copy, as the batched product of the stacked copies
+        # computes it (same BLAS call, same round-off); a copy's states are contiguous
+        # only when it is alone, otherwise the reshape gathers them
+        pre = trajectory[1:, copy].reshape(rows, n)
+        np.subtract(trajectory[1:, copy], trajectory[:-1, copy], out=change)
+        np.matmul(pre.T, change.reshape(rows, n), out=out[copy])
+    out *= lr / rows
+    return out
 
 
 def asym_ep_update(s0: np.ndarray, s_beta: np.ndarray, beta: float, lr: float) -> np.ndarray:

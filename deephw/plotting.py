@@ -180,6 +180,22 @@ def network_legend(ax: plt.Axes, largest: float) -> None:
     )
 
 
+GRAPH_DRAW_EDGES = 500
+"""Networks with more connections are drawn as their weight matrix (a graph drawing of
+thousands of edges takes minutes and shows nothing)."""
+
+
+def draw_weight_matrix(ax: plt.Axes, weights: np.ndarray, mask: np.ndarray) -> None:
+    """Draw ``W[i, j]`` (row: from, column: to) as an image, red > 0, blue < 0, white
+    where there is no connection."""
+    largest = float(np.abs(weights[mask]).max(initial=0.0)) or 1.0
+    shown = np.where(mask, weights, np.nan)
+    image = ax.imshow(shown, cmap="RdBu_r", vmin=-largest, vmax=largest, interpolation="nearest")
+    ax.set_xlabel("to neuron j")
+    ax.set_ylabel("from neuron i")
+    ax.figure.colorbar(image, ax=ax, label="W")
+
+
 def draw_network(
     ax: plt.Axes, weights: np.ndarray, mask: np.ndarray, topo: Topology, legend: bool = True
 ) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from deephw import atomic, plotting, runpool
 from deephw.config import RunConfig, from_dict
-from deephw.devices import load_card
+from deephw.digits_study import card_hardware
 from deephw.estimate import RunEstimate, combine, estimate_run
 from deephw.results_tables import results_markdown
 from deephw.rundir import summarize, write_run
@@ -116,9 +116,8 @@ def card_configs(
     Cards with a fast device (the Ambrogio cell) use the ``hybrid`` scheme, the others
     ``digital`` accumulation with stochastic rounding.
     """
-    scheme = "hybrid" if load_card(card).fast_device is not None else "digital"
-    hardware = {"card": card, "scheme": scheme}
     runs = experiment_configs(task, epochs, seeds, seed, engine)
+    hardware = card_hardware(card)
     return {name: runs[name].replace(hardware=hardware) for name in ("deep", "deep_sparse")}
 
 

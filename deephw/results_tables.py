@@ -235,3 +235,126 @@ def authors_markdown(report: dict[str, Any], setup: str) -> str:
         marked("authors", authors_table(report)),
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def _accuracies(values: Sequence[float]) -> str:
+    return " / ".join(f"{100 * v:.2f}" for v in values)
+
+
+def _mean_percent(values: Sequence[float]) -> str:
+    return f"{100 * float(np.mean(values)):.2f} %"
+
+
+DIGITS_BASELINES = {"logistic_regression": "logistic regression", "mlp": "MLP, 32 hidden"}
+"""The baselines of the digits study and their labels."""
+
+
+def digits_table(found: dict[str, Any]) -> str:
+    """The digits study: DEEP on ideal devices and the scikit-learn baselines, test accuracy
+    per seed, its mean and the mean train accuracy."""
+    deep = found["deep"]
+    header = ["model", "test accuracy per seed (%)", "mean test", "mean train"]
+    rows = [
+        [
+            f"DEEP, ideal devices, {deep['epochs']} epochs",
+            _accuracies(deep["test_accuracy_per_seed"]),
+            _mean_percent(deep["test_accuracy_per_seed"]),
+            _mean_percent(deep["train_accuracy_per_seed"]),
+        ]
+    ]
+    for name, label in DIGITS_BASELINES.items():
+        entry = found["baselines"][name]
+        rows.append(
+            [
+                f"scikit-learn {label}",
+                _accuracies(entry["test_accuracy_per_seed"]),
+                _mean_percent(entry["test_accuracy_per_seed"]),
+                _mean_percent(entry["train_accuracy_per_seed"]),
+            ]
+        )
+    return _table(header, rows)
+
+
+def digits_variants_table(found: dict[str, Any]) -> str:
+    """The obstacle's variants: test and train accuracy, free neurons on the rails at the
+    last epoch, hidden neurons at 1 on the test images (means over seeds)."""
+    header = [
+        "variant",
+        "epochs",
+        "test accuracy",
+        "train accuracy",
+        "free neurons on a rail",
+        "hidden neurons at 1",
+    ]
+    rows = [
+        [
+            entry["label"],
+            str(entry["epochs"]),
+            _mean_percent(entry["test_accuracy_per_seed"]),
+            _mean_percent(entry["train_accuracy_per_seed"]),
+            _mean_percent(entry["rail_fraction_final_per_seed"]),
+            _mean_percent(entry["hidden_at_one_per_seed"]),
+        ]
+        for entry in found["variants"].values()
+    ]
+    return _table(header, rows)
+
+
+def _engineering(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def digits_cards_table(found: dict[str, Any]) -> str:
+    """The digits on each card: scheme, epochs, test accuracy, pulses and energy per epoch
+    (means over seeds), chip time of the whole training."""
+    header = [
+        "card",
+        "scheme",
+        "epochs",
+        "test accuracy per seed (%)",
+        "mean test",
+        "pulses per epoch",
+        "energy per epoch (µJ)",
+        "chip time (s)",
+    ]
+    rows = []
+    for card, entry in found["cards"].items():
+        hardware = entry["hardware"]
+        rows.append(
+            [
+                card,
+                hardware["scheme"],
+                str(entry["epochs"]),
+                _accuracies(entry["test_accuracy_per_seed"]),
+                _mean_percent(entry["test_accuracy_per_seed"]),
+                _engineering(hardware["pulses_per_epoch"]),
+                _engineering(hardware["energy_pJ_per_epoch"] * 1e-6),
+                _engineering(hardware["chip_time_s"]),
+            ]
+        )
+    return _table(header, rows)
+
+
+def digits_markdown(found: dict[str, Any], setup: str) -> str:
+    """The text of ``results.md`` of ``--study digits``: heading, setup, marked tables."""
+    parts = [
+        "# Results of `deephw reproduce --study digits`",
+        setup,
+        "Every number below is determined by the seeds (and, for the baselines, the "
+        "scikit-learn version). The README embeds these tables; "
+        "`python -m deephw.readme_check results.md README.md` compares them.",
+        f"Test accuracy on the {found['deep']['test_patterns']} held-out images:",
+        marked("digits", digits_table(found)),
+    ]
+    if found["variants"]:
+        parts += [
+            "What keeps hidden neurons at 1 (fewer epochs than above; a neuron is on a rail "
+            "when its free-phase state is 0 or 1):",
+            marked("digits-variants", digits_variants_table(found)),
+        ]
+    if found["cards"]:
+        parts += [
+            "DEEP on the digits on each device card:",
+            marked("digits-cards", digits_cards_table(found)),
+        ]
+    return "\n\n".join(parts) + "\n"

@@ -228,7 +228,11 @@ def write_run(result: TrainResult, out_dir: str | Path) -> Path:
             write_confusion(result, tmp)
         best = int(np.argmin(result.final_mse))
         fig, ax = plotting.plt.subplots(figsize=(5, 4))
-        plotting.draw_network(ax, result.weights[best], result.mask[best], result.topology)
+        weights, mask = result.weights[best], result.mask[best]
+        if mask.sum() > plotting.GRAPH_DRAW_EDGES:
+            plotting.draw_weight_matrix(ax, weights, mask)
+        else:
+            plotting.draw_network(ax, weights, mask, result.topology)
         ax.set_title(
             f"seed {int(result.seeds[best])}: MSE {result.final_mse[best]:.2g}, "
             f"sparsity {100 * result.sparsity[best]:.1f} %"

@@ -176,6 +176,7 @@ def test_pair_refresh_keeps_the_weight_and_frees_the_devices(rng) -> None:
     # quiet reads, and without SET noise, which can lower a side below the refresh level
     # (tested apart)
     quiet = {"g_max_dtod": 0.0, "set_c2c": 0.0, "read_noise_q_coeff": 0.0}
+    quiet["prog_noise_poly_uS"] = [0.0]  # the tuning loop alone (no measured spread)
     card = replace_card("pcm_pair", {"device": quiet, "periphery": {"out_noise": 0.0}})
     xbar = Crossbar(card, mask, [4])
     plus, minus = xbar.cell.devices["G+"], xbar.cell.devices["G-"]
@@ -200,10 +201,11 @@ def test_ambrogio_transfer_moves_g_into_the_pair_and_flips_polarity(rng, offset_
     """The pair takes ``W - offset`` (Ambrogio's transfer offset) and g is reset, except
     for cells with ``0 < W_transfer < offset``, whose pair is reset and g keeps W."""
     mask = mask_of(2, 30)
-    quiet_reads = {"device": {"read_noise_q_coeff": 0.0}, "periphery": {"out_noise": 0.0}}
-    card = replace_card(
-        "pcm_ambrogio2018", {**quiet_reads, "cell": {"transfer_offset_uS": offset_uS}}
-    )
+    # quiet reads and no programming spread: the tuning loop alone sets where the pair
+    # ends (the measured spread that tuning leaves is checked in test_pair_tuning.py)
+    device = {"read_noise_q_coeff": 0.0, "prog_noise_poly_uS": [0.0]}
+    quiet = {"device": device, "periphery": {"out_noise": 0.0}}
+    card = replace_card("pcm_ambrogio2018", {**quiet, "cell": {"transfer_offset_uS": offset_uS}})
     xbar = Crossbar(card, mask, [0, 1])
     xbar.write_weights(rng.uniform(-1.5, 1.5, mask.shape) * mask, rng)
     xbar.program(rng.uniform(-0.25, 0.25, mask.shape), rng, "stochastic")

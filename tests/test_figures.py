@@ -287,3 +287,21 @@ def test_a_first_epoch_burst_puts_the_pulse_panel_on_a_labelled_log_scale() -> N
         assert {"50", "100", "200", "500"} <= shown
     finally:
         plt.close(fig)
+
+
+def test_a_large_network_is_drawn_as_its_weight_matrix(tmp_path, monkeypatch) -> None:
+    """More connections than GRAPH_DRAW_EDGES: network.png is the weight matrix, drawn
+    without the (slow) graph layout."""
+    import deephw
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the graph drawing was used")
+
+    monkeypatch.setattr(deephw.plotting, "draw_network", refuse)
+    config = deephw.config.from_dict(
+        {"task": {"name": "XOR"}, "network": {"hidden": 30}, "training": {"epochs": 2, "seeds": 1}}
+    )
+    result = deephw.train(config)
+    assert result.mask.sum() > deephw.plotting.GRAPH_DRAW_EDGES
+    deephw.rundir.write_run(result, tmp_path / "run")
+    assert (tmp_path / "run" / "network.png").stat().st_size > 1000

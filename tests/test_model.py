@@ -6,8 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from deephw import model
+from deephw.engines.numpy_engine import NumpyEngine
 
 
 def test_deep_update_matches_triple_loop(rng: np.random.Generator) -> None:
@@ -42,6 +44,50 @@ def test_deep_update_single_step_is_outer_product() -> None:
     want = 0.5 * np.array([[a * (c - d) for c, d in zip(s1, s0, strict=True)] for a in s1])
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-15)
     np.testing.assert_allclose(got[0], [0.0, 0.2, -0.2], rtol=0, atol=1e-15)
+
+
+def batched_deep_update(trajectory: np.ndarray, lr: float) -> np.ndarray:
+    """Eq. 2 as deephw computed it before it took one product per copy: the stacked
+    copies' states and changes transposed into ``(S, Mb B, N)`` and multiplied at once."""
+    n_steps, n_copies, batch, n = trajectory.shape
+    n_steps -= 1
+    pre = trajectory[1:].transpose(1, 0, 2, 3).reshape(n_copies, n_steps * batch, n)
+    change = np.diff(trajectory, axis=0).transpose(1, 0, 2, 3).reshape(pre.shape)
+    return (lr / (n_steps * batch)) * (pre.transpose(0, 2, 1) @ change)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        (21, 1, 32, 107),  # digits, one seed (its states are contiguous: no gather)
+        (21, 3, 32, 107),  # digits, three seeds
+        (11, 10, 4, 9),  # the paper's graph, ten seeds
+        (3, 2, 300, 40),  # long batch: BLAS blocks the (Mb B)-long sum
+        (2, 1, 1, 3),
+    ],
+)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_deep_update_bit_identical_to_batched_product(
+    rng: np.random.Generator, shape: tuple[int, ...], threads: int
+) -> None:
+    """The per-copy products give the batched product's numbers bit for bit, at either
+    BLAS thread count (OpenBLAS's round-off depends on it; both sides use the same)."""
+    trajectory = rng.uniform(0.0, 1.0, shape)
+    with threadpool_limits(threads, user_api="blas"):
+        got = model.deep_update(trajectory, 0.3)
+        want = batched_deep_update(trajectory, 0.3)
+    np.testing.assert_array_equal(got, want)
+    assert got.flags.c_contiguous and got.dtype == np.float64
+
+
+def test_deep_update_of_a_strided_trajectory(rng: np.random.Generator) -> None:
+    """A trajectory that is a view with gaps (every other copy) gives the same numbers as
+    its contiguous copy."""
+    whole = rng.uniform(0.0, 1.0, (6, 4, 5, 7))
+    view = whole[:, ::2]
+    np.testing.assert_array_equal(
+        model.deep_update(view, 1.7), batched_deep_update(np.ascontiguousarray(view), 1.7)
+    )
 
 
 def test_asym_ep_update_matches_formula(rng: np.random.Generator) -> None:
@@ -193,3 +239,22 @@ def test_pruning_reproducible(rng: np.random.Generator) -> None:
         w.copy(), mask.copy(), 0.2, 0.05, [np.random.default_rng(s) for s in (21, 22, 23)]
     )
     assert not np.array_equal(other, results[0][0][0])
+
+
+def test_deep_update_of_a_numpy_engine_trajectory(rng: np.random.Generator) -> None:
+    """The NumPy engine records each copy's nudged phase as one block, so the update takes
+    a copy's states without gathering them, and its numbers are the batched product's."""
+    n_copies, batch, n, p = 3, 4, 9, 3
+    weights = rng.uniform(0.0, 0.3, (n_copies, n, n))
+    state = rng.uniform(0.0, 1.0, (n_copies, batch, n))
+    targets = rng.uniform(0.0, 1.0, (n_copies, batch, 2))
+    trajectory = NumpyEngine().relax(
+        weights, weights.sum(axis=2), state, p, 5, 0.5, 1.0, targets, record=True
+    )
+    assert trajectory.shape == (6, n_copies, batch, n)
+    pre = trajectory[1:, 1].reshape(-1, n)
+    assert np.shares_memory(pre, trajectory)
+    np.testing.assert_array_equal(
+        model.deep_update(trajectory, 0.3),
+        batched_deep_update(np.ascontiguousarray(trajectory), 0.3),
+    )

@@ -141,7 +141,7 @@ def test_a_sweep_without_axes_is_its_base_with_its_seeds(tmp_path):
         ({"seeds": "ten"}, "seeds = 'ten': must be an integer"),
         ({"seeds": 0}, "seeds = 0: must be >= 1"),
         ({"combine": "product"}, "combine = 'product': must be one of ['grid', 'zip']"),
-        ({"kind": "fit"}, "kind = 'fit': must be one of ['evaluate', 'train']"),
+        ({"kind": "fit"}, "kind = 'fit': must be one of ['ablation', 'evaluate', 'train']"),
         ({"axes": {"dynamics.beta": 1.5}}, "axes.dynamics.beta = 1.5: must be a non-empty list"),
         ({"axes": {"dynamics.beta": []}}, "axes.dynamics.beta = []: must be a non-empty list"),
         ({"axes": {"dynamics..beta": [1.0]}}, "axes = 'dynamics..beta': 'dynamics..beta' is not"),

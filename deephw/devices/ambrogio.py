@@ -154,7 +154,7 @@ class AmbrogioCell(PairCell):
         target = plus - minus + (before - offset - after) / self.gain  # W_transfer / F
         w_transfer = self.gain * target
         small = (w_transfer > 0) & (w_transfer < offset)
-        refreshed = tune_pair(self, idx[~small], target[~small], t, rng, periphery)
+        refreshed = tune_pair(self, idx[~small], target[~small], t, rng, periphery).refreshed
         if small.any():
             weight = self.gain * (plus - minus) + before
             self._keep_in_fast(idx[small], weight[small], t, rng, periphery)

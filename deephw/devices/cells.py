@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,7 +22,7 @@ from deephw.devices.array import DeviceArray
 from deephw.devices.base import DeviceModel, get_device_model
 from deephw.devices.cards import Card, card_hash, card_to_yaml, load_card
 from deephw.devices.periphery import Periphery
-from deephw.devices.tuning import digital_read
+from deephw.devices.tuning import digital_read, place_verified
 from deephw.errors import DeephwError
 from deephw.registry import Registry
 from deephw.streams import D2D_STREAM
@@ -281,7 +282,7 @@ class PairCell(UnitCell):
         counts = np.bincount(self.devices["G+"].chips(idx), minlength=self.n_chips)
         self.devices["G+"].reset(idx, t)
         self.devices["G-"].reset(idx, t)
-        return counts + tune_pair(self, idx, target, t, rng, periphery)
+        return counts + tune_pair(self, idx, target, t, rng, periphery).refreshed
 
     def after_pulse(
         self, idx: np.ndarray, t: float, rng: draws.RNG, periphery: Periphery
@@ -303,6 +304,26 @@ def describe(card: Card) -> dict[str, str]:
     return out
 
 
+@dataclass
+class PairTuneResult:
+    """Outcome of :func:`tune_pair`.
+
+    Attributes
+    ----------
+    refreshed
+        ``(S,)`` number of cells refreshed on each chip during tuning.
+    within
+        ``(n,)`` whether the cell's last verify read was within tolerance.
+    programmed
+        ``(n, 2)`` whether G+ (column 0) and G- (column 1) received SET pulses since
+        their last RESET.
+    """
+
+    refreshed: np.ndarray
+    within: np.ndarray
+    programmed: np.ndarray
+
+
 def tune_pair(
     cell: PairCell,
     idx: np.ndarray,
@@ -310,47 +331,90 @@ def tune_pair(
     t: float,
     rng: draws.RNG,
     periphery: Periphery,
-) -> np.ndarray:
+) -> PairTuneResult:
     """Bring ``G+ - G-`` of cells ``idx`` to ``target_uS`` by SET pulses and verify reads.
 
-    Each iteration reads both devices through the ADC; cells within the card's
+    Each iteration reads both devices through the read path of every digital read
+    (:func:`~deephw.devices.tuning.digital_read`); cells within the card's
     ``tune_tolerance_uS`` are done; the others get one SET pulse on G+ (difference too
     low) or G- (too high). A cell whose side to raise has reached the refresh level is
     refreshed instead: both devices are RESET and the loop reprograms the difference.
     Stops after ``tune_max_iterations`` iterations.
 
-    Returns
-    -------
-    numpy.ndarray
-        ``(S,)`` number of cells refreshed on each chip.
+    The reads decide the iterations, pulses, refreshes and failures. Where the pair
+    ends is decided as for single devices (:func:`~deephw.devices.tuning.place_verified`):
+    for a model whose programming noise is the measured outcome of iterative
+    write-verify (PCM's ``sigma_prog``), a cell that ends within tolerance is left with
+    its difference at the target plus the measured spread of each device the loop
+    programmed (pulsed since its last RESET): the side pulsed last takes the correction
+    to the target, the other programmed side (if any) stays at its value, and each is
+    placed with its own ``sigma_prog(q) xi`` (within its bounds: a correction below a
+    side's lower bound leaves it there). A noisy read within tolerance tells no
+    finer than that measurement. Cells the loop did not program and failed cells stay
+    where the loop left them, as does every cell of other models.
     """
     plus, minus = cell.devices["G+"], cell.devices["G-"]
     spec = cell.spec
     refreshed = np.zeros(plus.shape[0], dtype=np.int64)
-    idx, target = np.asarray(idx), np.asarray(target_uS, dtype=float)
+    idx = np.asarray(idx)
+    target = np.broadcast_to(np.asarray(target_uS, dtype=float), idx.shape)
+    within = np.zeros(idx.size, dtype=bool)
+    programmed = np.zeros((idx.size, 2), dtype=bool)
+    last_plus = np.zeros(idx.size, dtype=bool)  # the side pulsed last is G+
+    todo = np.arange(idx.size)
     for _ in range(spec.tune_max_iterations):
-        if not idx.size:
+        if not todo.size:
             break
-        g_plus = digital_read(plus, idx, t, rng, periphery)
-        g_minus = digital_read(minus, idx, t, rng, periphery)
-        error = target - (g_plus - g_minus)
-        todo = np.abs(error) > spec.tune_tolerance_uS
-        idx, target, error = idx[todo], target[todo], error[todo]
-        g_plus, g_minus = g_plus[todo], g_minus[todo]
+        cells = idx[todo]
+        g_plus = digital_read(plus, cells, t, rng, periphery)
+        g_minus = digital_read(minus, cells, t, rng, periphery)
+        error = target[todo] - (g_plus - g_minus)
+        ok = np.abs(error) <= spec.tune_tolerance_uS
+        within[todo[ok]] = True
+        todo, error = todo[~ok], error[~ok]
+        g_plus, g_minus, cells = g_plus[~ok], g_minus[~ok], cells[~ok]
         raise_plus = error > 0
         side = np.where(raise_plus, g_plus, g_minus)
         full = side >= cell.refresh_level_uS
         if full.any():
-            stale = idx[full]
+            stale = cells[full]
             plus.reset(stale, t)
             minus.reset(stale, t)
             refreshed += np.bincount(plus.chips(stale), minlength=plus.shape[0])
-        ones = np.ones(idx.size, dtype=np.int64)
-        go = ~full
-        plus.pulse(idx[go & raise_plus], ones[go & raise_plus], ones[go & raise_plus] > 0, t, rng)
-        go_minus = go & ~raise_plus
-        minus.pulse(idx[go_minus], ones[go_minus], ones[go_minus] > 0, t, rng)
-    return refreshed
+            programmed[todo[full]] = False
+        for column, device, go in ((0, plus, ~full & raise_plus), (1, minus, ~full & ~raise_plus)):
+            ones = np.ones(int(go.sum()), dtype=np.int64)
+            device.pulse(cells[go], ones, ones > 0, t, rng)
+            programmed[todo[go], column] = True
+            last_plus[todo[go]] = column == 0
+    _place_pair(cell, idx, target, within, programmed, last_plus, t, rng)
+    return PairTuneResult(refreshed, within, programmed)
+
+
+def _place_pair(
+    cell: PairCell,
+    idx: np.ndarray,
+    target: np.ndarray,
+    within: np.ndarray,
+    programmed: np.ndarray,
+    last_plus: np.ndarray,
+    t: float,
+    rng: draws.RNG,
+) -> None:
+    """Place the programmed sides of the cells ``tune_pair`` ended within tolerance
+    (see there) by :func:`~deephw.devices.tuning.place_verified`."""
+    plus, minus = cell.devices["G+"], cell.devices["G-"]
+    if not plus.model.measured_programming:
+        return
+    done = np.flatnonzero(within & programmed.any(axis=1))
+    cells = idx[done]
+    g_plus, g_minus = plus.value(t, cells), minus.value(t, cells)
+    miss = target[done] - (g_plus - g_minus)
+    on_plus = last_plus[done]
+    aims = (g_plus + np.where(on_plus, miss, 0.0), g_minus - np.where(on_plus, 0.0, miss))
+    for column, device, aim in zip((0, 1), (plus, minus), aims, strict=True):
+        chosen = programmed[done, column]
+        place_verified(device, cells[chosen], aim[chosen], rng)
 
 
 def show_card(name_or_path: str | Path) -> str:

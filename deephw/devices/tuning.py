@@ -89,8 +89,9 @@ def tune_devices(
     ``sigma_prog(q)``, measured after programming with reads that carry the same 1/f
     noise), that measurement is the honest answer, as in aihwkit, where the programming
     noise is applied to the final state: a device the loop programmed and that ends
-    within tolerance is left at ``target + sigma_prog(q) xi``
-    (:meth:`DeviceArray.place`, nothing more counted). A tighter tolerance then costs
+    within tolerance is left at ``target + sigma_prog(q) xi`` (:func:`place_verified`,
+    nothing more counted; with a zero spread, as on a noise-free card, the device stays
+    where the loop left it). A tighter tolerance then costs
     reads and pulses but does not place devices closer than the measurement; a failed
     device stays where the loop left it. Other models end where the loop's own
     physics (their write noise, pulse steps and the noisy reads) leaves them.
@@ -131,7 +132,30 @@ def tune_devices(
         move, error = todo[~rewrite], error[~rewrite]
         pulses = np.clip(np.rint(np.abs(error) / step), 1, MAX_TRAIN).astype(np.int64)
         device.pulse(idx[move], pulses, error > 0, t, rng)
-    if model.measured_programming:
-        done = np.flatnonzero(within & programmed)
-        device.place(idx[done], target[done], rng)
+    done = np.flatnonzero(within & programmed)
+    place_verified(device, idx[done], target[done], rng)
     return TuneResult(iterations, within, last)
+
+
+def place_verified(
+    device: DeviceArray, idx: np.ndarray, target_uS: np.ndarray, rng: draws.RNG
+) -> None:
+    """Leave devices ``idx``, which a verify loop programmed and read within tolerance
+    of ``target_uS``, where the measured outcome of that loop leaves them.
+
+    For a model whose programming noise is the measured result of iterative
+    write-verify (:attr:`~deephw.devices.base.DeviceModel.measured_programming`), the
+    devices are placed at ``target + write_sigma(target) xi``
+    (:meth:`DeviceArray.place`; nothing is counted: the loop counted its pulses and
+    reads). Devices whose measured spread is zero (noise switched off, as on a
+    noise-free card) keep where the loop left them, as do devices of other models.
+    Used by :func:`tune_devices` and :func:`deephw.devices.cells.tune_pair`, so that
+    single devices and pairs are programmed by one model.
+    """
+    model = device.model
+    if not model.measured_programming or not idx.size:
+        return
+    target = np.asarray(target_uS, dtype=float)
+    sigma = np.broadcast_to(model.write_sigma(target, device.params_at(idx)), idx.shape)
+    spread = sigma > 0
+    device.place(idx[spread], target[spread], rng)

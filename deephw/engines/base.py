@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from deephw.blas import single_threaded
 from deephw.multiply import DenseMultiply, IRDropMultiply, MultiplyModel
 from deephw.pulses import InSituRequest
 from deephw.registry import Registry
@@ -199,16 +200,18 @@ class Engine(ABC):
     def run(self, program: Program[Any]) -> Any:
         """Drive a controller program to its end and return what it returns.
 
-        Each :class:`Relax` request the program yields is answered with :meth:`relax`.
-        An engine whose per-call overhead is large may override this to run the whole
+        Each :class:`Relax` request the program yields is answered with :meth:`relax`,
+        all of it with BLAS on one thread (:func:`deephw.blas.single_threaded`). An
+        engine whose per-call overhead is large may override this to run the whole
         program inside one simulation, answering requests at phase boundaries.
         """
-        try:
-            request = next(program)
-            while True:
-                request = program.send(self.relax(request))
-        except StopIteration as stop:
-            return stop.value
+        with single_threaded():
+            try:
+                request = next(program)
+                while True:
+                    request = program.send(self.relax(request))
+            except StopIteration as stop:
+                return stop.value
 
     def relax(self, request: Relax | np.ndarray, *arguments: Any, **options: Any) -> np.ndarray:
         """Answer one :class:`Relax` request (see its attributes for the answer).
@@ -241,7 +244,8 @@ class Engine(ABC):
             )
         if request.nudged and request.targets is None:
             raise ValueError("beta != 0 needs targets")
-        return self.answer(request)
+        with single_threaded():
+            return self.answer(request)
 
     def _require(self, capability: str) -> None:
         reason = self.capabilities.lacks(capability)

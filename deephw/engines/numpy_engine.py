@@ -8,6 +8,10 @@ from deephw.engines.base import Capabilities, Engine, Relax, register_engine
 from deephw.multiply import DenseMultiply, IRDropMultiply
 from deephw.pulses import coincidences
 
+# np.clip's own ufunc: np.clip checks its arguments in Python before calling it, which
+# costs about as much as the clipping of a batch of digits states at every step
+_clip = (np._core if hasattr(np, "_core") else np.core).umath.clip  # numpy 2 / 1.x
+
 
 @register_engine("numpy")
 class NumpyEngine(Engine):
@@ -35,7 +39,9 @@ class NumpyEngine(Engine):
         if nudge:
             n_out = targets.shape[-1]
             out = slice(s.shape[-1] - p - n_out, None)
-        traj = np.empty((n_steps + 1, *s.shape)) if record else None
+        # each copy's trajectory is one block (the view has the (steps, S, B, N) shape):
+        # DEEP's update multiplies it per copy without gathering it
+        traj = np.empty((s.shape[0], n_steps + 1, *s.shape[1:])).swapaxes(0, 1) if record else None
         if record:
             traj[0] = s
         free = s[..., p:]
@@ -51,7 +57,7 @@ class NumpyEngine(Engine):
                 velocity[..., out] += beta * (targets - free[..., out])
             velocity *= dt
             velocity += free
-            np.clip(velocity, 0.0, 1.0, out=free)
+            _clip(velocity, 0.0, 1.0, out=free)
             if record:
                 traj[m + 1] = s
             if in_situ is not None:

@@ -4,7 +4,9 @@ A sweep file (:mod:`deephw.sweep.spec`) varies any field of a run config by dott
 (:mod:`deephw.sweep.paths`), as a grid or a zipped list, around a base config (a
 ``train`` study) or around trained run directories (an ``evaluate`` study, which exports
 a run's network as a weight program for each configuration's device card and verifies it
-on simulated chips; :mod:`deephw.sweep.studies`). :mod:`deephw.sweep.plan` estimates the
+on simulated chips), or trains a card with each of its non-idealities switched off in
+turn and alone on ideal devices (an ``ablation`` study; :mod:`deephw.sweep.studies`,
+reported by :mod:`deephw.sweep.ablation_report`). :mod:`deephw.sweep.plan` estimates the
 sweep's memory and work from its file (:mod:`deephw.sweep.estimate`, refusing one too
 large), then generates and validates every configuration before anything runs;
 :mod:`deephw.sweep.execute` checks and claims the sweep directory (one writer, one sweep

@@ -109,8 +109,9 @@ def run_estimate(
 
     The configuration (``data`` with the ``overrides`` that are not the study's
     ``options_section``) is validated and estimated by :func:`deephw.estimate.estimate_run`
-    (a ``train`` study) or :func:`deephw.estimate.estimate_evaluation`, times
-    :data:`EVALUATIONS`, with the chips' device arrays (an ``evaluate`` study). A
+    (a ``train`` study, and each condition of an ``ablation``) or
+    :func:`deephw.estimate.estimate_evaluation`, times :data:`EVALUATIONS`, with the
+    chips' device arrays (an ``evaluate`` study). A
     configuration that does not validate counts as nothing: the validation of every
     configuration reports it before anything runs.
     """
@@ -188,6 +189,7 @@ def estimate_sweep(
     combine: str,
     seeds_field: str,
     base_field: str,
+    bases_field: tuple[str, Any] | None = None,
 ) -> SweepEstimate:
     """Estimate a sweep from its bases and axes, without generating its combinations.
 
@@ -201,6 +203,9 @@ def estimate_sweep(
         ``grid`` or ``zip``.
     seeds_field, base_field
         Sweep-file fields named for the seeds and for a base's own size.
+    bases_field
+        The sweep-file field (and its value as described) that sets the number of
+        bases, e.g. an ablation's ``groups``; ``None``: the bases are not named.
     """
     lengths = [len(values) for values in axes.values()]
     if combine == "zip":
@@ -253,6 +258,8 @@ def estimate_sweep(
         Factor(base_field, "its run size", base_scale / TYPICAL_RUN_OPS),
         *(Factor(path, axes[path.removeprefix("axes.")], scale) for path, scale in scales.items()),
     ]
+    if bases_field is not None:
+        factors.append(Factor(bases_field[0], bases_field[1], float(len(bases))))
     return SweepEstimate(
         Estimate(max(memory, bookkeeping), operations), configurations, rows, tuple(factors)
     )

@@ -32,6 +32,7 @@ from deephw.errors import DeephwError, quote
 from deephw.sweep import estimate
 from deephw.sweep import scheduler as scheduler_module
 from deephw.sweep.plan import Point, Sweep
+from deephw.sweep.spec import KIND_FIELDS
 from deephw.sweep.store import ResultStore
 from deephw.sweep.studies import run_timed
 from deephw.validation import as_dict, parse_yaml, read_yaml
@@ -120,8 +121,13 @@ MAX_DIFFERENCES = 3
 
 
 def record(sweep: Sweep) -> dict[str, Any]:
-    """What :data:`MARKER` holds: the sweep file's name and validated content."""
-    return {"source": sweep.source, **as_dict(sweep.spec)}
+    """What :data:`MARKER` holds: the sweep file's name and validated content (without
+    the unset fields of other study kinds, :data:`~deephw.sweep.spec.KIND_FIELDS`)."""
+    content = as_dict(sweep.spec)
+    for name in KIND_FIELDS:
+        if content[name] is None:
+            del content[name]
+    return {"source": sweep.source, **content}
 
 
 def check_same_sweep(out_dir: str | Path, sweep: Sweep) -> None:
@@ -214,7 +220,10 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
-            silence_logs=logging.ERROR,
+            # A worker whose scheduler goes away first (Ctrl-C, a slow machine) logs its
+            # failed heartbeat as an error with a traceback; task failures reach the sweep
+            # through their futures, so the workers' own logs are kept to critical ones.
+            silence_logs=logging.CRITICAL,
             preload=[WORKER_SETUP],
         ) as cluster,
         Client(cluster) as client,

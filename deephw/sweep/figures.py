@@ -9,7 +9,9 @@
   with drift compensation), two panels a row, drawn as ``vs_AXIS.png``;
 - ``figures/heatmap_AXIS1__AXIS2.png`` (grid sweeps with two or more axes): median final
   MSE, fraction of seeds converged and mean accuracy over two axes (or the study's
-  ``heatmap`` metrics), pooled over seeds and any other axes.
+  ``heatmap`` metrics), pooled over seeds and any other axes;
+- ``figures/ablation.png`` (an ablation): what each non-ideality costs
+  (:mod:`deephw.sweep.ablation_report`).
 
 Axes are labelled with the last name of their dotted path; titles give the full path.
 """
@@ -32,6 +34,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 from tqdm import tqdm
 
 from deephw.plotting import plt, save
+from deephw.sweep import ablation_report
 
 MAX_LINES = 6
 """Most lines per panel before the other axes are pooled."""
@@ -107,7 +110,8 @@ def draw_all(
     ``progress`` shows a bar over the figures (on stderr).
     """
     folder = Path(out_dir) / FOLDER
-    axes = axes_of(frame, description)
+    # An ablation's conditions are no axis: its own chart compares each with its reference.
+    axes = [] if "ablation" in description else axes_of(frame, description)
     metrics = metrics_of(frame, description)
     groups = groups_of(frame, description)
     unit = unit_of(description)
@@ -130,6 +134,8 @@ def draw_all(
         for first, second in itertools.combinations(axes, 2):
             draw = partial(heatmap_figure, frame, first, second, heatmap, unit=unit)
             jobs.append((f"heatmap_{_safe(first)}__{_safe(second)}.png", draw))
+    if "ablation" in description:
+        jobs.append((ablation_report.FIGURE, partial(ablation_report.figure, frame, description)))
     written = []
     bar = tqdm(jobs, desc="figures", unit="figure", disable=not progress, file=sys.stderr)
     for name, draw in bar:

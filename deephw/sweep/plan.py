@@ -207,6 +207,7 @@ def _estimate(study: Study, spec: SweepFile, bases: list[Base]) -> estimate.Swee
         spec.combine,
         seeds_field="seeds",
         base_field="base" if spec.base is not None else "runs",
+        bases_field=study.bases_factor(spec, bases),
     )
 
 

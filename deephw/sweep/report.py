@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deephw.sweep import figures, table
+from deephw.sweep import ablation_report, figures, table
 
 MAX_SUMMARY_LINES = 40
 """Configurations listed one per line in a summary; larger sweeps are summarised."""
@@ -26,8 +26,11 @@ def summary_text(frame: pd.DataFrame, description: dict[str, Any]) -> str:
     A train study counts the seeds that converged (final MSE below the config's
     ``converged_mse``) and those whose network classifies every pattern right; an
     evaluate study counts the chips whose programmed network classifies every pattern
-    right (its ``correct`` column), the score that matters for a programmed network.
+    right (its ``correct`` column), the score that matters for a programmed network; an
+    ablation says what each non-ideality costs (:func:`ablation_report.summary_text`).
     """
+    if "ablation" in description:
+        return ablation_report.summary_text(frame, description)
     label = description.get("label")
     columns = ([label] if label else []) + list(description["axes"])
     n_configs = frame["config"].nunique()

@@ -2,9 +2,9 @@
 
 A sweep file names a study kind, what to vary around, and the axes::
 
-    kind: train                  # train (default) or evaluate
+    kind: train                  # train (default), evaluate or ablation
     description: XOR over beta x lr
-    base: ../xor.yaml            # train: a run config file (relative to this file) or
+    base: ../xor.yaml            # train, ablation: a run config file (relative to this file) or
                                  #        an inline mapping {task: {name: XOR}, ...}
     # runs: [../runs/xor]        # evaluate: trained run directories instead of a base
     fixed:                       # dotted path: value, set in every configuration
@@ -15,6 +15,8 @@ A sweep file names a study kind, what to vary around, and the axes::
     combine: grid                # grid (cartesian product) or zip (i-th values together)
     seeds: 10                    # train: overrides the base's training.seeds ...
     seed: 0                      # ... and training.seed; evaluate: chips and first chip
+    # groups: [drift, c2c]       # ablation only: the non-idealities switched (default
+    # modes: [without, only]     #   all of the card's) and how (default both)
 
 A dotted path names any value of the run config's data, e.g. ``dynamics.beta``,
 ``training.batch_size`` or, in a section holding free-form fields,
@@ -40,6 +42,10 @@ from deephw.validation import FieldError, build, check, read_yaml
 COMBINE = ("grid", "zip")
 """How axes combine: every combination, or the i-th values of every axis together."""
 
+KIND_FIELDS = ("groups", "modes")
+"""Fields only some study kinds take (those naming them in ``Study.spec_fields``); left
+out of a sweep's record when unset, so that earlier sweep directories still match."""
+
 
 @dataclass(frozen=True)
 class SweepFile:
@@ -54,10 +60,19 @@ class SweepFile:
     combine: str = field(default="grid", metadata=check(choices=COMBINE))
     seeds: int | None = field(default=None, metadata=check(ge=1))
     seed: int | None = field(default=None, metadata=check(ge=0))
+    groups: tuple[str, ...] | None = None
+    modes: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in study_names():
             raise FieldError("kind", self.kind, f"must be one of {study_names()}")
+        study = get_study(self.kind)
+        for name in KIND_FIELDS:
+            value = getattr(self, name)
+            if value is not None and name not in study.spec_fields:
+                takers = [kind for kind in study_names() if name in get_study(kind).spec_fields]
+                reason = f"only {', '.join(takers)} studies take it (kind: {self.kind})"
+                raise FieldError(name, list(value), reason)
         if self.seed is not None and self.seed + (self.seeds or 1) - 1 > SEED_MAX:
             reason = f"must be <= {SEED_MAX - (self.seeds or 1) + 1} (64-bit seeds)"
             raise FieldError("seed", self.seed, reason)
@@ -79,7 +94,7 @@ class SweepFile:
         lengths = {path: len(values) for path, values in self.axes.items()}
         if self.combine == "zip" and len(set(lengths.values())) > 1:
             raise FieldError("axes", lengths, "zipped axes need lists of the same length")
-        get_study(self.kind).check_spec(self)
+        study.check_spec(self)
 
     def combinations(self) -> Iterator[dict[str, Any]]:
         """Every combination of axis values, ``{path: value}``, the first axis slowest.

@@ -49,6 +49,7 @@ def info(sweep: Sweep) -> dict[str, Any]:
         "heatmap": None
         if study.heatmap_metrics is None
         else [list(pair) for pair in study.heatmap_metrics],
+        **study.describe(sweep),
     }
 
 

@@ -2,10 +2,12 @@
 
 :mod:`~deephw.sweep.studies.base` holds the :class:`Study` interface and the registry
 (:func:`register_study`, :func:`get_study`); :mod:`~deephw.sweep.studies.rows` turns
-results into per-seed rows; the kinds shipped are :mod:`~deephw.sweep.studies.train`
-and :mod:`~deephw.sweep.studies.evaluate`, registered when this package is imported.
+results into per-seed rows; the kinds shipped are :mod:`~deephw.sweep.studies.train`,
+:mod:`~deephw.sweep.studies.evaluate` and :mod:`~deephw.sweep.studies.ablation`,
+registered when this package is imported.
 """
 
+from deephw.sweep.studies.ablation import AblationStudy
 from deephw.sweep.studies.base import (
     HARDWARE_METRICS,
     STUDIES,
@@ -23,6 +25,7 @@ from deephw.sweep.studies.rows import SCORE_METRICS, seed_metrics
 from deephw.sweep.studies.train import TrainStudy
 
 __all__ = [
+    "AblationStudy",
     "DRIFT_COLUMNS",
     "HARDWARE_METRICS",
     "SCORE_METRICS",

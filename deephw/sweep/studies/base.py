@@ -39,6 +39,7 @@ from deephw.hashing import sha256_file
 from deephw.registry import Registry
 
 if TYPE_CHECKING:
+    from deephw.sweep.plan import Sweep
     from deephw.sweep.spec import SweepFile
 
 HARDWARE_METRICS = ("pulses", "energy_pJ", "chip_time_ns")
@@ -120,6 +121,9 @@ class Study(ABC):
     heatmap_metrics: ClassVar[tuple[tuple[str, str], ...] | None] = None
     """``(metric, title)`` of the heatmap panels; ``None``: final MSE, converged,
     accuracy."""
+    spec_fields: ClassVar[tuple[str, ...]] = ()
+    """Sweep-file fields of :data:`~deephw.sweep.spec.KIND_FIELDS` this kind takes (an
+    ablation's ``groups`` and ``modes``); the other kinds refuse them."""
 
     def __init__(self) -> None:
         self._tasks: dict[str, Any] = {}
@@ -174,6 +178,16 @@ class Study(ABC):
         """
         if data:
             raise ConfigError("", self.options_section or "", data, "this study takes no options")
+        return {}
+
+    def bases_factor(self, spec: SweepFile, bases: list[Base]) -> tuple[str, Any] | None:
+        """The sweep-file field (and a description of its value) that sets how many
+        bases there are, named when the sweep is too large; ``None``: not worth naming."""
+        return None
+
+    def describe(self, sweep: Sweep) -> dict[str, Any]:
+        """What the sweep's table description holds besides the generic fields (e.g. an
+        ablation's card and the non-idealities it could not switch off)."""
         return {}
 
     @abstractmethod
