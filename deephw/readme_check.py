@@ -4,11 +4,11 @@
 comments, ``<!-- results.md: NAME -->`` and ``<!-- /results.md: NAME -->``. The README
 embeds the same tables between the same markers. This module compares them:
 
-    python -m deephw.readme_check RESULTS.md README.md            # exit 1 and a diff if they differ
-    python -m deephw.readme_check RESULTS.md README.md --update   # copy the tables into the README
+    python -m deephw.readme_check RESULTS.md README.md docs/PAGE.md           # exit 1 and a diff
+    python -m deephw.readme_check RESULTS.md README.md docs/PAGE.md --update  # copy the tables
 
-Every table of ``RESULTS.md`` must be in the README, equal line for line (trailing spaces
-aside). A README table that ``RESULTS.md`` lacks (the card study, when ``reproduce`` ran
+Every table of ``RESULTS.md`` must be in the README or in one of the documentation pages
+given after it, equal line for line (trailing spaces aside) wherever it appears. A README table that ``RESULTS.md`` lacks (the card study, when ``reproduce`` ran
 without ``--cards``) is reported as not checked, or is an error with ``--all``.
 """
 
@@ -118,45 +118,88 @@ def _read(path: Path) -> str:
         raise DeephwError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
+def compare_documents(
+    results: str, documents: dict[str, str], *, results_name: str = "results.md"
+) -> tuple[str, list[str]]:
+    """:func:`compare` over several documents that share the tables between them.
+
+    Each document's marked tables must equal those of ``results``; every table of
+    ``results`` must be in at least one document (a table may be in several, e.g. in the
+    README and on a page of the documentation site). Returns the diff text and the
+    ``document: table 'name'`` of the marked tables that ``results`` lacks.
+    """
+    expected = marked_tables(results, results_name)
+    if not expected:
+        raise DeephwError(f"{results_name}: no marked table (is it a results.md of reproduce?)")
+    diffs, unchecked, seen = [], [], set()
+    for name, text in documents.items():
+        found = marked_tables(text, name)
+        seen |= set(found)
+        present = {key: table for key, table in expected.items() if key in found}
+        if present:
+            diff, _ = compare(
+                "\n\n".join(marked(key, table) for key, table in present.items()),
+                text,
+                results_name=results_name,
+                readme_name=name,
+            )
+            diffs.append(diff)
+        unchecked += [f"{name}: table {key!r}" for key in found if key not in expected]
+    for key, table in expected.items():
+        if key not in seen:
+            where = " or ".join(documents)
+            diffs.append(f"{where}: no table {key!r} (expected between the markers)\n")
+            diffs.append(marked(key, table) + "\n")
+    return "".join(diffs), unchecked
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Compare (or with ``--update``, copy) the tables; 0 equal, 1 different, 2 bad input."""
     parser = argparse.ArgumentParser(
         prog="python -m deephw.readme_check",
-        description="Compare the README's marked tables with a results.md of deephw reproduce.",
+        description="Compare the marked tables of the README (and of documentation pages) "
+        "with a results.md of deephw reproduce.",
     )
     parser.add_argument("results", type=Path, help="results.md written by deephw reproduce")
-    parser.add_argument("readme", type=Path, help="README.md embedding its tables")
     parser.add_argument(
-        "--all", action="store_true", help="fail when a README table is not in RESULTS"
+        "documents",
+        type=Path,
+        nargs="+",
+        metavar="DOCUMENT",
+        help="README.md and pages embedding its tables (each table in at least one)",
     )
     parser.add_argument(
-        "--update", action="store_true", help="write RESULTS's tables into the README"
+        "--all", action="store_true", help="fail when a document's table is not in RESULTS"
+    )
+    parser.add_argument(
+        "--update", action="store_true", help="write RESULTS's tables into the documents"
     )
     args = parser.parse_args(argv)
+    results_name = str(args.results)
     try:
-        results, readme = _read(args.results), _read(args.readme)
+        results = _read(args.results)
+        documents = {str(path): _read(path) for path in args.documents}
         if args.update:
-            atomic.write_text(args.readme, update(results, readme, results_name=str(args.results)))
-            readme = _read(args.readme)
-        diff, unchecked = compare(
-            results, readme, results_name=str(args.results), readme_name=str(args.readme)
-        )
+            for path in args.documents:
+                new = update(results, documents[str(path)], results_name=results_name)
+                if new != documents[str(path)]:
+                    atomic.write_text(path, new)
+                documents[str(path)] = _read(path)
+        diff, unchecked = compare_documents(results, documents, results_name=results_name)
     except DeephwError as exc:
         print(f"readme_check: invalid input: {exc}", file=sys.stderr)
         return 2
-    for name in unchecked:
-        print(
-            f"{args.readme}: table {name!r} not checked ({args.results} has no such table)",
-            file=sys.stderr,
-        )
+    names = ", ".join(documents)
+    for entry in unchecked:
+        print(f"{entry} not checked ({results_name} has no such table)", file=sys.stderr)
     if diff:
         sys.stdout.write(diff)
-        print(f"{args.readme}: tables differ from {args.results}", file=sys.stderr)
+        print(f"{names}: tables differ from {results_name}", file=sys.stderr)
         return 1
     if unchecked and args.all:
         return 1
-    checked = sorted(set(marked_tables(results, str(args.results))))
-    print(f"{args.readme}: tables {', '.join(checked)} equal those of {args.results}")
+    checked = sorted(set(marked_tables(results, results_name)))
+    print(f"{names}: tables {', '.join(checked)} equal those of {results_name}")
     return 0
 
 

@@ -34,11 +34,14 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "numpydoc",
+    "myst_parser",
     "sphinx_gallery.gen_gallery",
     "matplotlib.sphinxext.plot_directive",
 ]
 
 exclude_patterns = ["_build", "README.rst", "tutorials"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+myst_heading_anchors = 3
 templates_path = ["_templates"]
 html_theme = "furo"
 html_title = f"deephw {version}"

@@ -172,3 +172,18 @@ def test_the_check_fails_when_a_number_in_the_readme_is_edited(tmp_path) -> None
             [sys.executable, "-m", "deephw.readme_check", *paths], capture_output=True, text=True
         )
         assert done.returncode == 1 and f"+{row}" in done.stdout
+
+
+def test_tables_may_be_shared_between_the_readme_and_documentation_pages(tmp_path) -> None:
+    """Every table of results.md must be in one of the documents, equal wherever it is."""
+    tables = readme_check.marked_tables(RESULTS, "results.md")
+    first, *rest = tables
+    readme = f"# deephw\n\n{readme_check.marked(first, tables[first])}\n"
+    page = "".join(f"{readme_check.marked(name, tables[name])}\n" for name in tables)
+    results, readme_path = write(tmp_path, RESULTS, readme)
+    page_path = tmp_path / "page.md"
+    page_path.write_text(page)
+    assert readme_check.main([results, readme_path, str(page_path)]) == 0
+    assert readme_check.main([results, readme_path]) == (1 if rest else 0)  # tables missing
+    page_path.write_text(page.replace("|", "| x", 1))
+    assert readme_check.main([results, readme_path, str(page_path)]) == 1  # differs there
