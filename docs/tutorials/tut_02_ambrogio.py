@@ -2,7 +2,7 @@
 XOR on the Ambrogio cell: events and energy
 ===========================================
 
-The network learns XOR on a simulated chip whose unit cell is the 2-PCM + 3T1C cell of
+The network trains on XOR on a simulated chip whose unit cell is the 2-PCM + 3T1C cell of
 Ambrogio et al. (Nature 558, 2018): updates pulse the capacitor ``g``, and every 100
 updates its contribution is transferred into the PCM pair by closed-loop tuning, with
 polarity inversion. The controller counts every read, SET and RESET per device role,
