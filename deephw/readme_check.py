@@ -8,8 +8,9 @@ embeds the same tables between the same markers. This module compares them:
     python -m deephw.readme_check RESULTS.md README.md docs/PAGE.md --update  # copy the tables
 
 Every table of ``RESULTS.md`` must be in the README or in one of the documentation pages
-given after it, equal line for line (trailing spaces aside) wherever it appears. A README table that ``RESULTS.md`` lacks (the card study, when ``reproduce`` ran
-without ``--cards``) is reported as not checked, or is an error with ``--all``.
+given after it, equal line for line (trailing spaces aside) wherever it appears. A marked
+table that ``RESULTS.md`` lacks (the card study, when ``reproduce`` ran without
+``--cards``) is reported as not checked, or is an error with ``--all``.
 """
 
 from __future__ import annotations

@@ -57,7 +57,8 @@ from distributed import Client
 from deephw import sweep
 from deephw.devices import load_card, nonideality
 
-print("non-idealities of the capacitor card:", ", ".join(nonideality.groups(load_card("capacitor"))))
+groups = nonideality.groups(load_card("capacitor"))
+print("non-idealities of the capacitor card:", ", ".join(groups))
 work = Path(tempfile.mkdtemp(prefix="deephw_ablation_"))
 (work / "ablation.yaml").write_text(
     """
