@@ -141,9 +141,24 @@ def test_bad_files_are_one_line_and_exit_2(tmp_path, capsys) -> None:
 
 
 # -- the project's README ------------------------------------------------------------------
-def test_the_readme_marks_the_tables_reproduce_writes() -> None:
+GUIDE_PAGES = [README.parent / "docs" / "guide" / name for name in ("results.md", "chip.md")]
+
+
+def test_the_readme_and_the_guide_mark_the_tables_reproduce_writes() -> None:
     tables = readme_check.marked_tables(README.read_text(encoding="utf-8"), "README.md")
-    assert set(tables) == {"dense", "pruning", "cards", "authors"}
+    assert set(tables) == {"dense", "cards", "digits", "digits-cards"}  # the headline ones
+    everywhere = set(tables)
+    for page in GUIDE_PAGES:
+        everywhere |= set(readme_check.marked_tables(page.read_text(encoding="utf-8"), page.name))
+    assert everywhere == {
+        "dense",
+        "pruning",
+        "cards",
+        "authors",
+        "digits",
+        "digits-variants",
+        "digits-cards",
+    }
     assert tables["dense"].startswith("| task | DEEP converged | DEEP median epochs |")
     assert [line.split("|")[1].strip() for line in tables["dense"].splitlines()[2:]] == [
         "AND",
