@@ -279,6 +279,7 @@ def train(
     source: str = "",
     task: tasks.Task | None = None,
     status: Callable[[str], None] | None = None,
+    test: tasks.Task | None = None,
 ) -> TrainResult:
     """Train every seed of ``config``; see the module docstring for the random streams.
 
@@ -299,13 +300,18 @@ def train(
     status
         Called with a short text after each evaluation on the test data (e.g.
         ``tqdm.set_postfix_str``).
+    test
+        With ``task``: the in-memory test data to evaluate on (none by default).
 
     Raises
     ------
     DivergenceError
         When a weight or a state stops being finite; names the epoch and seed.
     """
-    run = config if isinstance(config, Run) else assemble(config, task, source, engine)
+    if isinstance(config, Run):
+        run = config
+    else:
+        run = assemble(config, task, source, engine, test)
     return run.engine.run(training(run, progress, status))
 
 

@@ -434,3 +434,23 @@ def test_a_small_ablation_on_dask_resumes_and_reports(tmp_path, capsys):
     assert text.splitlines()[0].startswith("ablation of pcm_pair: 6 conditions, 12 rows")
     assert "not switchable" in text and "step size (device.set_step_uS)" in text
     assert "without d2d" in text and "d2d costs" in text
+
+
+def test_a_condition_with_test_data_is_scored_on_it(tmp_path):
+    """The study sends the test data to its workers with the task: rows hold the test
+    scores that training the condition's config directly records."""
+    rng = np.random.default_rng(3)
+    for name in ("train.npz", "test.npz"):
+        x = rng.uniform(size=(12, 4))
+        y = np.eye(2)[(x.sum(axis=1) > 2).astype(int)]
+        np.savez(tmp_path / name, x=x, y=y)
+    base = {
+        **BASE,
+        "task": {"npz": str(tmp_path / "train.npz"), "test": str(tmp_path / "test.npz")},
+        "training": {"epochs": 4, "seeds": 2},
+    }
+    points = by_condition(plan.load_sweep(write_sweep(tmp_path, base, groups=["c2c"])))
+    rows = studies.run_job(points["full"].job)
+    direct = deephw.train(points["full"].job.run_config())
+    assert [row["test_accuracy"] for row in rows] == list(direct.test_accuracy)
+    assert [row["test_mse"] for row in rows] == list(direct.test_mse)

@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from deephw import training
-from deephw.assembly import hardware_card
+from deephw.assembly import hardware_card, load_data
 from deephw.config import RunConfig, from_dict
 from deephw.devices.cards import card_hash
 from deephw.errors import ConfigError
@@ -129,12 +128,17 @@ class Study(ABC):
         self._tasks: dict[str, Any] = {}
         self._fingerprints: dict[str, dict[str, str]] = {}
 
-    def load_task(self, config: RunConfig) -> Any:
-        """The task a configuration names, read once per distinct task section."""
+    def load_data(self, config: RunConfig) -> tuple[Any, Any]:
+        """The training task and the test data (``None`` without ``task.test``) a
+        configuration names, read once per distinct task section."""
         key = repr((config.task, config.base_dir))
         if key not in self._tasks:
-            self._tasks[key] = training.load_task(config)
+            self._tasks[key] = load_data(config)
         return self._tasks[key]
+
+    def load_task(self, config: RunConfig) -> Any:
+        """The training task a configuration names (see :meth:`load_data`)."""
+        return self.load_data(config)[0]
 
     def fingerprint(
         self, config: RunConfig, options: Mapping[str, Any] | None = None

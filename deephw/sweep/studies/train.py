@@ -60,10 +60,11 @@ class TrainStudy(Study):
         return [Base(data, config.base_dir)]
 
     def prepare(self, config: RunConfig, base: Base, options: Mapping[str, Any]) -> dict[str, Any]:
-        """Load the task (sent to workers as data) and check that the graph builds."""
-        task = self.load_task(config)
+        """Load the task and its test data (sent to workers as data) and check that the
+        graph builds."""
+        task, test = self.load_data(config)
         training.build_topology(config, task)
-        return {"task": task}
+        return {"task": task, "test": test}
 
     def seeds(self, config: RunConfig, base: Base, options: Mapping[str, Any]) -> tuple[int, ...]:
         """``training.seed`` to ``training.seed + training.seeds - 1``."""
@@ -72,16 +73,16 @@ class TrainStudy(Study):
     def run(self, job: Job) -> list[dict[str, Any]]:
         """Train all seeds in one batch; fall back to one seed at a time on divergence."""
         config = job.run_config()
-        task = job.inputs.get("task")
+        data = {"task": job.inputs.get("task"), "test": job.inputs.get("test")}
         try:
-            return self._result_rows(training.train(config, task=task))
+            return self._result_rows(training.train(config, **data))
         except DivergenceError:
             pass
         rows = []
         for seed in training.seed_list(config):
             alone = config.replace(training={"seed": int(seed), "seeds": 1})
             try:
-                rows.extend(self._result_rows(training.train(alone, task=task)))
+                rows.extend(self._result_rows(training.train(alone, **data)))
             except DivergenceError as exc:
                 rows.append(self._diverged_row(int(seed), exc.epoch))
         return rows
