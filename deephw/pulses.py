@@ -106,3 +106,25 @@ def coincidences(
     up = rows @ (cols & (sign > 0)).reshape(n_chips, batch * slots, n).astype(np.int64)
     down = rows @ (cols & (sign < 0)).reshape(n_chips, batch * slots, n).astype(np.int64)
     return up, down
+
+
+def add_coincidences(
+    counts: np.ndarray,
+    state: np.ndarray,
+    previous: np.ndarray,
+    gain: np.ndarray | float,
+    request: InSituRequest,
+) -> None:
+    """Add one nudged step's up and down coincidences (:func:`coincidences` of
+    ``x = state``, ``d = state - previous``, drawn from the request's generators) into
+    ``counts`` ``(2, S, N, N)``: the one accumulation every engine's in-situ path uses."""
+    up, down = coincidences(
+        state,
+        state - previous,
+        gain,
+        request.bit_length,
+        request.update_management,
+        request.rngs,
+    )
+    counts[0] += up
+    counts[1] += down

@@ -21,7 +21,7 @@ import numpy as np
 from deephw.engines.base import Capabilities, Engine, Relax, register_engine, request_shape
 from deephw.engines.numba_cache import default_cache_dir, kernels
 from deephw.multiply import DenseMultiply, IRDropMultiply, MultiplyModel
-from deephw.pulses import coincidences
+from deephw.pulses import add_coincidences
 
 BLAS_FROM = 512
 """Products ``N (N - P)`` per sample from which the currents come from NumPy's BLAS (the
@@ -136,16 +136,7 @@ def in_situ_counts(trajectory: np.ndarray, request: Relax) -> np.ndarray:
     counts = np.zeros((2, n_copies, n, n), dtype=np.int64)
     gain = in_situ.gains(n_copies)
     for m in range(1, trajectory.shape[0]):
-        up, down = coincidences(
-            trajectory[m],
-            trajectory[m] - trajectory[m - 1],
-            gain,
-            in_situ.bit_length,
-            in_situ.update_management,
-            in_situ.rngs,
-        )
-        counts[0] += up
-        counts[1] += down
+        add_coincidences(counts, trajectory[m], trajectory[m - 1], gain, in_situ)
     return counts
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from deephw.engines.base import Capabilities, Engine, Relax, register_engine
 from deephw.multiply import DenseMultiply, IRDropMultiply
-from deephw.pulses import coincidences
+from deephw.pulses import add_coincidences
 
 # np.clip's own ufunc: np.clip checks its arguments in Python before calling it, which
 # costs about as much as the clipping of a batch of digits states at every step
@@ -61,16 +61,7 @@ class NumpyEngine(Engine):
             if record:
                 traj[m + 1] = s
             if in_situ is not None:
-                up, down = coincidences(
-                    s,
-                    s - previous,
-                    gain,
-                    in_situ.bit_length,
-                    in_situ.update_management,
-                    in_situ.rngs,
-                )
-                counts[0] += up
-                counts[1] += down
+                add_coincidences(counts, s, previous, gain, in_situ)
                 previous[...] = s
         if in_situ is not None:
             return counts
