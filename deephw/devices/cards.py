@@ -227,11 +227,16 @@ def card_table() -> str:
         if len(source) > SOURCE_WIDTH:
             source = source[: SOURCE_WIDTH - 1] + "…"
         rows.append((name, card.cell.kind, models, source))
-    widths = [max(len(row[k]) for row in rows) for k in range(3)]
+    return aligned(rows)
+
+
+def aligned(rows: list[tuple[str, ...]]) -> str:
+    """Rows of text cells as lines, every column but the last padded to its widest cell."""
+    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]) - 1)]
     lines = []
-    for row in rows:
-        cells = [f"{value:<{width}}" for value, width in zip(row, widths, strict=False)]
-        lines.append("  ".join([*cells, row[3]]).rstrip())
+    for *first, last in rows:
+        cells = [f"{value:<{width}}" for value, width in zip(first, widths, strict=True)]
+        lines.append("  ".join([*cells, last]).rstrip())
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from deephw.devices.base import device_model_names, get_device_model
-from deephw.devices.cards import Card, load_card, replace_card
+from deephw.devices.cards import Card, aligned, load_card, replace_card
 from deephw.validation import NO_IDEAL
 
 GROUPS = (
@@ -184,12 +184,7 @@ def table(card: Card | str | Path) -> str:
     for row in nonidealities(card):
         ideal = "-" if not row.switchable else _show(row.ideal)
         rows.append((row.group, row.field, _show(row.value), row.unit, ideal))
-    widths = [max(len(r[k]) for r in rows) for k in range(4)]
-    lines = []
-    for r in rows:
-        cells = [f"{value:<{width}}" for value, width in zip(r, widths, strict=False)]
-        lines.append("  ".join([*cells, r[4]]).rstrip())
-    return "\n".join(lines)
+    return aligned(rows)
 
 
 NOISE_WORDS = ("noise", "dtod", "c2c", "drift", "stuck", "leak", "tau", "wire", "ohm")
