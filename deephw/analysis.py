@@ -86,3 +86,19 @@ def rail_fraction(s0: np.ndarray, n_clamped: int) -> np.ndarray:
     free = s0[..., n_clamped:]
     on_rail = (free <= 0.0) | (free >= 1.0)
     return on_rail.mean(axis=(-1, -2))
+
+
+def score(
+    outputs: np.ndarray, targets: np.ndarray, accuracy_kind: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per copy: mean over samples of ``1/2 sum_out (s_out - y)^2``, and the accuracy.
+
+    ``threshold`` accuracy: a sample is right when every output is on the target's side
+    of 0.5; ``argmax``: when the largest output is the target's largest.
+    """
+    mse = 0.5 * ((outputs - targets) ** 2).sum(axis=-1).mean(axis=-1)
+    if accuracy_kind == "argmax":
+        right = outputs.argmax(axis=-1) == targets.argmax(axis=-1)
+    else:
+        right = ((outputs > 0.5) == (targets > 0.5)).all(axis=-1)
+    return mse, right.mean(axis=-1)

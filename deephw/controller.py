@@ -105,9 +105,15 @@ class Controller:
     def drive(self, state: np.ndarray, n_inputs: int) -> np.ndarray:
         """Clamp the inputs through the DAC (in place); returns ``state`` (``(S, B, N)``:
         its ``B`` samples are what the following phases read the array for)."""
-        self._batch = state.shape[1] if state.ndim == 3 else 1
+        self._batch = state.shape[-2] if state.ndim >= 3 else 1
         state[..., :n_inputs] = self.crossbar.periphery.dac(state[..., :n_inputs])
         return state
+
+    @property
+    def exact_latch(self) -> bool:
+        """Whether :meth:`latch` returns the states as they are, at no cost (no ADC bits,
+        unpriced conversions)."""
+        return self.crossbar.periphery.spec.adc_bits is None and not self.costs.adc_conversion_pJ
 
     def latch(self, state: np.ndarray) -> np.ndarray:
         """States (``(S, B, N)``, or a trajectory of them) as the periphery reads them (ADC;

@@ -14,9 +14,11 @@ crossbar is then bit for bit the plain NumPy training.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
@@ -26,8 +28,13 @@ from deephw.devices import draws
 from deephw.devices.array import MAX_TRAIN
 from deephw.devices.cards import Card, card_from_dict, card_to_yaml, load_card
 from deephw.devices.cells import UnitCell, get_cell
+from deephw.devices.nonideality import nonidealities
 from deephw.devices.periphery import Periphery
 from deephw.multiply import DenseMultiply, IRDropMultiply, MultiplyModel
+from deephw.validation import NO_IDEAL
+
+if TYPE_CHECKING:
+    from deephw.engines.base import EpochsAnswer
 
 ROUNDINGS = ("deterministic", "stochastic")
 CELL_EVENTS = ("transfers", "refreshes", "pruned")
@@ -97,6 +104,35 @@ class Crossbar:
         out = np.zeros(self.shape)
         out.reshape(-1)[idx] = values
         return out
+
+    @property
+    def transparent(self) -> bool:
+        """Whether the array holds the weights themselves: exact writes to one device
+        per cell of unit scale (``G_ref`` 1 µS, no offset), every non-ideality that can
+        be switched off switched off, and nothing priced (device events, array reads,
+        ADC conversions). Its reads, then, are its conductances, and a whole epoch can
+        run outside it (:mod:`deephw.fused`)."""
+        card = self.card
+        if not (self._exact and card.cell.g_ref_uS == 1.0 and card.cell.g_offset_uS == 0.0):
+            return False
+        if any(row.ideal != NO_IDEAL for row in nonidealities(card, active_only=True)):
+            return False
+        prices = [dataclasses.astuple(card.costs)]
+        prices += [dataclasses.astuple(m.params.costs) for m in self.cell.models_for(card).values()]
+        return not any(any(values) for values in prices)
+
+    def absorb_epochs(self, answer: EpochsAnswer, reads_per_epoch: int) -> None:
+        """Take the device state of whole epochs run outside (a transparent array):
+        the conductances after them, one SET or RESET per update that raised or lowered
+        a cell, their wear, ``reads_per_epoch`` reads of every enabled cell per epoch,
+        one update per epoch."""
+        (device,) = self.cell.devices.values()
+        device.g[...] = answer.conductance
+        device.absorb(
+            answer.set_cells, answer.reset_cells, answer.changed_cells,
+            self.enabled, reads_per_epoch * answer.done,
+        )  # fmt: skip
+        self.updates += answer.done
 
     # -- reading -------------------------------------------------------------------
     def read_weights(

@@ -49,6 +49,13 @@ def deep_update(trajectory: np.ndarray, lr: float) -> np.ndarray:
     numpy.ndarray
         ``(S, N, N)`` weight change, not yet masked.
     """
+    n_steps, _, batch, _ = trajectory.shape
+    return deep_delta(deep_sum(trajectory), lr, n_steps - 1, batch)
+
+
+def deep_sum(trajectory: np.ndarray) -> np.ndarray:
+    """The sum of eq. 2, ``sum_b sum_{m=1..Mb} s_i(m) (s_j(m) - s_j(m-1))``, ``(S, N, N)``,
+    of a trajectory ``(Mb + 1, S, B, N)``: one product per copy."""
     n_steps, n_copies, batch, n = trajectory.shape
     n_steps -= 1
     rows = n_steps * batch
@@ -61,8 +68,14 @@ def deep_update(trajectory: np.ndarray, lr: float) -> np.ndarray:
         pre = trajectory[1:, copy].reshape(rows, n)
         np.subtract(trajectory[1:, copy], trajectory[:-1, copy], out=change)
         np.matmul(pre.T, change.reshape(rows, n), out=out[copy])
-    out *= lr / rows
     return out
+
+
+def deep_delta(sums: np.ndarray, lr: float, n_steps: int, batch: int) -> np.ndarray:
+    """DEEP's weight change from the sums of :func:`deep_sum` over ``n_steps`` nudged
+    steps of ``batch`` samples: ``lr / (Mb B)`` times them (in place)."""
+    sums *= lr / (n_steps * batch)
+    return sums
 
 
 def asym_ep_update(s0: np.ndarray, s_beta: np.ndarray, beta: float, lr: float) -> np.ndarray:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deephw import tasks, topology
-from deephw.analysis import gershgorin_stable, rail_fraction
+from deephw import fused, tasks, topology
+from deephw.analysis import rail_fraction, score  # noqa: F401  (score: kept here too)
 from deephw.assembly import (  # noqa: F401  (load_task, build_topology: kept here too)
     Run,
     assemble,
@@ -27,6 +27,7 @@ from deephw.config import LearningConfig, RunConfig
 from deephw.controller import Controller
 from deephw.engines import Engine
 from deephw.engines.base import Program, Relax
+from deephw.epoch_log import EpochLog
 from deephw.errors import DivergenceError
 from deephw.multiply import DenseMultiply, MultiplyModel
 from deephw.rules import Step, Update, make_rule
@@ -145,37 +146,32 @@ def initial_state(
     rngs: list[np.random.Generator],
 ) -> np.ndarray:
     """``(S, B, N)`` states: inputs ``x`` (``(S, B, n_inputs)``), bias 1, free neurons random."""
+    return initial_states(config, topo, x, rngs, 1)[0]
+
+
+def initial_states(
+    config: RunConfig,
+    topo: topology.Topology,
+    x: np.ndarray,
+    rngs: list[np.random.Generator],
+    n_epochs: int,
+) -> np.ndarray:
+    """``(E, S, B, N)`` states of ``E`` epochs with the same inputs ``x``; each seed's
+    generator draws its ``E`` epochs in one call, the values of ``E`` calls."""
     n_copies, batch, _ = x.shape
-    state = np.empty((n_copies, batch, topo.n))
+    state = np.empty((n_epochs, n_copies, batch, topo.n))
     state[..., : topo.n_inputs] = x
     state[..., topo.bias_index] = 1.0
     low, high = config.init.state_low, config.init.state_high
-    n_free = topo.n - topo.n_clamped
-    state[..., topo.n_clamped :] = np.stack(
-        [rng.uniform(low, high, (batch, n_free)) for rng in rngs]
-    )
+    shape = (n_epochs, batch, topo.n - topo.n_clamped)
+    draws = [rng.uniform(low, high, shape) for rng in rngs]
+    state[..., topo.n_clamped :] = np.stack(draws, axis=1)
     return state
 
 
 def leak_of(config: RunConfig, weights: np.ndarray) -> np.ndarray:
     """The leak each neuron circuit uses under ``weights``, as the config's rule sets it."""
     return make_rule(config).leak(weights)
-
-
-def score(
-    outputs: np.ndarray, targets: np.ndarray, accuracy_kind: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per copy: mean over samples of ``1/2 sum_out (s_out - y)^2``, and the accuracy.
-
-    ``threshold`` accuracy: a sample is right when every output is on the target's side
-    of 0.5; ``argmax``: when the largest output is the target's largest.
-    """
-    mse = 0.5 * ((outputs - targets) ** 2).sum(axis=-1).mean(axis=-1)
-    if accuracy_kind == "argmax":
-        right = outputs.argmax(axis=-1) == targets.argmax(axis=-1)
-    else:
-        right = ((outputs > 0.5) == (targets > 0.5)).all(axis=-1)
-    return mse, right.mean(axis=-1)
 
 
 def free_phase(
@@ -255,7 +251,9 @@ def _phase(chip: Controller, request: Relax, epoch: int, seeds: np.ndarray) -> P
     """Program: one nudged phase on the chip; its clock advances, divergence is reported."""
     answer = yield request
     chip.elapse(request.n_steps)
-    if request.in_situ is None:
+    if request.deep_sum:
+        _check_finite(answer, epoch, seeds, "nudged-phase sum")
+    elif request.in_situ is None:
         states = answer.swapaxes(0, 1) if request.record else answer
         _check_finite(states, epoch, seeds, "nudged-phase state")
     return answer
@@ -357,69 +355,72 @@ def _training(
     mask = np.broadcast_to(topo.mask, (len(seeds), topo.n, topo.n)).copy()
     start_weights = rule.initial_weights(initial_weights(config, topo.mask, rngs), topo)
     chip = Controller(run, mask, seeds, start_weights)
-    epochs = config.training.epochs
+    epochs, every = config.training.epochs, config.training.eval_every
     history = {name: np.empty((epochs, len(seeds))) for name in HISTORY_FIELDS}
     if run.test is not None:
         history.update({name: np.full((epochs, len(seeds)), np.nan) for name in TEST_FIELDS})
-    events: dict[str, np.ndarray] = {}
-    chip_time_s = np.empty(epochs)
+    log = EpochLog(history, chip_time_s=np.empty(epochs))
     dyn, learn, prune = config.dynamics, config.learning, config.pruning
     p, outs = topo.n_clamped, topo.output_slice
     stop = prune.stop_epoch if prune.stop_epoch is not None else epochs
     register = rule.start(len(seeds), topo)
+    engine_sums = run.engine.capabilities.deep_sum and chip.exact_latch and not chip.in_engine
+    fuse, fused_until = fused.fusable(run, chip), 0
+
+    def starts(n_epochs: int) -> np.ndarray:
+        x = np.broadcast_to(task.x, (len(seeds), *task.x.shape))
+        return chip.drive(initial_states(config, topo, x, rngs, n_epochs), topo.n_inputs)
 
     for epoch in range(epochs):
-        lr = rule.lr = learning_rate(learn, epoch, epochs)
-        sq_error = np.zeros(len(seeds))
-        right = np.zeros(len(seeds))
-        rails = np.zeros(len(seeds))
-        batches = _batches(task.n_patterns, config.training.batch_size, rngs)
-        for index in batches:
-            x, y = task.x[index], task.y[index]
-            multiply = rule.present(chip.read_multiply(), register)
-            leak = chip.read_leak(multiply.weights)
-            state = chip.drive(initial_state(config, topo, x, rngs), topo.n_inputs)
-            s0 = yield Relax(multiply, leak, state, p, dyn.free_steps, dyn.dt)
-            chip.elapse(dyn.free_steps)
-            _check_finite(s0, epoch, seeds, "free-phase state")
-            latched = chip.latch(s0)
-            mse, acc = score(latched[..., outs], y, config.task.accuracy)
-            share = index.shape[1] / task.n_patterns
-            sq_error += mse * share
-            right += acc * share
-            rails += rail_fraction(latched, p) * share
-            step = Step(
-                Relax(multiply, leak, s0, p, dyn.nudged_steps, dyn.dt, dyn.beta, y),
-                latched,
-                lambda request: _phase(chip, request, epoch, seeds),  # noqa: B023  (used now)
-                chip.latch,
-                chip.scheme.trajectory_pulses,
-                chip.in_situ_request(dyn.nudged_steps, state.shape[1], lr)
-                if chip.in_engine
-                else None,
-                register,
-            )
-            update = yield from rule.learn(step)
-            _program(chip, epoch, seeds, learn, lr, update)
-        if prune.enabled and prune.start_epoch <= epoch < stop:
-            chip.prune(
-                mask, prune.threshold, prune.temperature, rngs, prune.regrow, prune.normaliser
-            )
-        weights = chip.crossbar.true_weights()  # monitoring, not a chip read
-        _check_finite(weights, epoch, seeds, "weight")
-        history["mse"][epoch] = sq_error
-        history["accuracy"][epoch] = right
-        history["rail_fraction"][epoch] = rails
-        # with regrow the mask keeps zeroed connections: count the nonzero ones
-        present = mask & (weights != 0) if prune.regrow else mask
-        history["connections"][epoch] = present.sum(axis=(1, 2))
-        history["min_out_sum"][epoch] = weights[:, p:, :].sum(axis=2).min(axis=1)
-        history["prop2"][epoch] = gershgorin_stable(weights, p)
-        for name, values in chip.totals().items():
-            events.setdefault(name, np.empty((epochs, len(seeds))))[epoch] = values
-        chip_time_s[epoch] = chip.time_s
-        if run.test is not None and _test_now(epoch, epochs, config.training.eval_every):
-            held = rule.present(DenseMultiply(weights), register).weights
+        if fuse and epoch >= fused_until:
+            tested = (e for e in range(epoch, epochs) if _test_now(e, epochs, every))
+            last = epochs if run.test is None else next(tested) + 1
+            done = yield from fused.run_epochs(run, chip, rngs, epoch, last, log, starts)
+            fused_until, fuse = epoch + done, epoch + done == last
+        if epoch >= fused_until:
+            lr = rule.lr = learning_rate(learn, epoch, epochs)
+            sq_error = np.zeros(len(seeds))
+            right = np.zeros(len(seeds))
+            rails = np.zeros(len(seeds))
+            for index in _batches(task.n_patterns, config.training.batch_size, rngs):
+                x, y = task.x[index], task.y[index]
+                multiply = rule.present(chip.read_multiply(), register)
+                leak = chip.read_leak(multiply.weights)
+                state = chip.drive(initial_state(config, topo, x, rngs), topo.n_inputs)
+                s0 = yield Relax(multiply, leak, state, p, dyn.free_steps, dyn.dt)
+                chip.elapse(dyn.free_steps)
+                _check_finite(s0, epoch, seeds, "free-phase state")
+                latched = chip.latch(s0)
+                mse, acc = score(latched[..., outs], y, config.task.accuracy)
+                share = index.shape[1] / task.n_patterns
+                sq_error += mse * share
+                right += acc * share
+                rails += rail_fraction(latched, p) * share
+                step = Step(
+                    Relax(multiply, leak, s0, p, dyn.nudged_steps, dyn.dt, dyn.beta, y),
+                    latched,
+                    lambda request: _phase(chip, request, epoch, seeds),  # noqa: B023  (used now)
+                    chip.latch,
+                    chip.scheme.trajectory_pulses,
+                    chip.in_situ_request(dyn.nudged_steps, state.shape[1], lr)
+                    if chip.in_engine
+                    else None,
+                    register,
+                    engine_sums,
+                )
+                update = yield from rule.learn(step)
+                _program(chip, epoch, seeds, learn, lr, update)
+            if prune.enabled and prune.start_epoch <= epoch < stop:
+                chip.prune(
+                    mask, prune.threshold, prune.temperature, rngs, prune.regrow, prune.normaliser
+                )
+            weights = chip.crossbar.true_weights()  # monitoring, not a chip read
+            _check_finite(weights, epoch, seeds, "weight")
+            log.scores(epoch, sq_error, right, rails)
+            log.weights(epoch, weights, mask, prune.regrow, p)
+            log.totals(epoch, chip.totals(), chip.time_s)
+        if run.test is not None and _test_now(epoch, epochs, every):
+            held = rule.present(DenseMultiply(chip.crossbar.true_weights()), register).weights
             mse, acc, _ = yield from _on_test(run, held, seeds, status)
             history["test_mse"][epoch], history["test_accuracy"][epoch] = mse, acc
         if progress is not None:
@@ -429,7 +430,7 @@ def _training(
     presented = rule.present(chip.read_multiply(), register)
     weights = presented.weights
     result = TrainResult(config, topo, task, seeds, start_weights, weights, mask, history)
-    result.controller, result.events, result.chip_time_s = chip, events, chip_time_s
+    result.controller, result.events, result.chip_time_s = chip, log.events, log.chip_time_s
     result.final_mse, result.final_accuracy, result.final_outputs = yield from evaluation(
         config, topo, task, presented, seeds
     )

@@ -316,6 +316,23 @@ class DeviceArray:
         changed = np.flatnonzero(live & (delta != 0))
         self._wear(changed, 1)
 
+    def absorb(
+        self,
+        raised: np.ndarray,
+        lowered: np.ndarray,
+        changed: np.ndarray,
+        enabled: np.ndarray,
+        reads: int,
+    ) -> None:
+        """Count what many exact changes (:meth:`add`) and reads did, per device:
+        ``raised``/``lowered``/``changed`` updates, ``reads`` reads of the ``enabled``
+        devices (the conductances are set by the caller)."""
+        self.counts["set"] += raised
+        self.counts["reset"] += lowered
+        self._count("reads", self.indices(enabled), reads)
+        worn = np.flatnonzero(changed)
+        self._wear(worn, changed.reshape(-1)[worn])
+
     def _wear(self, idx: np.ndarray, amount: np.ndarray | int) -> None:
         """Add ``amount`` cycles to devices ``idx``; devices past their budget get stuck."""
         if not np.size(idx):

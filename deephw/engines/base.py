@@ -65,6 +65,11 @@ class Capabilities:
         management) while accumulating.
     circuit_noise
         Simulates white noise in the neuron circuits.
+    deep_sum
+        Answers DEEP's sum over a nudged phase (:attr:`Relax.deep_sum`).
+    epochs
+        Runs whole epochs of DEEP on exact weights in one call (:class:`Epochs`), for
+        the networks :meth:`Engine.fuses` accepts.
     multiply
         The multiply models (:mod:`deephw.multiply`) it computes currents with.
     ir_drop
@@ -78,6 +83,8 @@ class Capabilities:
     in_situ: bool = False
     managed_in_situ: bool = False
     circuit_noise: bool = False
+    deep_sum: bool = False
+    epochs: bool = False
     multiply: tuple[type[MultiplyModel], ...] = (DenseMultiply,)
     reasons: tuple[tuple[str, str], ...] = ()
 
@@ -126,6 +133,10 @@ class Relax:
         Accumulate the in-situ coincidences of every step (:mod:`deephw.pulses`) and
         answer their ``(2, S, N, N)`` int64 up and down counts, summed over the steps and
         the batch, instead of the state. Not with ``record``.
+    deep_sum
+        Answer DEEP's ``(S, N, N)`` sum ``sum_b sum_m s_i(m) (s_j(m) - s_j(m-1))`` over
+        the steps (:func:`deephw.model.deep_sum`) instead of the state. Not with
+        ``record`` or ``in_situ``.
     """
 
     multiply: MultiplyModel
@@ -138,6 +149,7 @@ class Relax:
     targets: np.ndarray | None = None
     record: bool = False
     in_situ: InSituRequest | None = None
+    deep_sum: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.multiply, MultiplyModel):  # weights given directly
@@ -185,8 +197,81 @@ def request_shape(request: Relax) -> tuple[int, int, int, int]:
     return n_copies, batch, n, n_out
 
 
-Program = Generator[Relax, np.ndarray, T]
-"""A controller program: yields :class:`Relax` requests, returns its result."""
+@dataclass(frozen=True, eq=False)
+class Epochs:
+    """A request for whole epochs of DEEP with full batches on exact digital weights.
+
+    Each epoch ``e``: the weights are read as the enabled cells' conductances (a unit
+    weight is 1 µS), each neuron's leak is its row sum plus ``extra_leak``; the free
+    phase relaxes ``starts[e]`` for ``free_steps`` steps, the nudged phase goes on
+    from there for ``nudged_steps`` steps with ``beta`` and ``targets``, and the change
+    ``lrs[e] / (Mb B)`` times DEEP's sum is added exactly: ``G += dW; G *= enabled``.
+    The engine stops before an epoch in which a state or an enabled weight is not
+    finite, so that the caller can run that epoch step by step and report it.
+
+    Attributes
+    ----------
+    conductance
+        ``(S, N, N)`` conductances (µS) before the first epoch; not modified.
+    enabled
+        ``(S, N, N)`` bool, the cells that hold devices and take updates.
+    starts
+        ``(E, S, B, N)`` initial state of each epoch's free phase.
+    targets
+        ``(S, B, O)`` targets of the last ``O`` neurons.
+    lrs
+        ``(E,)`` learning rate of each epoch.
+    n_clamped, free_steps, nudged_steps, dt, beta, extra_leak
+        As in :class:`Relax` and the run's dynamics.
+    """
+
+    conductance: np.ndarray
+    enabled: np.ndarray
+    starts: np.ndarray
+    targets: np.ndarray
+    lrs: np.ndarray
+    n_clamped: int
+    free_steps: int
+    nudged_steps: int
+    dt: float
+    beta: float
+    extra_leak: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class EpochsAnswer:
+    """What an engine returns for :class:`Epochs`: the first ``done`` epochs.
+
+    Attributes
+    ----------
+    done
+        Epochs completed (all, unless one would have diverged).
+    s0
+        ``(done, S, B, N)`` free-phase equilibrium of each epoch.
+    weights
+        ``(done, S, N, N)`` weights after each epoch's update (0 where not enabled).
+    conductance
+        ``(S, N, N)`` conductances after the last completed epoch.
+    sets, resets
+        ``(done, S)`` cells raised and lowered by each epoch's update.
+    set_cells, reset_cells, changed_cells
+        ``(S, N, N)`` per cell: updates that raised it, lowered it, changed it.
+    """
+
+    done: int
+    s0: np.ndarray
+    weights: np.ndarray
+    conductance: np.ndarray
+    sets: np.ndarray
+    resets: np.ndarray
+    set_cells: np.ndarray
+    reset_cells: np.ndarray
+    changed_cells: np.ndarray
+
+
+Program = Generator[Relax | Epochs, Any, T]
+"""A controller program: yields :class:`Relax` (and :class:`Epochs`) requests, returns
+its result."""
 
 
 class Engine(ABC):
@@ -201,7 +286,8 @@ class Engine(ABC):
         """Drive a controller program to its end and return what it returns.
 
         Each :class:`Relax` request the program yields is answered with :meth:`relax`,
-        all of it with BLAS on one thread (:func:`deephw.blas.single_threaded`). An
+        each :class:`Epochs` request with :meth:`epochs`, all of it with BLAS on one
+        thread (:func:`deephw.blas.single_threaded`). An
         engine whose per-call overhead is large may override this to run the whole
         program inside one simulation, answering requests at phase boundaries.
         """
@@ -209,7 +295,10 @@ class Engine(ABC):
             try:
                 request = next(program)
                 while True:
-                    request = program.send(self.relax(request))
+                    answer = (
+                        self.epochs(request) if isinstance(request, Epochs) else self.relax(request)
+                    )
+                    request = program.send(answer)
             except StopIteration as stop:
                 return stop.value
 
@@ -229,6 +318,10 @@ class Engine(ABC):
             request = Relax(request, *arguments, **options)
         elif arguments or options:
             raise TypeError("relax takes a Relax request, or the arrays of one")
+        if request.deep_sum:
+            self._require("deep_sum")
+            if request.record or request.in_situ is not None:
+                raise ValueError("deep_sum returns DEEP's sum: neither record nor in_situ")
         if request.in_situ is not None:
             if request.record:
                 raise ValueError("in_situ returns coincidence counts, not a trajectory: no record")
@@ -251,6 +344,22 @@ class Engine(ABC):
         reason = self.capabilities.lacks(capability)
         if reason is not None:
             raise ValueError(f"the {self.name} engine cannot do {capability}: {reason}")
+
+    def fuses(self, n: int, n_clamped: int) -> bool:
+        """Whether :meth:`epochs` runs networks of ``n`` neurons, ``n_clamped`` of them
+        clamped (none by default)."""
+        return False
+
+    def epochs(self, request: Epochs) -> EpochsAnswer:
+        """Answer an :class:`Epochs` request (engines that declare ``epochs``).
+
+        Raises
+        ------
+        ValueError
+            When the engine cannot run whole epochs.
+        """
+        self._require("epochs")
+        raise NotImplementedError  # an engine declaring the capability overrides this
 
     @abstractmethod
     def answer(self, request: Relax) -> np.ndarray:

@@ -18,7 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from deephw.engines.base import Capabilities, Engine, Relax, register_engine, request_shape
+from deephw import model
+from deephw.engines.base import (
+    Capabilities,
+    Engine,
+    Epochs,
+    EpochsAnswer,
+    Relax,
+    register_engine,
+    request_shape,
+)
 from deephw.engines.numba_cache import default_cache_dir, kernels
 from deephw.multiply import DenseMultiply, IRDropMultiply, MultiplyModel
 from deephw.pulses import add_coincidences
@@ -45,32 +54,42 @@ class NumbaEngine(Engine):
     blas_from
         Weights per copy (``N (N - P)``) from which the currents use BLAS
         (default :data:`BLAS_FROM`); 0 always, a huge number never.
+    fuse
+        Run whole epochs in one compiled call (:meth:`epochs`) for the networks below
+        ``blas_from``; ``False`` leaves every epoch to the step-by-step path.
 
     Attributes
     ----------
     capabilities : Capabilities
         In-situ accumulation (with update management: the coincidences are drawn from the
-        request's generators exactly as the NumPy engine draws them), dense and IR-dropped multiply.
+        request's generators exactly as the NumPy engine draws them), DEEP's sum, whole
+        epochs, dense and IR-dropped multiply.
     """
 
     capabilities = Capabilities(
         in_situ=True,
         managed_in_situ=True,
         circuit_noise=False,
+        deep_sum=True,
+        epochs=True,
         multiply=(DenseMultiply, IRDropMultiply),
         reasons=(("circuit_noise", "the numba engine integrates the noiseless circuit"),),
     )
 
     def __init__(
-        self, cache_dir: str | os.PathLike | None = None, blas_from: int = BLAS_FROM
+        self,
+        cache_dir: str | os.PathLike | None = None,
+        blas_from: int = BLAS_FROM,
+        fuse: bool = True,
     ) -> None:
         self.cache_dir = Path(cache_dir).resolve() if cache_dir else default_cache_dir()
         self.blas_from = int(blas_from)
+        self.fuse = bool(fuse)
         self.kernels = kernels(self.cache_dir)
 
     def __getstate__(self) -> dict:
         # compiled functions are not sent to other processes: they load them from the cache
-        return {"cache_dir": self.cache_dir, "blas_from": self.blas_from}
+        return {"cache_dir": self.cache_dir, "blas_from": self.blas_from, "fuse": self.fuse}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)
@@ -95,7 +114,8 @@ class NumbaEngine(Engine):
             )
         n_copies, batch, n, n_out = request_shape(request)
         p = request.n_clamped
-        record = request.record or request.in_situ is not None
+        loops = n * (n - p) < self.blas_from
+        record = request.record or request.in_situ is not None or (request.deep_sum and not loops)
         state = np.array(request.state, dtype=float, copy=True, order="C")
         leak = np.ascontiguousarray(np.asarray(request.leak, dtype=float)[:, p:])
         if n_out:
@@ -106,14 +126,77 @@ class NumbaEngine(Engine):
         trajectory = np.empty((rows, n_copies, batch, n))
         beta, dt = (float(request.beta) if n_out else 0.0), float(request.dt)
         arguments = (leak, state, p, int(request.n_steps), dt, beta, targets, trajectory)
-        if n * (n - p) < self.blas_from:
+        if loops:
             w_free = np.ascontiguousarray(product[:, :, p:])
-            self.kernels.relax_loops(w_free, *arguments)
+            sums = np.zeros((n_copies, n, n) if request.deep_sum else (0, 0, 0))
+            self.kernels.relax_loops(w_free, *arguments, sums)
+            if request.deep_sum:
+                return sums
         else:
             self._relax_blas(request.multiply.free_columns(p), *arguments)
         if request.in_situ is not None:
             return in_situ_counts(trajectory, request)
+        if request.deep_sum:  # the NumPy engine's product (BLAS), so both agree bit for bit
+            return model.deep_sum(trajectory)
         return trajectory if record else state
+
+    def fuses(self, n: int, n_clamped: int) -> bool:
+        """Whole epochs are compiled for the networks whose currents are summed in loops."""
+        return self.fuse and n * (n - n_clamped) < self.blas_from and n <= 128
+
+    def epochs(self, request: Epochs) -> EpochsAnswer:
+        """Run the epochs of ``request`` in one compiled call
+        (:func:`~deephw.engines.numba_kernels.train_epochs`): every operation as the
+        step-by-step path on this engine does it, so the results are the same bit for bit.
+
+        Raises
+        ------
+        ValueError
+            When the network is not one :meth:`fuses` accepts, or the arrays of the
+            request do not fit together.
+        """
+        n_epochs, n_copies, batch, n = np.shape(request.starts)
+        p = request.n_clamped
+        if not (0 <= p < n and self.fuses(n, p)):
+            raise ValueError(f"the {self.name} engine fuses no epochs of {n} neurons, {p} clamped")
+        n_out = np.shape(request.targets)[-1]
+        expected = {
+            "conductance": (np.shape(request.conductance), (n_copies, n, n)),
+            "enabled": (np.shape(request.enabled), (n_copies, n, n)),
+            "targets": (np.shape(request.targets), (n_copies, batch, n_out)),
+            "lrs": (np.shape(request.lrs), (n_epochs,)),
+        }
+        for name, (shape, wanted) in expected.items():
+            if shape != wanted or not 1 <= n_out <= n - p:
+                raise ValueError(f"{name} must be {wanted}, got {shape}")
+        conductance = np.array(request.conductance, dtype=float, order="C")
+        s0 = np.empty((n_epochs, n_copies, batch, n))
+        weights = np.empty((n_epochs, n_copies, n, n))
+        sets, resets = np.zeros((2, n_epochs, n_copies), dtype=np.int64)
+        cells = np.zeros((3, n_copies, n, n), dtype=np.int64)
+        done = self.kernels.train_epochs(
+            conductance,
+            np.ascontiguousarray(request.enabled, dtype=np.bool_),
+            np.ascontiguousarray(request.starts, dtype=float),
+            np.ascontiguousarray(request.targets, dtype=float),
+            np.ascontiguousarray(request.lrs, dtype=float),
+            p,
+            int(request.free_steps),
+            int(request.nudged_steps),
+            float(request.dt),
+            float(request.beta),
+            float(request.extra_leak),
+            s0,
+            weights,
+            sets,
+            resets,
+            cells[0],
+            cells[1],
+            cells[2],
+        )
+        return EpochsAnswer(
+            done, s0[:done], weights[:done], conductance, sets[:done], resets[:done], *cells
+        )
 
     def _relax_blas(self, currents, leak, state, p, n_steps, dt, beta, targets, trajectory):
         """The steps of a large network: its currents from NumPy (BLAS), the rest of each

@@ -88,6 +88,10 @@ class Step:
     register
         The rule's own state in the chip's periphery (:meth:`LearningRule.start`), which
         its :meth:`LearningRule.learn` may update in place; None for most rules.
+    engine_sums
+        The engine can answer DEEP's sum over the nudged phase (:attr:`Relax.deep_sum`)
+        and the periphery reads states exactly, so the sum equals the one of the
+        latched trajectory's.
     """
 
     nudged: Relax
@@ -97,6 +101,7 @@ class Step:
     trajectory_pulses: bool = False
     in_engine: InSituRequest | None = None
     register: Any = None
+    engine_sums: bool = False
 
 
 class LearningRule(ABC):
@@ -120,6 +125,9 @@ class LearningRule(ABC):
     supports_in_situ: bool = False
     records_trajectory: bool = False
     """Whether its nudged phase answers the whole trajectory (memory estimates)."""
+    fuses_epochs: bool = False
+    """Whether its epoch is the one an engine may run whole (:mod:`deephw.fused`):
+    DEEP's measured leak, one nudged phase, eq. 2."""
 
     def __init__(
         self, lr: float, beta: float, extra_leak: float = 0.0, options: Any = None

@@ -24,6 +24,7 @@ class Deep(LearningRule):
 
     supports_in_situ = True
     records_trajectory = True
+    fuses_epochs = True
 
     def leak(
         self, weights: np.ndarray, measured: Callable[[], np.ndarray] | None = None
@@ -36,6 +37,10 @@ class Deep(LearningRule):
         if step.in_engine is not None:
             request = dataclasses.replace(step.nudged, in_situ=step.in_engine)
             return Update(counts=(yield from step.run(request)))
+        if step.engine_sums and not step.trajectory_pulses:
+            sums = yield from step.run(dataclasses.replace(step.nudged, deep_sum=True))
+            n_steps, batch = step.nudged.n_steps, step.s0.shape[1]
+            return Update(delta=model.deep_delta(sums, self.lr, n_steps, batch))
         trajectory = yield from step.run(dataclasses.replace(step.nudged, record=True))
         trajectory = step.latch(trajectory)
         if step.trajectory_pulses:
