@@ -160,6 +160,8 @@ class NumbaEngine(Engine):
         if not (0 <= p < n and self.fuses(n, p)):
             raise ValueError(f"the {self.name} engine fuses no epochs of {n} neurons, {p} clamped")
         n_out = np.shape(request.targets)[-1]
+        if not 1 <= n_out <= n - p:
+            raise ValueError(f"targets must have 1 to {n - p} outputs, got {n_out}")
         expected = {
             "conductance": (np.shape(request.conductance), (n_copies, n, n)),
             "enabled": (np.shape(request.enabled), (n_copies, n, n)),
@@ -167,7 +169,7 @@ class NumbaEngine(Engine):
             "lrs": (np.shape(request.lrs), (n_epochs,)),
         }
         for name, (shape, wanted) in expected.items():
-            if shape != wanted or not 1 <= n_out <= n - p:
+            if shape != wanted:
                 raise ValueError(f"{name} must be {wanted}, got {shape}")
         conductance = np.array(request.conductance, dtype=float, order="C")
         s0 = np.empty((n_epochs, n_copies, batch, n))

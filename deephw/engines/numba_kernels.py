@@ -120,7 +120,7 @@ def advance(state, currents, leak, dt, beta, targets, n_clamped):
 
 
 @numba.njit
-def _row_sum(row):
+def row_sum(row):
     """``row.sum()`` as NumPy adds up a contiguous float64 row of at most 128 values
     (its pairwise summation: eight running sums, then the rest in order)."""
     n = row.shape[0]
@@ -175,7 +175,7 @@ def train_epochs(
                     if j >= n_clamped:
                         w_free[c, i, j - n_clamped] = w[c, i, j]
             for k in range(n_free):
-                leak[c, k] = _row_sum(w[c, n_clamped + k]) + extra_leak
+                leak[c, k] = row_sum(w[c, n_clamped + k]) + extra_leak
         state[:] = starts[e]
         for c in range(n_copies):
             _relax_copy(
