@@ -5,16 +5,19 @@ In one process (medians of several repeats, after a warm-up):
 1. the 10-seed, 300-epoch XOR training of ``bench_core.py`` (M0 100, Mb 10, dt 0.5,
    beta 1.5, lr 10, full batch, final evaluation) on the NumPy engine, on the numba
    engine (warm; the compile time with an empty cache and the load time from a warm
-   cache are printed first), and as a bare compiled loop of the same model written here
-   (one numba function: relaxations, DEEP's update, the final evaluation; nothing else),
-   and with an engine that answers every request at once without relaxing (the
-   controller's own work: reads, scoring, update, bookkeeping, per epoch in Python);
+   cache are printed first) with its whole epochs in one call (``fuse``, the default)
+   and step by step, and as a bare compiled loop of the same model written here (one
+   numba function: relaxations, DEEP's update, the final evaluation; nothing else), and
+   with an engine that answers every request at once without relaxing (the
+   controller's own work per epoch in Python: reads, scoring, update, bookkeeping);
 2. the authors' settings, one network (dt 0.05, 1000 + 1000 steps per epoch, beta 10,
-   lr 100, W ~ N(0, 0.05), batch 4), per epoch, on the same three;
-3. one epoch of an N = 512 complete graph with a batch of 64 (and the final evaluation,
-   as ``bench_core.py``) on both engines, against the bare matrix products it needs:
-   ``2 M0 + Mb`` products of the ``(64, N)`` states with the ``(N, N - P)`` weights into
-   the free neurons.
+   lr 100, W ~ N(0, 0.05), batch 4), per epoch, on the same;
+3. an epoch of an N = 512 complete graph with a batch of 64 on both engines, as the
+   difference between a 3-epoch and a 1-epoch training over 2 (the chip's set-up and
+   the final evaluation cancel out), against the bare matrix products it needs on one
+   BLAS thread, as the engines run them: ``M0 + Mb`` products of the ``(64, N)`` states
+   with the ``(N, N - P)`` weights into the free neurons, and DEEP's update, one
+   ``(N, Mb 64) x (Mb 64, N)`` product.
 
 Run: ``python benchmarks/bench_numba.py [--repeats 5]``.
 """
@@ -32,6 +35,7 @@ import numpy as np
 from timing import median_time
 
 import deephw
+from deephw.blas import single_threaded
 from deephw.config import from_dict
 from deephw.engines import Engine, Relax, get_engine
 from deephw.tasks import Task
@@ -157,19 +161,23 @@ LOAD = """
 import time
 start = time.perf_counter()
 import numpy as np
-from deephw.engines import Engine, Relax, get_engine
+from deephw.engines import get_engine
+from deephw.engines.base import Epochs
 engine = get_engine("numba", cache_dir={folder!r})
 w = np.full((1, 9, 9), 0.1)
 for blas_from in (0, 10**9):
     engine.blas_from = blas_from
     engine.relax(w, w.sum(axis=2), np.full((1, 4, 9), 0.05), 3, 5, 0.5, 1.5, np.ones((1, 4, 1)))
+engine.epochs(Epochs(w, w > 0, np.full((2, 1, 4, 9), 0.5), np.ones((1, 4, 1)), np.ones(2), 3, 5, 2,
+                     0.5, 1.5))
 print(time.perf_counter() - start)
 """
 
 
 def compile_and_load_times() -> tuple[float, float]:
-    """Seconds for a new process to import deephw and run both kernels once, with an
-    empty cache folder (compiles and writes it), then again (loads it)."""
+    """Seconds for a new process to import deephw and run its three kernels once (the
+    loops, the BLAS steps, whole epochs), with an empty cache folder (compiles and
+    writes it), then again (loads it)."""
     with tempfile.TemporaryDirectory() as folder:
         runs = [
             subprocess.run(
@@ -185,20 +193,25 @@ def compile_and_load_times() -> tuple[float, float]:
 
 
 def bare_products(n: int, batch: int, n_clamped: int):
-    """The ``2 M0 + Mb`` state-by-weight products of one epoch and the final evaluation."""
+    """The ``M0 + Mb`` state-by-weight products of one epoch and its update's product,
+    with the engines' shapes, on one BLAS thread."""
     rng = np.random.default_rng(0)
-    state, weights = rng.random((batch, n)), rng.random((n, n - n_clamped))
-    out = np.empty((batch, n - n_clamped))
+    state, weights = rng.random((1, batch, n)), rng.random((1, n, n - n_clamped))
+    out = np.empty((1, batch, n - n_clamped))
+    pre, change = rng.random((MB * batch, n)), rng.random((MB * batch, n))
+    update = np.empty((n, n))
 
     def run() -> None:
-        for _ in range(2 * M0 + MB):
-            np.dot(state, weights, out)
+        with single_threaded():
+            for _ in range(M0 + MB):
+                np.matmul(state, weights, out=out)
+            np.matmul(pre.T, change, out=update)
 
     return run
 
 
-def large_epoch(n: int, batch: int):
-    """One epoch of a complete graph with ``n`` neurons on random patterns."""
+def large_epoch(n: int, batch: int, epochs: int):
+    """``epochs`` epochs of a complete graph with ``n`` neurons on random patterns."""
     n_in, n_out = n // 8, n // 32
     rng = np.random.default_rng(0)
     task = Task("random", rng.random((batch, n_in)), rng.random((batch, n_out)))
@@ -207,7 +220,7 @@ def large_epoch(n: int, batch: int):
         "network": {"hidden": n - n_in - 1 - n_out},
         "init": {"high": 0.5 / n},
         "dynamics": {"free_steps": M0, "nudged_steps": MB},
-        "training": {"epochs": 1, "seeds": 1},
+        "training": {"epochs": epochs, "seeds": 1},
     }
     return config, task, n_in + 1
 
@@ -219,7 +232,7 @@ def main() -> None:
     repeats = args.repeats
     cold, warm = compile_and_load_times()
     print(
-        f"numba engine, a new process's import and first calls of both kernels: "
+        f"numba engine, a new process's import and first calls of its three kernels: "
         f"{cold:.2f} s with an empty cache (compiles), {warm:.2f} s from the cache"
     )
     start = time.perf_counter()
@@ -233,36 +246,48 @@ def main() -> None:
     print(f"XOR, {SEEDS} seeds x {EPOCHS} epochs (M0 {M0}, Mb {MB}), median of {repeats}:")
     t_numpy = median_time(training(XOR, "numpy"), repeats)
     t_numba = median_time(training(XOR, "numba"), repeats)
+    t_steps = median_time(training(XOR, get_engine("numba", fuse=False)), repeats)
     t_bare = median_time(bare, repeats)
     t_controller = median_time(training(XOR, Instant()), repeats)
-    print(f"  numpy engine {t_numpy:.3f} s, numba engine {t_numba:.3f} s, bare loop {t_bare:.3f} s")
     print(
-        f"  the controller alone (no relaxation): {t_controller:.3f} s = "
+        f"  numpy engine {t_numpy:.3f} s, numba engine {t_numba:.3f} s (whole epochs) and "
+        f"{t_steps:.3f} s (step by step), bare loop {t_bare:.3f} s"
+    )
+    print(
+        f"  the controller alone, step by step (no relaxation): {t_controller:.3f} s = "
         f"{t_controller / t_bare:.2f} x the bare loop"
     )
     print(
-        f"  numba / bare {t_numba / t_bare:.2f} (target <= 2), numpy / bare "
-        f"{t_numpy / t_bare:.2f}, numpy / numba {t_numpy / t_numba:.2f}"
+        f"  numba / bare {t_numba / t_bare:.2f} (target <= 2; step by step "
+        f"{t_steps / t_bare:.2f}), numpy / bare {t_numpy / t_bare:.2f}, numpy / numba "
+        f"{t_numpy / t_numba:.2f}"
     )
 
     print(f"authors' settings, one network, per epoch (median of {repeats} x {AUTHORS_EPOCHS}):")
     per = 1000 / AUTHORS_EPOCHS
     a_numpy = per * median_time(training(AUTHORS, "numpy"), repeats)
     a_numba = per * median_time(training(AUTHORS, "numba"), repeats)
+    a_steps = per * median_time(training(AUTHORS, get_engine("numba", fuse=False)), repeats)
     authors_bare = bare_xor(AUTHORS, 1)
     authors_bare()
     a_bare = per * median_time(authors_bare, repeats)
     print(
-        f"  numpy engine {a_numpy:.1f} ms, numba engine {a_numba:.1f} ms, bare loop {a_bare:.2f} ms"
+        f"  numpy engine {a_numpy:.1f} ms, numba engine {a_numba:.2f} ms (whole epochs) and "
+        f"{a_steps:.2f} ms (step by step), bare loop {a_bare:.2f} ms"
     )
-    print(f"  numba / bare {a_numba / a_bare:.2f}, numpy / bare {a_numpy / a_bare:.1f}")
+    print(
+        f"  numba / bare {a_numba / a_bare:.2f} (step by step {a_steps / a_bare:.2f}), "
+        f"numpy / bare {a_numpy / a_bare:.1f}"
+    )
 
     n, batch = 512, 64
-    config, task, n_clamped = large_epoch(n, batch)
+    config, task, n_clamped = large_epoch(n, batch, 1)
     t_products = median_time(bare_products(n, batch, n_clamped), repeats)
     print(f"N = {n}, batch {batch}, one epoch (median of {repeats}):")
     for engine in ("numpy", "numba"):
-        t_epoch = median_time(training(config, engine, task), repeats)
+        one = median_time(training(config, engine, task), repeats)
+        three = median_time(training(large_epoch(n, batch, 3)[0], engine, task), repeats)
+        t_epoch = (three - one) / 2
         print(
             f"  {engine} engine {1000 * t_epoch:.1f} ms: {t_epoch / t_products:.2f} x the bare "
             f"matrix products ({1000 * t_products:.1f} ms; target <= 1.3 for numba)"

@@ -32,6 +32,17 @@ from deephw.schemes import DigitalAccumulate
 READS_PER_EPOCH = 2
 """Reads of every enabled cell per epoch: the weights, and the leak's row sums."""
 
+CALL_BYTES = 32 * 2**20
+"""Memory a call's per-epoch arrays may take (initial and equilibrium states, weights
+after each update); longer runs of epochs are split into several calls."""
+
+
+def epochs_per_call(run: Run, n_seeds: int) -> int:
+    """The most epochs one call runs within :data:`CALL_BYTES` (at least one)."""
+    n, batch = run.topology.n, run.task.n_patterns
+    per_epoch = 8 * n_seeds * (2 * batch * n + n * n)
+    return max(1, CALL_BYTES // per_epoch)
+
 
 def fusable(run: Run, chip: Controller) -> bool:
     """Whether ``run``'s epochs on ``chip`` can be run whole by its engine."""

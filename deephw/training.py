@@ -366,6 +366,7 @@ def _training(
     register = rule.start(len(seeds), topo)
     engine_sums = run.engine.capabilities.deep_sum and chip.exact_latch and not chip.in_engine
     fuse, fused_until = fused.fusable(run, chip), 0
+    per_call = fused.epochs_per_call(run, len(seeds))
 
     def starts(n_epochs: int) -> np.ndarray:
         x = np.broadcast_to(task.x, (len(seeds), *task.x.shape))
@@ -374,7 +375,7 @@ def _training(
     for epoch in range(epochs):
         if fuse and epoch >= fused_until:
             tested = (e for e in range(epoch, epochs) if _test_now(e, epochs, every))
-            last = epochs if run.test is None else next(tested) + 1
+            last = min(epochs if run.test is None else next(tested) + 1, epoch + per_call)
             done = yield from fused.run_epochs(run, chip, rngs, epoch, last, log, starts)
             fused_until, fuse = epoch + done, epoch + done == last
         if epoch >= fused_until:

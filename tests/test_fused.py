@@ -113,6 +113,18 @@ def test_test_evaluations_split_the_epochs() -> None:
     assert np.flatnonzero(tested).tolist() == [6, 13, 19]
 
 
+def test_long_runs_are_split_within_the_memory_of_a_call(monkeypatch) -> None:
+    """Each call's per-epoch arrays stay within ``CALL_BYTES``: 9 epochs of 2 seeds of
+    9 neurons and 4 patterns take 8 * 2 * (2 * 4 * 9 + 81) bytes each."""
+    from deephw import fused as fused_module
+
+    monkeypatch.setattr(fused_module, "CALL_BYTES", 4 * 8 * 2 * (2 * 4 * 9 + 81))
+    config = {**CASES["xor"], "training": {"epochs": 9, "seeds": 2}}
+    fused, stepwise, calls = _both(config)
+    assert calls == [4, 4, 1]
+    _assert_identical(fused, stepwise)
+
+
 @pytest.mark.parametrize(
     "change",
     [

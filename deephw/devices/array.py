@@ -147,6 +147,8 @@ class DeviceArray:
         """Noisy read (µS) at chip time ``t`` of devices ``idx``; counts one read each."""
         self._count("reads", idx)
         g_now = self.value(t, idx)
+        if self.model.reads_exactly():
+            return g_now
         elapsed = t - self.t_prog.reshape(-1)[idx]
         sigma = self.model.read_sigma(self.g.reshape(-1)[idx], g_now, elapsed, self.params_at(idx))
         if np.isscalar(sigma) and sigma == 0:

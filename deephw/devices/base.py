@@ -355,6 +355,11 @@ class DeviceModel(ABC):
         """Standard deviation (µS) of a read of a device programmed to ``g``, now ``g_now``."""
         return self.params.read_noise_uS
 
+    def reads_exactly(self) -> bool:
+        """Whether every read returns the conductance as it is (no read noise at all),
+        so a read needs none of :meth:`read_sigma`'s arguments."""
+        return type(self).read_sigma is DeviceModel.read_sigma and not self.params.read_noise_uS
+
     def write(
         self, target: np.ndarray, d2d: dict[str, np.ndarray], noise: np.ndarray
     ) -> np.ndarray:
