@@ -12,12 +12,8 @@ In one process (medians of several repeats, after a warm-up):
    controller's own work per epoch in Python: reads, scoring, update, bookkeeping);
 2. the authors' settings, one network (dt 0.05, 1000 + 1000 steps per epoch, beta 10,
    lr 100, W ~ N(0, 0.05), batch 4), per epoch, on the same;
-3. an epoch of an N = 512 complete graph with a batch of 64 on both engines, as the
-   difference between a 3-epoch and a 1-epoch training over 2 (the chip's set-up and
-   the final evaluation cancel out), against the bare matrix products it needs on one
-   BLAS thread, as the engines run them: ``M0 + Mb`` products of the ``(64, N)`` states
-   with the ``(N, N - P)`` weights into the free neurons, and DEEP's update, one
-   ``(N, Mb 64) x (Mb 64, N)`` product.
+3. an epoch of an N = 512 complete graph with a batch of 64 on both engines, against
+   the bare matrix products it needs (:mod:`large_epochs`).
 
 Run: ``python benchmarks/bench_numba.py [--repeats 5]``.
 """
@@ -32,16 +28,16 @@ import time
 
 import numba
 import numpy as np
+from large_epochs import M0, MB, epoch_time
 from timing import median_time
 
 import deephw
-from deephw.blas import single_threaded
 from deephw.config import from_dict
 from deephw.engines import Engine, Relax, get_engine
 from deephw.tasks import Task
 from deephw.topology import complete
 
-M0, MB, SEEDS, EPOCHS = 100, 10, 10, 300
+SEEDS, EPOCHS = 10, 300
 XOR = {
     "task": {"name": "XOR"},
     "dynamics": {"free_steps": M0, "nudged_steps": MB},
@@ -192,39 +188,6 @@ def compile_and_load_times() -> tuple[float, float]:
     return cold, warm
 
 
-def bare_products(n: int, batch: int, n_clamped: int):
-    """The ``M0 + Mb`` state-by-weight products of one epoch and its update's product,
-    with the engines' shapes, on one BLAS thread."""
-    rng = np.random.default_rng(0)
-    state, weights = rng.random((1, batch, n)), rng.random((1, n, n - n_clamped))
-    out = np.empty((1, batch, n - n_clamped))
-    pre, change = rng.random((MB * batch, n)), rng.random((MB * batch, n))
-    update = np.empty((n, n))
-
-    def run() -> None:
-        with single_threaded():
-            for _ in range(M0 + MB):
-                np.matmul(state, weights, out=out)
-            np.matmul(pre.T, change, out=update)
-
-    return run
-
-
-def large_epoch(n: int, batch: int, epochs: int):
-    """``epochs`` epochs of a complete graph with ``n`` neurons on random patterns."""
-    n_in, n_out = n // 8, n // 32
-    rng = np.random.default_rng(0)
-    task = Task("random", rng.random((batch, n_in)), rng.random((batch, n_out)))
-    config = {
-        "task": {"name": "XOR"},
-        "network": {"hidden": n - n_in - 1 - n_out},
-        "init": {"high": 0.5 / n},
-        "dynamics": {"free_steps": M0, "nudged_steps": MB},
-        "training": {"epochs": epochs, "seeds": 1},
-    }
-    return config, task, n_in + 1
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -281,13 +244,9 @@ def main() -> None:
     )
 
     n, batch = 512, 64
-    config, task, n_clamped = large_epoch(n, batch, 1)
-    t_products = median_time(bare_products(n, batch, n_clamped), repeats)
     print(f"N = {n}, batch {batch}, one epoch (median of {repeats}):")
     for engine in ("numpy", "numba"):
-        one = median_time(training(config, engine, task), repeats)
-        three = median_time(training(large_epoch(n, batch, 3)[0], engine, task), repeats)
-        t_epoch = (three - one) / 2
+        t_epoch, t_products = epoch_time(engine, n, batch, repeats)
         print(
             f"  {engine} engine {1000 * t_epoch:.1f} ms: {t_epoch / t_products:.2f} x the bare "
             f"matrix products ({1000 * t_products:.1f} ms; target <= 1.3 for numba)"
