@@ -113,6 +113,21 @@ def test_test_evaluations_split_the_epochs() -> None:
     assert np.flatnonzero(tested).tolist() == [6, 13, 19]
 
 
+def test_many_outputs_scored_by_argmax() -> None:
+    """An in-memory task of three classes (3 outputs, argmax accuracy, 6 patterns)."""
+    rng = np.random.default_rng(0)
+    task = Task("three", rng.random((6, 3)), np.eye(3)[rng.integers(0, 3, 6)])
+    config = {
+        "task": {"name": "XOR", "accuracy": "argmax"},
+        "network": {"hidden": 5},
+        "training": {"epochs": 25, "seeds": 2},
+    }
+    fused, stepwise, calls = _both(config, task=task)
+    assert calls == [25]
+    _assert_identical(fused, stepwise)
+    assert fused.final_outputs.shape == (2, 6, 3)
+
+
 def test_long_runs_are_split_within_the_memory_of_a_call(monkeypatch) -> None:
     """Each call's per-epoch arrays stay within ``CALL_BYTES``: 9 epochs of 2 seeds of
     9 neurons and 4 patterns take 8 * 2 * (2 * 4 * 9 + 81) bytes each."""
