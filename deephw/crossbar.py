@@ -109,16 +109,21 @@ class Crossbar:
     def transparent(self) -> bool:
         """Whether the array holds the weights themselves: exact writes to one device
         per cell of unit scale (``G_ref`` 1 µS, no offset), every non-ideality that can
-        be switched off switched off, and nothing priced (device events, array reads,
-        ADC conversions). Its reads, then, are its conductances, and a whole epoch can
+        be switched off switched off, device models that neither evolve in time nor add
+        read or update noise, and nothing priced (device events, array reads, ADC
+        conversions). Its reads, then, are its conductances, and a whole epoch can
         run outside it (:mod:`deephw.fused`)."""
         card = self.card
         if not (self._exact and card.cell.g_ref_uS == 1.0 and card.cell.g_offset_uS == 0.0):
             return False
         if any(row.ideal != NO_IDEAL for row in nonidealities(card, active_only=True)):
             return False
-        prices = [dataclasses.astuple(card.costs)]
-        prices += [dataclasses.astuple(m.params.costs) for m in self.cell.models_for(card).values()]
+        models = self.cell.models_for(card).values()
+        if any(m.time_dependent or not m.reads_exactly() or m.update_noise_uS() for m in models):
+            return False
+        prices = [dataclasses.astuple(card.costs)] + [
+            dataclasses.astuple(m.params.costs) for m in models
+        ]
         return not any(any(values) for values in prices)
 
     def absorb_epochs(self, answer: EpochsAnswer, reads_per_epoch: int) -> None:

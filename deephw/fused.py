@@ -36,12 +36,32 @@ CALL_BYTES = 32 * 2**20
 """Memory a call's per-epoch arrays may take (initial and equilibrium states, weights
 after each update); longer runs of epochs are split into several calls."""
 
+CALL_PRODUCTS = 10**8
+"""Multiply-adds of the currents a call may do (about 0.1 s on one core), so that a
+progress bar moves during a long training."""
+
 
 def epochs_per_call(run: Run, n_seeds: int) -> int:
-    """The most epochs one call runs within :data:`CALL_BYTES` (at least one)."""
-    n, batch = run.topology.n, run.task.n_patterns
-    per_epoch = 8 * n_seeds * (2 * batch * n + n * n)
-    return max(1, CALL_BYTES // per_epoch)
+    """The most epochs one call runs within :data:`CALL_BYTES` and
+    :data:`CALL_PRODUCTS` (at least one)."""
+    n, p, batch = run.topology.n, run.topology.n_clamped, run.task.n_patterns
+    dyn = run.config.dynamics
+    memory = 8 * n_seeds * (2 * batch * n + n * n)
+    work = n_seeds * batch * (dyn.free_steps + dyn.nudged_steps) * n * (n - p)
+    return max(1, min(CALL_BYTES // memory, CALL_PRODUCTS // work))
+
+
+def run_end(
+    run: Run, first: int, n_seeds: int, tested: Callable[[int, int, int], bool] | None
+) -> int:
+    """The epoch after a run of whole epochs from ``first``: at most
+    :func:`epochs_per_call` of them, ending at the next test evaluation (``tested(epoch,
+    epochs, eval_every)``; None: no test data)."""
+    epochs, every = run.config.training.epochs, run.config.training.eval_every
+    last = min(epochs, first + epochs_per_call(run, n_seeds))
+    if tested is not None:
+        last = min(last, next(e for e in range(first, epochs) if tested(e, epochs, every)) + 1)
+    return last
 
 
 def fusable(run: Run, chip: Controller) -> bool:
@@ -73,9 +93,27 @@ def run_epochs(
     """Program: epochs ``first`` to ``last - 1`` in one :class:`Epochs` request, booked
     in ``log`` and on ``chip``; returns how many were done.
 
-    ``starts(E)`` draws the ``(E, S, B, N)`` initial states of the free phases of ``E``
-    epochs from ``rngs``, as the step-by-step path draws them. When fewer epochs are
-    done, the generators are put back to where that path would be after them.
+    Parameters
+    ----------
+    run, chip
+        The assembled run (:func:`fusable`) and its chip.
+    rngs
+        The seeds' training generators.
+    first, last
+        The epochs to run.
+    log
+        Where the epochs' history, events and clock are booked.
+    starts
+        ``starts(E)`` draws the ``(E, S, B, N)`` initial states of the free phases of
+        ``E`` epochs from ``rngs``, as the step-by-step path draws them. When fewer
+        epochs are done, the generators are put back to where that path would be after
+        them.
+
+    Notes
+    -----
+    The booking mirrors what the step-by-step path does per epoch on a transparent
+    array (two reads of every enabled cell, one update, the clock advanced by the two
+    phases and the update); ``tests/test_fused.py`` compares the two.
     """
     config, topo, task = run.config, run.topology, run.task
     dyn = config.dynamics

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deephw import fused, tasks, topology
-from deephw.analysis import rail_fraction, score  # noqa: F401  (score: kept here too)
+from deephw.analysis import rail_fraction, score
 from deephw.assembly import (  # noqa: F401  (load_task, build_topology: kept here too)
     Run,
     assemble,
@@ -366,7 +366,6 @@ def _training(
     register = rule.start(len(seeds), topo)
     engine_sums = run.engine.capabilities.deep_sum and chip.exact_latch and not chip.in_engine
     fuse, fused_until = fused.fusable(run, chip), 0
-    per_call = fused.epochs_per_call(run, len(seeds))
 
     def starts(n_epochs: int) -> np.ndarray:
         x = np.broadcast_to(task.x, (len(seeds), *task.x.shape))
@@ -374,8 +373,9 @@ def _training(
 
     for epoch in range(epochs):
         if fuse and epoch >= fused_until:
-            tested = (e for e in range(epoch, epochs) if _test_now(e, epochs, every))
-            last = min(epochs if run.test is None else next(tested) + 1, epoch + per_call)
+            last = fused.run_end(
+                run, epoch, len(seeds), _test_now if run.test is not None else None
+            )
             done = yield from fused.run_epochs(run, chip, rngs, epoch, last, log, starts)
             fused_until, fuse = epoch + done, epoch + done == last
         if epoch >= fused_until:

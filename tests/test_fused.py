@@ -4,11 +4,15 @@ step-by-step path on the same engine, taken only where it applies, and what it r
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import deephw
+from deephw import fused as fused_module
 from deephw import model
+from deephw.assembly import assemble
 from deephw.config import from_dict
 from deephw.engines import Relax, get_engine
 from deephw.engines.base import Epochs
@@ -113,6 +117,21 @@ def test_test_evaluations_split_the_epochs() -> None:
     assert np.flatnonzero(tested).tolist() == [6, 13, 19]
 
 
+def test_long_runs_are_split_within_the_work_of_a_call(monkeypatch) -> None:
+    """Each call does at most ``CALL_PRODUCTS`` multiply-adds of currents: an epoch of 2
+    seeds of 4 patterns, 110 steps, 9 x 6 weights is 47 520 of them."""
+    monkeypatch.setattr(fused_module, "CALL_PRODUCTS", 3 * 2 * 4 * 110 * 9 * 6)
+    config = {
+        **CASES["xor"],
+        "dynamics": {"free_steps": 100, "nudged_steps": 10},
+        "training": {"epochs": 10, "seeds": 2},
+    }
+    fused, stepwise, calls = _both(config)
+    assert calls == [3, 3, 3, 1]
+    _assert_identical(fused, stepwise)
+    assert fused_module.epochs_per_call(assemble(from_dict(config)), 10) == 1  # at least one
+
+
 def test_many_outputs_scored_by_argmax() -> None:
     """An in-memory task of three classes (3 outputs, argmax accuracy, 6 patterns)."""
     rng = np.random.default_rng(0)
@@ -131,8 +150,6 @@ def test_many_outputs_scored_by_argmax() -> None:
 def test_long_runs_are_split_within_the_memory_of_a_call(monkeypatch) -> None:
     """Each call's per-epoch arrays stay within ``CALL_BYTES``: 9 epochs of 2 seeds of
     9 neurons and 4 patterns take 8 * 2 * (2 * 4 * 9 + 81) bytes each."""
-    from deephw import fused as fused_module
-
     monkeypatch.setattr(fused_module, "CALL_BYTES", 4 * 8 * 2 * (2 * 4 * 9 + 81))
     config = {**CASES["xor"], "training": {"epochs": 9, "seeds": 2}}
     fused, stepwise, calls = _both(config)
@@ -162,6 +179,45 @@ def test_not_fused_where_it_does_not_apply(change: dict) -> None:
     fused, stepwise, calls = _both(config)
     assert calls == []
     _assert_identical(fused, stepwise)
+
+
+def test_a_rule_derived_from_deep_fuses_only_when_it_says_so() -> None:
+    """A subclass may change the leak, the presented weights or the update: it is run
+    step by step unless it declares ``fuses_epochs`` itself."""
+    from deephw.controller import Controller
+    from deephw.rules.deep import Deep
+
+    class Halved(Deep):
+        def leak(self, weights, measured=None):
+            return 2.0 * super().leak(weights, measured)
+
+    class Declared(Deep):
+        fuses_epochs = True
+
+    assert Deep.fuses_epochs and Declared.fuses_epochs and not Halved.fuses_epochs
+    run = assemble(from_dict(CASES["xor"]), engine=get_engine("numba"))
+    mask = np.broadcast_to(run.topology.mask, (3, run.topology.n, run.topology.n))
+    chip = Controller(run, mask, np.arange(3), np.zeros(mask.shape))
+    assert fused_module.fusable(run, chip)
+    halved = dataclasses.replace(run, rule=Halved(run.rule.lr, run.rule.beta))
+    assert not fused_module.fusable(halved, chip)
+
+
+@pytest.mark.parametrize("behaviour", ["time_dependent", "read_noise", "update_noise"])
+def test_device_models_that_evolve_or_add_noise_are_not_transparent(monkeypatch, behaviour):
+    """Transparency asks the device model too, not only the card's fields."""
+    from deephw.crossbar import Crossbar
+    from deephw.devices.ideal import IdealDevice
+
+    mask = np.ones((1, 4, 4), dtype=bool)
+    assert Crossbar("ideal", mask, [0]).transparent
+    if behaviour == "time_dependent":
+        monkeypatch.setattr(IdealDevice, "time_dependent", True)
+    elif behaviour == "read_noise":
+        monkeypatch.setattr(IdealDevice, "read_sigma", lambda self, *args: 0.0)
+    else:
+        monkeypatch.setattr(IdealDevice, "update_noise_uS", lambda self: 0.1)
+    assert not Crossbar("ideal", mask, [0]).transparent
 
 
 def test_numpy_engine_runs_no_whole_epochs() -> None:
@@ -218,8 +274,12 @@ def test_epochs_requests_are_checked() -> None:
     ]:
         with pytest.raises(ValueError, match=name):
             engine.epochs(Epochs(**{**good, name: bad}))
-    with pytest.raises(ValueError, match="fuses no epochs of 40 neurons"):
+    with pytest.raises(ValueError, match="fuses no epochs of 40 neurons.*N <= 128"):
         engine.epochs(Epochs(**{**good, "starts": np.zeros((5, copies, batch, 40))}))
+    with pytest.raises(ValueError, match=r"starts must be \(E, S, B, N\), got shape \(5, 2, 4\)"):
+        engine.epochs(Epochs(**{**good, "starts": np.zeros((5, copies, batch))}))
+    with pytest.raises(ValueError, match="fuse is off"):
+        get_engine("numba", fuse=False).epochs(Epochs(**good))
 
 
 def test_one_generator_call_draws_the_states_of_many_epochs() -> None:

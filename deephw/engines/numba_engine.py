@@ -5,7 +5,9 @@ the same operations per step (:mod:`deephw.engines.numba_kernels`): small networ
 every step in compiled loops, without a Python call per step (their currents are summed
 in another order than BLAS's, so the engines differ by round-off); large ones take the
 currents from the NumPy engine's product, one BLAS call per step, and do the rest of the
-step compiled in one pass (then the engines agree bit for bit).
+step compiled in one pass (then the engines agree bit for bit). It also answers DEEP's
+sum over a nudged phase (``Relax.deep_sum``) and, for small networks, runs of whole
+epochs (:class:`~deephw.engines.base.Epochs`, :mod:`deephw.fused`) in one compiled call.
 Compiled code is cached on disk (:mod:`deephw.engines.numba_cache`), so only the first
 run in a folder pays the compilation. numba is imported when an engine is created, never
 when this module is.
@@ -42,6 +44,11 @@ samples), tie at N = 16 (208 weights), and BLAS wins from N = 32 (864 weights: 0
 against 1.0 ms for 4 copies of 16 samples; 1.6 against 3.1 ms at N = 64, batch 64)."""
 
 
+FUSE_MAX_NEURONS = 128
+"""Neurons of the largest network whose epochs run whole: the longest row whose sum the
+kernel adds up in NumPy's order (:func:`~deephw.engines.numba_kernels.row_sum`)."""
+
+
 @register_engine("numba")
 class NumbaEngine(Engine):
     """Batched Euler integration of the clipped dynamics in compiled loops (numba).
@@ -56,7 +63,8 @@ class NumbaEngine(Engine):
         (default :data:`BLAS_FROM`); 0 always, a huge number never.
     fuse
         Run whole epochs in one compiled call (:meth:`epochs`) for the networks below
-        ``blas_from``; ``False`` leaves every epoch to the step-by-step path.
+        ``blas_from`` of at most :data:`FUSE_MAX_NEURONS` neurons; ``False`` leaves
+        every epoch to the step-by-step path.
 
     Attributes
     ----------
@@ -142,7 +150,7 @@ class NumbaEngine(Engine):
 
     def fuses(self, n: int, n_clamped: int) -> bool:
         """Whole epochs are compiled for the networks whose currents are summed in loops."""
-        return self.fuse and n * (n - n_clamped) < self.blas_from and n <= 128
+        return self.fuse and n * (n - n_clamped) < self.blas_from and n <= FUSE_MAX_NEURONS
 
     def epochs(self, request: Epochs) -> EpochsAnswer:
         """Run the epochs of ``request`` in one compiled call
@@ -155,10 +163,18 @@ class NumbaEngine(Engine):
             When the network is not one :meth:`fuses` accepts, or the arrays of the
             request do not fit together.
         """
+        if np.ndim(request.starts) != 4:
+            raise ValueError(f"starts must be (E, S, B, N), got shape {np.shape(request.starts)}")
         n_epochs, n_copies, batch, n = np.shape(request.starts)
         p = request.n_clamped
         if not (0 <= p < n and self.fuses(n, p)):
-            raise ValueError(f"the {self.name} engine fuses no epochs of {n} neurons, {p} clamped")
+            why = "fuse is off" if not self.fuse else (
+                f"whole epochs need N (N - P) < blas_from = {self.blas_from} and N <= "
+                f"{FUSE_MAX_NEURONS}"
+            )  # fmt: skip
+            raise ValueError(
+                f"the {self.name} engine fuses no epochs of {n} neurons, {p} clamped: {why}"
+            )
         n_out = np.shape(request.targets)[-1]
         if not 1 <= n_out <= n - p:
             raise ValueError(f"targets must have 1 to {n - p} outputs, got {n_out}")

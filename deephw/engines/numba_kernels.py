@@ -1,4 +1,5 @@
-"""Compiled kernels of the numba engine: the clipped Euler relaxation.
+"""Compiled kernels of the numba engine: the clipped Euler relaxation, DEEP's sum, and
+whole epochs of DEEP on exact weights (:func:`train_epochs`).
 
 Every step of one network copy ``c`` and sample ``b`` is, for each free neuron ``j``
 (free index ``k = j - P``),

@@ -127,7 +127,13 @@ class LearningRule(ABC):
     """Whether its nudged phase answers the whole trajectory (memory estimates)."""
     fuses_epochs: bool = False
     """Whether its epoch is the one an engine may run whole (:mod:`deephw.fused`):
-    DEEP's measured leak, one nudged phase, eq. 2."""
+    DEEP's measured leak, one nudged phase, eq. 2. Not inherited: a subclass may change
+    what an epoch does, so it fuses only when it says so itself."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "fuses_epochs" not in cls.__dict__:
+            cls.fuses_epochs = False
 
     def __init__(
         self, lr: float, beta: float, extra_leak: float = 0.0, options: Any = None
