@@ -76,7 +76,6 @@ def fusable(run: Run, chip: Controller) -> bool:
         and not config.pruning.enabled
         and (batch is None or batch >= run.task.n_patterns)
         and type(chip.scheme) is DigitalAccumulate
-        and chip.exact_latch
         and chip.crossbar.transparent
     )
 
@@ -138,8 +137,7 @@ def run_epochs(
     rows = slice(first, first + done)
     s0, p = answer.s0, topo.n_clamped
     mse, right = score(s0[..., topo.output_slice], task.y, config.task.accuracy)
-    zeros = np.zeros(mse.shape)  # the step-by-step path adds up its one batch's share
-    log.scores(rows, zeros + mse * 1.0, zeros + right * 1.0, zeros + rail_fraction(s0, p) * 1.0)
+    log.scores(rows, mse, right, rail_fraction(s0, p))  # one batch, its share 1
     log.weights(rows, answer.weights, chip.crossbar.mask, config.pruning.regrow, p)
     chip.crossbar.absorb_epochs(answer, READS_PER_EPOCH)
     log.totals(rows, _cumulative(before, answer, chip), _clock(chip, dyn, done))

@@ -364,7 +364,9 @@ def _training(
     p, outs = topo.n_clamped, topo.output_slice
     stop = prune.stop_epoch if prune.stop_epoch is not None else epochs
     register = rule.start(len(seeds), topo)
-    engine_sums = run.engine.capabilities.deep_sum and chip.exact_latch and not chip.in_engine
+    engine_sums = (
+        run.engine.capabilities.deep_sum and chip.exact_latch and not chip.scheme.trajectory_pulses
+    )
     fuse, fused_until = fused.fusable(run, chip), 0
 
     def starts(n_epochs: int) -> np.ndarray:

@@ -89,9 +89,9 @@ class Step:
         The rule's own state in the chip's periphery (:meth:`LearningRule.start`), which
         its :meth:`LearningRule.learn` may update in place; None for most rules.
     engine_sums
-        The engine can answer DEEP's sum over the nudged phase (:attr:`Relax.deep_sum`)
-        and the periphery reads states exactly, so the sum equals the one of the
-        latched trajectory's.
+        The engine can answer DEEP's sum over the nudged phase (:attr:`Relax.deep_sum`),
+        the periphery reads states exactly (so the sum equals the latched trajectory's)
+        and the scheme does not turn the trajectory itself into pulses.
     """
 
     nudged: Relax

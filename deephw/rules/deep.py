@@ -37,7 +37,7 @@ class Deep(LearningRule):
         if step.in_engine is not None:
             request = dataclasses.replace(step.nudged, in_situ=step.in_engine)
             return Update(counts=(yield from step.run(request)))
-        if step.engine_sums and not step.trajectory_pulses:
+        if step.engine_sums:
             sums = yield from step.run(dataclasses.replace(step.nudged, deep_sum=True))
             n_steps, batch = step.nudged.n_steps, step.s0.shape[1]
             return Update(delta=model.deep_delta(sums, self.lr, n_steps, batch))
