@@ -4,6 +4,7 @@ across test modules."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import subprocess
@@ -63,3 +64,22 @@ def mount_tmpfs(where: Path, options: str) -> Iterator[Path]:
 def tmpfs() -> Callable[[Path, str], contextlib.AbstractContextManager[Path]]:
     """:func:`mount_tmpfs`, for ``with tmpfs(tmp_path / "ro", "ro,size=1m") as ro:``."""
     return mount_tmpfs
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[object]:
+    """A Dask LocalCluster of 2 single-threaded worker processes on 127.0.0.1 and its
+    client (one per test module), shut down after."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client

@@ -5,7 +5,6 @@ before anything runs, and a small sweep runs on a real Dask cluster, resumes and
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -386,45 +385,33 @@ def test_the_example_ablations_are_valid(name):
 # --- on a real Dask cluster ---------------------------------------------------------------
 
 
-def test_a_small_ablation_on_dask_resumes_and_reports(tmp_path, capsys):
-    distributed = pytest.importorskip("distributed")
+def test_a_small_ablation_on_dask_resumes_and_reports(tmp_path, capsys, dask_client):
     sweep = plan.load_sweep(write_sweep(tmp_path, groups=["c2c", "d2d"]))
     out = tmp_path / "out"
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        outcome = execute.run_sweep(sweep, out, client=client, progress=False)
-        assert outcome.complete and outcome.computed == 6
-        frame, description = table.read(out)
-        assert list(frame.columns[:5]) == ["config", "condition", "seed", "mode", "group"]
-        assert frame["condition"].tolist() == [
-            name
-            for name in ["full", "ideal", "without c2c", "without d2d", "only c2c", "only d2d"]
-            for _ in (0, 1)
-        ]
-        assert frame["seed"].tolist() == [0, 1] * 6
-        assert frame["pulses"].notna().all() and frame["energy_pJ"].notna().all()
-        # a row of the table is that configuration trained directly, bit for bit
-        point = by_condition(sweep)["without d2d"]
-        direct = deephw.train(point.job.run_config())
-        rows = frame[frame["condition"] == "without d2d"]
-        assert rows["final_mse"].tolist() == direct.final_mse.tolist()
-        assert rows["accuracy"].tolist() == direct.final_accuracy.tolist()
-        assert [path.name for path in outcome.figures] == [ablation_report.FIGURE]
-        # run again: everything reused; one result lost: only it is computed
-        again = execute.run_sweep(sweep, out, client=client, progress=False)
-        assert (again.reused, again.computed) == (6, 0)
-        (out / execute.RESULTS / f"{point.key}.json").unlink()
-        third = execute.run_sweep(sweep, out, client=client, progress=False)
-        assert (third.reused, third.computed) == (5, 1)
+    outcome = execute.run_sweep(sweep, out, client=dask_client, progress=False)
+    assert outcome.complete and outcome.computed == 6
+    frame, description = table.read(out)
+    assert list(frame.columns[:5]) == ["config", "condition", "seed", "mode", "group"]
+    assert frame["condition"].tolist() == [
+        name
+        for name in ["full", "ideal", "without c2c", "without d2d", "only c2c", "only d2d"]
+        for _ in (0, 1)
+    ]
+    assert frame["seed"].tolist() == [0, 1] * 6
+    assert frame["pulses"].notna().all() and frame["energy_pJ"].notna().all()
+    # a row of the table is that configuration trained directly, bit for bit
+    point = by_condition(sweep)["without d2d"]
+    direct = deephw.train(point.job.run_config())
+    rows = frame[frame["condition"] == "without d2d"]
+    assert rows["final_mse"].tolist() == direct.final_mse.tolist()
+    assert rows["accuracy"].tolist() == direct.final_accuracy.tolist()
+    assert [path.name for path in outcome.figures] == [ablation_report.FIGURE]
+    # run again: everything reused; one result lost: only it is computed
+    again = execute.run_sweep(sweep, out, client=dask_client, progress=False)
+    assert (again.reused, again.computed) == (6, 0)
+    (out / execute.RESULTS / f"{point.key}.json").unlink()
+    third = execute.run_sweep(sweep, out, client=dask_client, progress=False)
+    assert (third.reused, third.computed) == (5, 1)
     pd.testing.assert_frame_equal(table.read(out)[0], frame)
     (out / "figures" / ablation_report.FIGURE).unlink()
     capsys.readouterr()

@@ -5,7 +5,6 @@ against the same configurations trained directly, and the report redrawn from th
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -42,23 +41,6 @@ def write_sweep(folder: Path, **changes: object) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def client():
-    """A LocalCluster of 2 single-threaded worker processes on 127.0.0.1, shut down after."""
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        distributed.Client(cluster) as dask_client,
-    ):
-        yield dask_client
-
-
 def assert_complete(frame: pd.DataFrame, sweep: plan.Sweep) -> None:
     """Every (configuration, seed) of the sweep is in the table exactly once."""
     expected = sorted((p.key, s) for p in sweep.points for s in p.seeds)
@@ -74,23 +56,23 @@ def stored_files(out: Path) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.glob("*.json")}
 
 
-def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path, client):
+def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path, dask_client):
     sweep = plan.load_sweep(write_sweep(tmp_path))
     killed: list[tuple[str, list]] = []
 
     def kill_a_busy_worker(point, rows):
         if killed:
             return
-        busy = {addr: keys for addr, keys in client.processing().items() if keys}
+        busy = {addr: keys for addr, keys in dask_client.processing().items() if keys}
         if not busy:
             return
         address, keys = next(iter(busy.items()))
-        pid = client.run(os.getpid, workers=[address])[address]
+        pid = dask_client.run(os.getpid, workers=[address])[address]
         os.kill(pid, signal.SIGKILL)  # the nanny starts a new worker; Dask reruns its task
         killed.append((address, list(keys)))
 
     outcome = execute.run_sweep(
-        sweep, tmp_path / "out", client=client, progress=False, on_result=kill_a_busy_worker
+        sweep, tmp_path / "out", client=dask_client, progress=False, on_result=kill_a_busy_worker
     )
     assert killed, "no worker was busy to be killed"
     assert outcome.complete and not outcome.failed
@@ -98,7 +80,7 @@ def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path, client
     frame, _ = table.read(tmp_path / "out")
     assert_complete(frame, sweep)
     assert len(stored_files(tmp_path / "out")) == len(sweep.points)
-    client.wait_for_workers(2, timeout=30)
+    dask_client.wait_for_workers(2, timeout=30)
 
     # The table holds what deephw.train gives for the same configurations, bit for bit.
     base = deephw.config.from_dict(BASE)
@@ -177,7 +159,7 @@ def stop_group(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def test_a_killed_sweep_process_resumes_without_losing_or_duplicating_rows(tmp_path, client):
+def test_a_killed_sweep_process_resumes_without_losing_or_duplicating_rows(tmp_path, dask_client):
     sweep_file = write_sweep(tmp_path)
     sweep = plan.load_sweep(sweep_file)
     out = tmp_path / "out"
@@ -193,18 +175,18 @@ def test_a_killed_sweep_process_resumes_without_losing_or_duplicating_rows(tmp_p
     assert not list((out / execute.RESULTS).glob(".*"))  # no partial file left
     assert not (out / table.PARQUET).exists()
 
-    outcome = execute.run_sweep(sweep, out, client=client, progress=False, draw_figures=False)
+    outcome = execute.run_sweep(sweep, out, client=dask_client, progress=False, draw_figures=False)
     assert (outcome.reused, outcome.computed) == (len(before), len(sweep.points) - len(before))
     after = stored_files(out)
     assert {name: after[name] for name in before} == before  # finished files untouched
     frame, _ = table.read(out)
     assert_complete(frame, sweep)
-    again = execute.run_sweep(sweep, out, client=client, progress=False, draw_figures=False)
+    again = execute.run_sweep(sweep, out, client=dask_client, progress=False, draw_figures=False)
     assert (again.reused, again.computed) == (len(sweep.points), 0)
     assert_complete(table.read(out)[0], sweep)
 
 
-def test_an_interrupted_sweep_says_what_is_saved_and_finishes_when_rerun(tmp_path, client):
+def test_an_interrupted_sweep_says_what_is_saved_and_finishes_when_rerun(tmp_path, dask_client):
     sweep_file = write_sweep(
         tmp_path, axes={"dynamics.beta": [0.5, 1.0, 1.5, 2.0], "learning.lr": [5.0, 10.0]}
     )
@@ -222,12 +204,12 @@ def test_an_interrupted_sweep_says_what_is_saved_and_finishes_when_rerun(tmp_pat
     assert "Traceback" not in stderr  # workers leave Ctrl-C to the sweep process
     done = ResultStore(out / execute.RESULTS).done(sweep.points)
     assert 1 <= len(done) < len(sweep.points)
-    outcome = execute.run_sweep(sweep, out, client=client, progress=False, draw_figures=False)
+    outcome = execute.run_sweep(sweep, out, client=dask_client, progress=False, draw_figures=False)
     assert outcome.computed == len(sweep.points) - len(done)
     assert_complete(table.read(out)[0], sweep)
 
 
-def test_an_evaluate_study_on_the_cluster(tmp_path, client):
+def test_an_evaluate_study_on_the_cluster(tmp_path, dask_client):
     config = deephw.config.from_dict(
         {**BASE, "task": {"name": "AND"}, "training": {"epochs": 60, "seeds": 3}}
     )
@@ -241,7 +223,7 @@ def test_an_evaluate_study_on_the_cluster(tmp_path, client):
     sweep_file.write_text(yaml.safe_dump(data))
     sweep = plan.load_sweep(sweep_file)
     outcome = execute.run_sweep(
-        sweep, tmp_path / "out", client=client, progress=False, draw_figures=False
+        sweep, tmp_path / "out", client=dask_client, progress=False, draw_figures=False
     )
     assert outcome.complete
     frame, description = table.read(tmp_path / "out")
@@ -259,7 +241,7 @@ def test_an_evaluate_study_on_the_cluster(tmp_path, client):
     assert rows["final_mse"].tolist() == [mse[0]] * 3  # programmed exactly on ideal chips
     assert "run=runs/and" in report.summary_text(frame, description)
     again = execute.run_sweep(
-        plan.load_sweep(sweep_file), tmp_path / "out", client=client, progress=False
+        plan.load_sweep(sweep_file), tmp_path / "out", client=dask_client, progress=False
     )
     assert (again.reused, again.computed, again.complete) == (4, 0, True)
 
@@ -274,10 +256,10 @@ def test_an_unreachable_scheduler_is_an_error_that_writes_nothing(tmp_path, monk
     assert not out.exists()
 
 
-def test_the_command_sends_a_sweep_to_an_existing_scheduler(tmp_path, client, capsys):
+def test_the_command_sends_a_sweep_to_an_existing_scheduler(tmp_path, dask_client, capsys):
     sweep_file = write_sweep(tmp_path, axes={"learning.lr": [5.0, 10.0]})
     out = tmp_path / "out"
-    address = client.scheduler.address
+    address = dask_client.scheduler.address
     assert main([str(sweep_file), "--out", str(out), "--scheduler", address]) == 0
     printed = capsys.readouterr().out
     assert f"on {address}" in printed and "computed 2, reused 0" in printed
